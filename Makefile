@@ -1,0 +1,39 @@
+# gis-patrimoine: every target sets up what it needs, idempotently, on Debian/Ubuntu.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system venv db demo test lint check serve clean-db
+
+setup: system venv db
+
+system:
+	@bash scripts/install-system.sh
+
+# Reinstall the package only when its declared dependencies change.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Start the local cluster (unless DATABASE_URL points elsewhere) and migrate it.
+db: venv
+	$(BIN)/gis-patrimoine db up
+	$(BIN)/gis-patrimoine db init
+
+demo: setup
+	$(BIN)/gis-patrimoine db status
+
+lint: venv
+	$(BIN)/ruff check gis_patrimoine tests bench
+	$(BIN)/ruff format --check gis_patrimoine tests bench
+
+test: setup lint
+	$(BIN)/pytest
+
+clean-db: venv
+	$(BIN)/gis-patrimoine db down

@@ -1,0 +1,3 @@
+"""gis-patrimoine: inventory and pooling of local authorities' public-space assets."""
+
+__version__ = "0.1.0"

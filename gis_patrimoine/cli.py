@@ -1,0 +1,115 @@
+"""The `gis-patrimoine` command line: database, and later import, export, serve, demo, analysis."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gis_patrimoine.db import cluster
+from gis_patrimoine.db.connection import connect, database_url, ensure_database
+from gis_patrimoine.db.migrations import MigrationError, applied_ids, migrate, migration_ids, stored_srid
+from gis_patrimoine.settings import get_settings
+
+app = typer.Typer(help="gis-patrimoine: public-space assets of the communes, pooled.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: local cluster, schema, status.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]Error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@db_app.command("up")
+def db_up() -> None:
+    """Create (first time) and start the local PostgreSQL cluster. Nothing to do with DATABASE_URL."""
+    settings = get_settings()
+    if settings.database_url:
+        console.print("DATABASE_URL is set: using that server, the local cluster is not started.")
+        return
+    try:
+        state = cluster.up(settings)
+        ensure_database(database_url(settings))
+    except cluster.ClusterError as exc:
+        fail(str(exc))
+    console.print(f"Local PostgreSQL running on 127.0.0.1:{state.port} (data in {state.datadir}).")
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the local cluster."""
+    try:
+        stopped = cluster.down(get_settings())
+    except cluster.ClusterError as exc:
+        fail(str(exc))
+    console.print("Local PostgreSQL stopped." if stopped else "Local PostgreSQL was not running.")
+
+
+@db_app.command("init")
+def db_init(
+    srid: Annotated[int | None, typer.Option(help="Storage SRID, a projected CRS in metres (default 2154)")] = None,
+) -> None:
+    """Create or upgrade the schema, then sync code lists from the catalogue. Safe to run again."""
+    try:
+        url = database_url()
+        ensure_database(url)
+        result = migrate(url, srid=srid)
+    except (MigrationError, cluster.ClusterError) as exc:
+        fail(str(exc))
+    if result.applied:
+        console.print(f"Applied migrations: {', '.join(result.applied)}")
+    if result.codelist_changes:
+        console.print(f"Code lists: {result.codelist_changes} value(s) written")
+    if not result.changed:
+        console.print(f"Database up to date (storage SRID EPSG:{result.srid}); nothing changed.")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Where the database is, which migrations are applied, and how many features each layer holds."""
+    from gis_patrimoine.catalogue import get_catalogue
+
+    settings = get_settings()
+    try:
+        url = database_url(settings)
+    except cluster.ClusterError as exc:
+        fail(str(exc))
+    if not settings.database_url:
+        state = cluster.load_state(settings)
+        running = cluster.is_running(settings, state)
+        console.print(f"Local cluster: {'running' if running else 'stopped'} on 127.0.0.1:{state.port}")
+        if not running:
+            raise typer.Exit(1)
+    with connect(url) as conn:
+        info = conn.info
+        console.print(f"Database: {info.dbname} on {info.host}:{info.port} as {info.user}")
+        applied = applied_ids(conn)
+        pending = [m for m in migration_ids() if m not in applied]
+        console.print(
+            f"Migrations: {len(applied)} applied" + (f", pending: {', '.join(pending)}" if pending else ", up to date")
+        )
+        srid = stored_srid(conn)
+        if srid is None:
+            console.print("Schema not created yet: run `gis-patrimoine db init`.")
+            raise typer.Exit(1)
+        console.print(f"Storage SRID: EPSG:{srid}")
+        table = Table("layer", "features", "data version")
+        for layer in get_catalogue().layers.values():
+            count = conn.execute(f"SELECT count(*) FROM patrimoine.{layer.table}").fetchone()[0]  # noqa: S608
+            version = conn.execute(
+                "SELECT version FROM patrimoine_sys.data_version WHERE layer = %s", (layer.table,)
+            ).fetchone()
+            table.add_row(layer.collection, str(count), str(version[0] if version else "-"))
+        console.print(table)
+    if pending:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Database access: the local cluster, connections, migrations and error messages."""

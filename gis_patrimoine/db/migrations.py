@@ -1,0 +1,131 @@
+"""Schema migrations with yoyo, from the versioned SQL files under `sql/`.
+
+The files are templates: `{{srid}}` is replaced by the storage SRID chosen at the first `db init` and
+recorded in `patrimoine_sys.setting`. yoyo identifies migrations by file name, so rendering does not change
+their identity. yoyo's own bookkeeping tables live in `patrimoine_sys`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+from yoyo import get_backend, read_migrations
+
+from gis_patrimoine.catalogue import Catalogue, get_catalogue
+from gis_patrimoine.db.codelists import sync_codelists
+from gis_patrimoine.settings import DEFAULT_SRID, get_settings
+
+SYS_SCHEMA = "patrimoine_sys"
+
+
+class MigrationError(RuntimeError):
+    """The database cannot be brought to the current schema; the message says why and what to do."""
+
+
+@dataclass
+class InitResult:
+    srid: int
+    applied: list[str] = field(default_factory=list)
+    codelist_changes: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied or self.codelist_changes)
+
+
+def check_storage_srid(srid: int) -> CRS:
+    """Storage must be a projected CRS in metres: lengths and areas are computed in it."""
+    try:
+        crs = CRS.from_epsg(srid)
+    except CRSError as exc:
+        raise MigrationError(f"EPSG:{srid} is not a known coordinate reference system") from exc
+    unit = crs.axis_info[0].unit_name if crs.axis_info else ""
+    if not crs.is_projected or unit not in ("metre", "meter"):
+        raise MigrationError(
+            f"EPSG:{srid} ({crs.name}) cannot be the storage SRID: gis-patrimoine stores lengths and "
+            "areas in metres and needs a projected CRS in metres, such as EPSG:2154 (Lambert-93, the default) or a "
+            "CC zone (EPSG:3942-3950). Data in any CRS can still be imported: it is reprojected."
+        )
+    return crs
+
+
+def _yoyo_url(url: str) -> str:
+    """yoyo wants its driver in the scheme and takes `schema` as a query parameter."""
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query), ("schema", f"{SYS_SCHEMA},public")]
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg", query=urlencode(query)))
+
+
+def stored_srid(conn: psycopg.Connection) -> int | None:
+    exists = conn.execute("SELECT to_regclass('patrimoine_sys.setting') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return None
+    row = conn.execute("SELECT value FROM patrimoine_sys.setting WHERE key = 'srid'").fetchone()
+    return int(row[0]) if row else None
+
+
+def migration_ids(migrations_dir: Path | None = None) -> list[str]:
+    """The migrations the code knows, in order."""
+    return sorted(
+        p.stem
+        for p in (migrations_dir or get_settings().migrations_dir).glob("[0-9]*.sql")
+        if not p.stem.endswith(".rollback")
+    )
+
+
+def applied_ids(conn: psycopg.Connection) -> list[str]:
+    exists = conn.execute("SELECT to_regclass('patrimoine_sys._yoyo_migration') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return []
+    return [r[0] for r in conn.execute("SELECT migration_id FROM patrimoine_sys._yoyo_migration ORDER BY 1")]
+
+
+def _render(migrations_dir: Path, srid: int, target_dir: Path, upto: str | None) -> None:
+    for path in sorted(migrations_dir.glob("*.sql")):
+        if upto is not None and path.stem.split(".")[0] > upto:
+            continue
+        (target_dir / path.name).write_text(path.read_text(encoding="utf-8").replace("{{srid}}", str(srid)))
+
+
+def migrate(
+    url: str, srid: int | None = None, upto: str | None = None, catalogue: Catalogue | None = None
+) -> InitResult:
+    """Bring the database at `url` to the current schema (or up to migration `upto`), then sync code lists.
+
+    On an up-to-date database this changes nothing.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        current = stored_srid(conn)
+        if current is not None and srid is not None and srid != current:
+            raise MigrationError(
+                f"this database stores geometries in EPSG:{current}; it cannot be re-initialised in "
+                f"EPSG:{srid}. Export the data, create a new database with `db init --srid N` and import it there."
+            )
+        srid = current or srid or DEFAULT_SRID
+        check_storage_srid(srid)
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SYS_SCHEMA}")
+
+    settings = get_settings()
+    with tempfile.TemporaryDirectory(prefix="gis-patrimoine-sql-") as tmp:
+        _render(settings.migrations_dir, srid, Path(tmp), upto)
+        migrations = read_migrations(tmp)
+        backend = get_backend(_yoyo_url(url))
+        try:
+            with backend.lock():
+                pending = backend.to_apply(migrations)
+                applied = [m.id for m in pending]
+                backend.apply_migrations(pending)
+        finally:
+            backend.connection.close()
+
+    result = InitResult(srid=srid, applied=applied)
+    if upto is None:
+        with psycopg.connect(url) as conn:
+            result.codelist_changes = sync_codelists(conn, catalogue or get_catalogue())
+    return result

@@ -1,0 +1,44 @@
+"""All settings in one place, read from the environment (and a `.env` file).
+
+`DATABASE_URL` points every command, the API and the tests at an existing PostGIS; without it the
+local cluster under the project's data folder is used.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _project_root() -> Path:
+    """The source checkout when running from one (editable install), else the working directory."""
+    root = PACKAGE_DIR.parent
+    return root if (root / "pyproject.toml").exists() else Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
+
+DEFAULT_SRID = 2154
+
+
+class Settings(BaseSettings):
+    """Where things are and which database to use."""
+
+    model_config = SettingsConfigDict(env_prefix="GIS_PATRIMOINE_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = PROJECT_ROOT / ".data"
+    catalogue_dir: Path = PROJECT_ROOT / "layers"
+    migrations_dir: Path = PROJECT_ROOT / "sql"
+    pg_version: int = 15
+    local_db_name: str = "gis_patrimoine"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gis-patrimoine needs, only those missing (idempotent).
+# Needs root (or sudo) the first time; does nothing once everything is there.
+set -euo pipefail
+packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin python3-venv)
+missing=()
+for p in "${packages[@]}" "$@"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Installing Debian packages: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

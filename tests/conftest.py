@@ -1,0 +1,116 @@
+"""Test harness: a real PostGIS, a migrated template database, and a throwaway clone per test.
+
+The local cluster is started if needed (or the server of DATABASE_URL is used). The template is migrated
+once and reused while `sql/` and `layers/` are unchanged; each test gets its own clone, so tests can
+commit, fail halfway and run in any order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from gis_patrimoine.db import cluster
+from gis_patrimoine.db.connection import with_dbname
+from gis_patrimoine.db.migrations import migrate
+from gis_patrimoine.settings import PROJECT_ROOT, get_settings
+
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def _schema_hash() -> str:
+    h = hashlib.sha256()
+    for folder in ("sql", "layers"):
+        for path in sorted((PROJECT_ROOT / folder).glob("*")):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:10]
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """A superuser URL on the test server, ending in the maintenance database."""
+    settings = get_settings()
+    if settings.database_url:
+        return with_dbname(settings.database_url, "postgres")
+    state = cluster.up(settings)
+    return with_dbname(state.url, "postgres")
+
+
+def _admin(server_url: str) -> psycopg.Connection:
+    return psycopg.connect(server_url, autocommit=True)
+
+
+def create_clone(server_url: str, template: str | None, prefix: str = "gp_t") -> str:
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with _admin(server_url) as conn:
+        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            query += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
+        conn.execute(query)
+    return name
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with _admin(server_url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def template_db(server_url: str) -> str:
+    """The migrated template, rebuilt only when the schema or the catalogue changed."""
+    name = f"gp_tpl_{_schema_hash()}"
+    with _admin(server_url) as conn:
+        ready = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') = 'ready' FROM pg_database WHERE datname = %s",
+            (name,),
+        ).fetchone()
+        stale = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'gp\\_tpl\\_%%' AND datname <> %s", (name,)
+        ).fetchall()
+    for (old,) in stale:
+        drop_database(server_url, old)
+    if ready and ready[0]:
+        return name
+    drop_database(server_url, name)
+    with _admin(server_url) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    migrate(with_dbname(server_url, name))
+    with _admin(server_url) as conn:
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS 'ready'").format(sql.Identifier(name)))
+    return name
+
+
+@pytest.fixture
+def db_url(server_url: str, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database for this test alone."""
+    name = create_clone(server_url, template_db)
+    yield with_dbname(server_url, name)
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+def empty_db_url(server_url: str) -> Iterator[str]:
+    """A fresh database with nothing in it (not even PostGIS)."""
+    name = create_clone(server_url, None, prefix="gp_e")
+    yield with_dbname(server_url, name)
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    assert SHARED_DATA.exists(), f"the shared test data are expected at {SHARED_DATA}"
+    return SHARED_DATA

@@ -1,0 +1,144 @@
+"""Every change is recorded by the database, whoever makes it (here: plain SQL, as QGIS does)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import sql
+
+SQUARE = "MULTIPOLYGON(((400000 6780000, 401000 6780000, 401000 6781000, 400000 6781000, 400000 6780000)))"
+EDITOR = "gp_test_qgis_editor"
+
+
+@pytest.fixture
+def road_id(conn: psycopg.Connection) -> int:
+    conn.execute(
+        "INSERT INTO patrimoine.commune (insee, name, geom) VALUES ('53130', 'Laval', ST_GeomFromText(%s, 2154))",
+        (SQUARE,),
+    )
+    rid = conn.execute(
+        "INSERT INTO patrimoine.road (commune_insee, source, source_id, road_class, name, geom) VALUES "
+        "('53130', 'test', 'r1', 'street', 'Rue de la Paix', "
+        "ST_GeomFromText('LINESTRING(400100 6780100, 400900 6780900)', 2154)) RETURNING id"
+    ).fetchone()[0]
+    conn.commit()
+    return rid
+
+
+@pytest.fixture
+def editor_url(conn: psycopg.Connection, db_url: str) -> str:
+    """A second database user, as a QGIS technician would connect."""
+    conn.execute(
+        sql.SQL("DO $$ BEGIN CREATE ROLE {} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$").format(
+            sql.Identifier(EDITOR)
+        )
+    )
+    conn.execute(
+        sql.SQL(
+            "GRANT USAGE ON SCHEMA patrimoine, patrimoine_vl TO {r}; "
+            "GRANT SELECT, UPDATE, DELETE ON ALL TABLES IN SCHEMA patrimoine TO {r}"
+        ).format(r=sql.Identifier(EDITOR))
+    )
+    conn.commit()
+    return db_url.replace("postgres@", f"{EDITOR}@", 1)
+
+
+def history(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "SELECT layer, feature_id, operation, old_values, new_values, changed_fields, db_user "
+        "FROM patrimoine_sys.history ORDER BY id"
+    ).fetchall()
+
+
+def test_insert_is_recorded_with_new_values(conn, road_id) -> None:
+    rows = history(conn)
+    assert [(r[0], r[2]) for r in rows] == [("commune", "INSERT"), ("road", "INSERT")]
+    road = rows[1]
+    assert road[1] == str(road_id) and road[3] is None
+    assert road[4]["name"] == "Rue de la Paix" and road[4]["geom"].startswith("01020000206A080000")
+    assert road[6] == "postgres"
+
+
+def test_plain_sql_update_records_old_new_values_and_database_user(conn, road_id, editor_url) -> None:
+    with psycopg.connect(editor_url) as qgis:
+        qgis.execute(
+            "UPDATE patrimoine.road SET name = 'Rue de la Gare', surface = 'asphalt' WHERE id = %s",
+            (road_id,),
+        )
+    layer, fid, op, old, new, changed, user = history(conn)[-1]
+    assert (layer, fid, op, user) == ("road", str(road_id), "UPDATE", EDITOR)
+    assert changed == ["name", "surface"]
+    assert old["name"] == "Rue de la Paix" and old["surface"] is None
+    assert new == {"name": "Rue de la Gare", "surface": "asphalt"}
+    updated_by = conn.execute("SELECT updated_by FROM patrimoine.road WHERE id = %s", (road_id,)).fetchone()[0]
+    assert updated_by == EDITOR
+
+
+def test_geometry_update_records_geometry_and_recomputes_length(conn, road_id) -> None:
+    conn.execute(
+        "UPDATE patrimoine.road SET geom = ST_GeomFromText('LINESTRING(400100 6780100, 400100 6780600)',"
+        " 2154) WHERE id = %s",
+        (road_id,),
+    )
+    conn.commit()
+    *_, changed, _ = history(conn)[-1]
+    assert changed == ["geom", "length_m"]
+    assert conn.execute("SELECT length_m FROM patrimoine.road").fetchone()[0] == 500.0
+
+
+def test_update_that_changes_nothing_leaves_no_trace(conn, road_id) -> None:
+    before = conn.execute("SELECT version FROM patrimoine_sys.data_version WHERE layer = 'road'").fetchone()[0]
+    n_history = len(history(conn))
+    stamp = conn.execute("SELECT updated_at FROM patrimoine.road").fetchone()[0]
+    cur = conn.execute("UPDATE patrimoine.road SET name = name, geom = geom")
+    conn.commit()
+    assert cur.rowcount == 0
+    assert len(history(conn)) == n_history
+    assert conn.execute("SELECT updated_at FROM patrimoine.road").fetchone()[0] == stamp
+    assert conn.execute("SELECT version FROM patrimoine_sys.data_version WHERE layer = 'road'").fetchone()[0] == before
+
+
+def test_delete_keeps_the_whole_row_and_bumps_version(conn, road_id, editor_url) -> None:
+    before = conn.execute("SELECT version FROM patrimoine_sys.data_version WHERE layer = 'road'").fetchone()[0]
+    conn.commit()
+    with psycopg.connect(editor_url) as qgis:
+        qgis.execute("DELETE FROM patrimoine.road WHERE id = %s", (road_id,))
+    layer, _, op, old, new, _, user = history(conn)[-1]
+    assert (layer, op, user, new) == ("road", "DELETE", EDITOR, None)
+    assert old["name"] == "Rue de la Paix" and old["road_class"] == "street"
+    after = conn.execute("SELECT version FROM patrimoine_sys.data_version WHERE layer = 'road'").fetchone()[0]
+    assert after == before + 1
+
+
+def test_api_user_and_import_job_are_recorded(conn, road_id) -> None:
+    conn.execute("SELECT set_config('gis_patrimoine.user', 'alice@laval', true)")
+    conn.execute("UPDATE patrimoine.road SET speed_kmh = 30")
+    conn.commit()
+    app_user, db_user = conn.execute(
+        "SELECT app_user, db_user FROM patrimoine_sys.history ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert (app_user, db_user) == ("alice@laval", "postgres")
+    assert conn.execute("SELECT updated_by FROM patrimoine.road").fetchone()[0] == "alice@laval"
+
+
+def test_rolled_back_change_leaves_no_history(conn, road_id) -> None:
+    n_history = len(history(conn))
+    conn.execute("DELETE FROM patrimoine.road")
+    conn.rollback()
+    assert len(history(conn)) == n_history
+
+
+def test_bulk_update_is_recorded_row_by_row(conn, road_id) -> None:
+    conn.execute(
+        "INSERT INTO patrimoine.road (commune_insee, source, source_id, road_class, geom) "
+        "SELECT '53130', 'bulk', g::text, 'lane', ST_MakeLine(ST_MakePoint(400000 + g, 6780000), "
+        "ST_MakePoint(400000 + g, 6780500))::geometry(LineString, 2154) FROM generate_series(1, 500) g"
+    )
+    conn.execute("UPDATE patrimoine.road SET condition = 'good' WHERE source = 'bulk'")
+    conn.commit()
+    counts = dict(
+        conn.execute(
+            "SELECT operation, count(*) FROM patrimoine_sys.history WHERE layer = 'road' GROUP BY 1"
+        ).fetchall()
+    )
+    assert counts == {"INSERT": 501, "UPDATE": 500}

@@ -1,0 +1,106 @@
+"""`db init`: creates, upgrades, and on an up-to-date database changes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from gis_patrimoine.db.migrations import MigrationError, applied_ids, migrate, migration_ids
+
+CLI = [sys.executable, "-m", "gis_patrimoine.cli"]
+
+
+def run_cli(*args: str, url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": url, "COLUMNS": "200"}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def snapshot(url: str) -> dict:
+    """What a no-op must not touch: migrations, schema objects, the xmin of value-list rows."""
+    with psycopg.connect(url) as conn:
+        return {
+            "migrations": applied_ids(conn),
+            "objects": conn.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname LIKE 'patrimoine%%'"
+            ).fetchone()[0],
+            "vl": conn.execute(
+                "SELECT string_agg(x, ',' ORDER BY x) FROM (SELECT 'service:' || code || xmin::text AS x "
+                "FROM patrimoine_vl.service UNION ALL SELECT 'road_class:' || code || xmin::text "
+                "FROM patrimoine_vl.road_class) s"
+            ).fetchone()[0],
+            "yoyo_log": conn.execute("SELECT count(*) FROM patrimoine_sys._yoyo_log").fetchone()[0],
+        }
+
+
+def test_cli_init_creates_schema_then_changes_nothing(empty_db_url: str) -> None:
+    first = run_cli("db", "init", url=empty_db_url)
+    assert first.returncode == 0, first.stderr
+    assert "Applied migrations: " + ", ".join(migration_ids()) in first.stdout
+    before = snapshot(empty_db_url)
+    second = run_cli("db", "init", url=empty_db_url)
+    assert second.returncode == 0, second.stderr
+    assert "Database up to date (storage SRID EPSG:2154); nothing changed." in second.stdout
+    assert snapshot(empty_db_url) == before
+
+
+def test_init_upgrades_a_database_at_an_earlier_version(empty_db_url: str) -> None:
+    ids = migration_ids()
+    assert len(ids) >= 2
+    partial = migrate(empty_db_url, upto=ids[-2])
+    assert partial.applied == ids[:-1]
+    result = run_cli("db", "init", url=empty_db_url)
+    assert result.returncode == 0, result.stderr
+    assert f"Applied migrations: {ids[-1]}" in result.stdout
+    with psycopg.connect(empty_db_url) as conn:
+        assert applied_ids(conn) == ids
+        assert conn.execute("SELECT to_regclass('patrimoine_sys.import_job') IS NOT NULL").fetchone()[0]
+    status = run_cli("db", "status", url=empty_db_url)
+    assert status.returncode == 0 and "up to date" in status.stdout
+
+
+def test_status_reports_pending_migrations(empty_db_url: str) -> None:
+    ids = migration_ids()
+    migrate(empty_db_url, upto=ids[0])
+    status = run_cli("db", "status", url=empty_db_url)
+    assert status.returncode == 1
+    assert f"pending: {', '.join(ids[1:])}" in status.stdout
+
+
+def test_geographic_srid_is_refused_with_a_clear_message(empty_db_url: str) -> None:
+    result = run_cli("db", "init", "--srid", "4326", url=empty_db_url)
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "EPSG:4326 (WGS 84) cannot be the storage SRID" in message and "projected CRS in metres" in message
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("SELECT to_regclass('patrimoine.road')").fetchone()[0] is None
+
+
+def test_other_projected_srid_is_used_for_every_layer(empty_db_url: str) -> None:
+    assert migrate(empty_db_url, srid=3948).srid == 3948
+    with psycopg.connect(empty_db_url) as conn:
+        srids = {r[0] for r in conn.execute("SELECT srid FROM geometry_columns WHERE f_table_schema = 'patrimoine'")}
+    assert srids == {3948}
+    with pytest.raises(MigrationError, match="stores geometries in EPSG:3948"):
+        migrate(empty_db_url, srid=2154)
+    assert migrate(empty_db_url).srid == 3948  # no --srid: keeps the stored one
+
+
+def test_codelist_changes_are_synced_and_removed_codes_kept_inactive(db_url: str) -> None:
+    from gis_patrimoine.catalogue import CodeValue, get_catalogue
+
+    catalogue = get_catalogue()
+    service = catalogue.codelists["service"]
+    changed = service.model_copy(
+        update={"values": (*service.values[1:], CodeValue(code="snow", fr="Viabilité hivernale", en="Winter"))}
+    )
+    edited = catalogue.model_copy(update={"codelists": {**catalogue.codelists, "service": changed}})
+    result = migrate(db_url, catalogue=edited)
+    assert result.applied == [] and result.codelist_changes == 5  # snow added, 3 re-ordered, lighting retired
+    with psycopg.connect(db_url) as conn:
+        rows = dict(conn.execute("SELECT code, active FROM patrimoine_vl.service").fetchall())
+    assert rows["snow"] is True and rows["lighting"] is False

@@ -1,0 +1,33 @@
+"""The container recipe and the CI entry point say what the README promises."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from gis_patrimoine.settings import PROJECT_ROOT
+
+
+def test_compose_has_postgis_and_api_built_from_dockerfile() -> None:
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+    db, api = compose["services"]["db"], compose["services"]["api"]
+    assert db["image"].startswith("postgis/postgis:")
+    assert api["build"] == "." and (PROJECT_ROOT / "Dockerfile").exists()
+    env = db["environment"]
+    expected = f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@db:5432/{env['POSTGRES_DB']}"
+    assert api["environment"]["DATABASE_URL"] == expected
+    assert api["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+def test_dockerfile_ships_catalogue_and_migrations() -> None:
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    for folder in ("layers", "sql", "gis_patrimoine"):
+        assert re.search(rf"^COPY {folder} \./{folder}$", dockerfile, re.M), folder
+    assert "GIS_PATRIMOINE_CATALOGUE_DIR=/app/layers" in dockerfile
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
+    head = (PROJECT_ROOT / "README.md").read_text().splitlines()[:15]
+    assert any("make demo" in line for line in head) and any("make test" in line for line in head)
