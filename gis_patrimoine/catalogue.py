@@ -144,6 +144,27 @@ class Activity(Strict):
         return self.visits_per_year if self.visits_per_year is not None else 1.0 / self.every_years
 
 
+class Profile(Strict):
+    """How a known source (OpenStreetMap, IGN BD TOPO, ...) maps onto a layer.
+
+    `fields` names, for each of our columns, the source field(s) holding it, first mapped value wins;
+    `values` maps source values to codes (case and accents ignored; a trailing `*` matches a prefix);
+    `tags` names an hstore-like field (`"k"=>"v",...`) whose keys are read as fields too; `defaults` fill
+    columns the source leaves empty; `lenient` keeps unparsable numbers in `extra` instead of refusing the
+    feature (OSM tags are free text).
+    """
+
+    fields: dict[str, str | list[str]] = {}
+    values: dict[str, dict[str, str]] = {}
+    tags: str | None = None
+    defaults: dict[str, str | int | float] = {}
+    lenient: bool = False
+
+    def sources_for(self, column: str) -> list[str]:
+        found = self.fields.get(column, column)
+        return [found] if isinstance(found, str) else list(found)
+
+
 class Maintenance(Strict):
     service: str
     activities: tuple[Activity, ...]
@@ -190,6 +211,16 @@ class Layer(Strict):
     maintenance: Maintenance | None = None
     tiles: Tiles = Tiles()
     style: Style
+    profiles: dict[str, Profile] = {}
+
+    def profile(self, name: str | None) -> Profile:
+        """A named profile, or the generic one (source fields named as our columns)."""
+        if name in (None, "default"):
+            return self.profiles.get("default", Profile())
+        if name not in self.profiles:
+            known = ", ".join(["default", *sorted(self.profiles)])
+            raise KeyError(f"layer {self.collection} has no profile {name!r}; profiles: {known}")
+        return self.profiles[name]
 
     @property
     def table(self) -> str:
@@ -250,6 +281,13 @@ class Catalogue(BaseModel):
                 problems.append(f"{where}: attribute {a.name}: unknown layer {a.references!r}")
         for zoom, props in layer.tiles.properties.items():
             problems += [f"{where}: tiles.properties[{zoom}]: unknown attribute {p!r}" for p in props if p not in attrs]
+        for pname, profile in layer.profiles.items():
+            for column in [*profile.fields, *profile.values, *profile.defaults]:
+                if column not in attrs or not attrs[column].writable:
+                    problems.append(f"{where}: profile {pname}: {column!r} is not a writable attribute")
+            for column, mapping in profile.values.items():
+                if column in attrs and (bad := set(mapping.values()) - self._codes(attrs[column].codelist)):
+                    problems.append(f"{where}: profile {pname}: unknown codes {sorted(bad)} for {column}")
         for field in (layer.style.by, layer.style.label):
             if field and field not in attrs:
                 problems.append(f"{where}: style refers to unknown attribute {field!r}")

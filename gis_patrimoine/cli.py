@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gis_patrimoine.cli_import import export_cmd, import_app
 from gis_patrimoine.db import cluster
 from gis_patrimoine.db.connection import connect, database_url, ensure_database
 from gis_patrimoine.db.migrations import MigrationError, applied_ids, migrate, migration_ids, stored_srid
@@ -16,6 +17,8 @@ from gis_patrimoine.settings import get_settings
 app = typer.Typer(help="gis-patrimoine: public-space assets of the communes, pooled.", no_args_is_help=True)
 db_app = typer.Typer(help="The database: local cluster, schema, status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+app.command("export")(export_cmd)
 
 console = Console()
 err = Console(stderr=True)

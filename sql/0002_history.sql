@@ -21,7 +21,6 @@ CREATE TABLE patrimoine_sys.history (
     changed_at     timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX history_feature_idx ON patrimoine_sys.history (layer, feature_id, id);
-CREATE INDEX history_time_idx ON patrimoine_sys.history (changed_at);
 COMMENT ON TABLE patrimoine_sys.history IS
     'Every insert, update and delete on communes, depots and asset layers; geometries as hex EWKB (exact)';
 
@@ -40,15 +39,17 @@ LANGUAGE sql AS $$
     SELECT pg_notify('gis_patrimoine_data', layer_name);
 $$;
 
+CREATE EXTENSION IF NOT EXISTS hstore SCHEMA public;
+
 -- BEFORE UPDATE, per row: an update that changes nothing is dropped (no history noise, no version bump);
 -- otherwise the audit columns are set whatever the client sent. TG_ARGV lists the generated columns, which
--- are not yet computed in NEW at this point and so must not be compared.
+-- are not yet computed in NEW at this point and so must not be compared. hstore compares the columns' text
+-- forms (hex EWKB for geometries: exact, and much cheaper than JSON).
 CREATE FUNCTION patrimoine_app.touch_row() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.geom = OLD.geom
-       AND (to_jsonb(NEW) - TG_ARGV - 'geom' - 'updated_at' - 'updated_by')
-         = (to_jsonb(OLD) - TG_ARGV - 'geom' - 'updated_at' - 'updated_by') THEN
+    IF public.hstore(NEW) - TG_ARGV - ARRAY['updated_at', 'updated_by']
+       = public.hstore(OLD) - TG_ARGV - ARRAY['updated_at', 'updated_by'] THEN
         RETURN NULL;
     END IF;
     NEW.updated_at := now();
@@ -58,14 +59,38 @@ BEGIN
 END
 $$;
 
--- AFTER, per statement. TG_ARGV[0] is the key column.
+-- The SQL expression of a row of `tbl` (aliased `alias`) as jsonb: typed values, geometry as hex EWKB.
+-- Built from the catalog, so that history triggers never go through the geometry → GeoJSON cast.
+CREATE FUNCTION patrimoine_app.row_json_sql(tbl regclass, alias text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT 'jsonb_build_object(' || string_agg(
+               format('%L, %I.%I%s', attname, alias, attname,
+                      CASE WHEN atttypid = 'public.geometry'::regtype THEN '::text' ELSE '' END),
+               ', ' ORDER BY attnum) || ')'
+    FROM pg_attribute
+    WHERE attrelid = tbl AND attnum > 0 AND NOT attisdropped
+$$;
+
+CREATE FUNCTION patrimoine_app.uuid_sql(tbl regclass, alias text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'uuid'
+                             AND NOT attisdropped)
+                THEN format('%I.uuid', alias) ELSE 'NULL::uuid' END
+$$;
+
+-- AFTER, per statement. TG_ARGV[0] is the key column. One set-based INSERT per statement.
 CREATE FUNCTION patrimoine_app.log_insert() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    n_rows bigint;
 BEGIN
-    INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation, new_values)
-    SELECT TG_TABLE_NAME, j ->> TG_ARGV[0], (j ->> 'uuid')::uuid, 'INSERT', j
-    FROM (SELECT to_jsonb(n) || jsonb_build_object('geom', n.geom::text) AS j FROM new_rows n) s;
-    IF FOUND THEN
+    EXECUTE format(
+        'INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation, new_values)
+         SELECT %L, n.%I::text, %s, ''INSERT'', %s FROM new_rows n',
+        TG_TABLE_NAME, TG_ARGV[0], patrimoine_app.uuid_sql(TG_RELID, 'n'),
+        patrimoine_app.row_json_sql(TG_RELID, 'n'));
+    GET DIAGNOSTICS n_rows = ROW_COUNT;
+    IF n_rows > 0 THEN
         PERFORM patrimoine_app.bump_version(TG_TABLE_NAME);
     END IF;
     RETURN NULL;
@@ -74,21 +99,29 @@ $$;
 
 CREATE FUNCTION patrimoine_app.log_update() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    n_rows bigint;
 BEGIN
-    INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation, old_values, new_values,
-                                        changed_fields)
-    SELECT TG_TABLE_NAME, n.j ->> TG_ARGV[0], (n.j ->> 'uuid')::uuid, 'UPDATE', o.j,
-           (SELECT jsonb_object_agg(k, n.j -> k) FROM unnest(d.fields) k),
-           d.fields
-    FROM (SELECT to_jsonb(x) || jsonb_build_object('geom', x.geom::text) AS j FROM new_rows x) n
-    JOIN (SELECT to_jsonb(x) || jsonb_build_object('geom', x.geom::text) AS j FROM old_rows x) o ON o.j -> TG_ARGV[0] = n.j -> TG_ARGV[0]
-    CROSS JOIN LATERAL (
-        SELECT array_agg(k ORDER BY k) AS fields
-        FROM jsonb_object_keys(n.j) k
-        WHERE n.j -> k IS DISTINCT FROM o.j -> k AND k NOT IN ('updated_at', 'updated_by')
-    ) d
-    WHERE d.fields IS NOT NULL;
-    IF FOUND THEN
+    EXECUTE format(
+        'INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation, old_values, new_values,
+                                             changed_fields)
+         SELECT %1$L, c.key, c.uuid, ''UPDATE'', c.o, c.changes, c.fields
+         FROM (
+             SELECT n.%2$I::text AS key, %3$s AS uuid, o.j AS o,
+                    (SELECT jsonb_object_agg(k, n.j -> k) FROM unnest(d.fields) k) AS changes, d.fields
+             FROM (SELECT x.%2$I, %4$s AS j FROM new_rows x) n
+             JOIN (SELECT x.%2$I, %5$s AS j FROM old_rows x) o USING (%2$I)
+             CROSS JOIN LATERAL (
+                 SELECT array_agg(k ORDER BY k) AS fields FROM jsonb_object_keys(n.j) k
+                 WHERE n.j -> k IS DISTINCT FROM o.j -> k AND k NOT IN (''updated_at'', ''updated_by'')
+             ) d
+             WHERE d.fields IS NOT NULL
+         ) c',
+        TG_TABLE_NAME, TG_ARGV[0], CASE WHEN patrimoine_app.uuid_sql(TG_RELID, 'n') = 'NULL::uuid'
+                                        THEN 'NULL::uuid' ELSE '(n.j ->> ''uuid'')::uuid' END,
+        patrimoine_app.row_json_sql(TG_RELID, 'x'), patrimoine_app.row_json_sql(TG_RELID, 'x'));
+    GET DIAGNOSTICS n_rows = ROW_COUNT;
+    IF n_rows > 0 THEN
         PERFORM patrimoine_app.bump_version(TG_TABLE_NAME);
     END IF;
     RETURN NULL;
@@ -97,11 +130,16 @@ $$;
 
 CREATE FUNCTION patrimoine_app.log_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    n_rows bigint;
 BEGIN
-    INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation, old_values)
-    SELECT TG_TABLE_NAME, j ->> TG_ARGV[0], (j ->> 'uuid')::uuid, 'DELETE', j
-    FROM (SELECT to_jsonb(o) || jsonb_build_object('geom', o.geom::text) AS j FROM old_rows o) s;
-    IF FOUND THEN
+    EXECUTE format(
+        'INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation, old_values)
+         SELECT %L, o.%I::text, %s, ''DELETE'', %s FROM old_rows o',
+        TG_TABLE_NAME, TG_ARGV[0], patrimoine_app.uuid_sql(TG_RELID, 'o'),
+        patrimoine_app.row_json_sql(TG_RELID, 'o'));
+    GET DIAGNOSTICS n_rows = ROW_COUNT;
+    IF n_rows > 0 THEN
         PERFORM patrimoine_app.bump_version(TG_TABLE_NAME);
     END IF;
     RETURN NULL;

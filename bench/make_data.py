@@ -1,0 +1,89 @@
+"""Synthetic shapefiles for the import benchmark: N street lights (points) and N green spaces (polygons).
+
+Features fall inside the Laval communes' extent (Lambert-93), with attributes named as our columns so that
+the default profile reads them. Deterministic for a seed; written in chunks so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import shapely
+
+# Inner extent of Laval Agglomération (Lambert-93), well inside the union of the 20 communes.
+XMIN, YMIN, XMAX, YMAX = 412_000, 6_772_000, 432_000, 6_788_000
+LAMPS = np.array(["led", "hps", "metal_halide", "lps", "mercury"])
+KINDS = np.array(["park", "sports_ground", "cemetery", "verge", "roundabout", "meadow"])
+
+
+def write_points(path: Path, n: int, seed: int = 1, chunk: int = 250_000) -> None:
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        geom = shapely.points(rng.uniform(XMIN, XMAX, m), rng.uniform(YMIN, YMAX, m))
+        fields = {
+            "light_id": np.arange(start, start + m, dtype=np.int64),
+            "lamp_type": LAMPS[rng.integers(0, len(LAMPS), m)],
+            "power_w": rng.integers(20, 250, m).astype(np.int32),
+            "mast_h_m": np.round(rng.uniform(3, 12, m), 1),
+            "inst_year": rng.integers(1975, 2025, m).astype(np.int32),
+        }
+        pyogrio.raw.write(
+            path,
+            shapely.to_wkb(geom),
+            list(fields.values()),
+            fields=list(fields),
+            crs="EPSG:2154",
+            driver="ESRI Shapefile",
+            geometry_type="Point",
+            encoding="UTF-8",
+            append=start > 0,
+        )
+
+
+def write_polygons(path: Path, n: int, seed: int = 2, chunk: int = 100_000) -> None:
+    rng = np.random.default_rng(seed)
+    angles = np.linspace(0, 2 * np.pi, 9)[:-1]
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        cx, cy = rng.uniform(XMIN, XMAX, m), rng.uniform(YMIN, YMAX, m)
+        radius = rng.uniform(5, 40, (m, 1)) * rng.uniform(0.7, 1.0, (m, len(angles)))
+        xs = cx[:, None] + radius * np.cos(angles)
+        ys = cy[:, None] + radius * np.sin(angles)
+        coords = np.stack([xs, ys], axis=-1)
+        coords = np.concatenate([coords, coords[:, :1]], axis=1)
+        geom = shapely.polygons(coords)
+        fields = {
+            "gs_id": np.arange(start, start + m, dtype=np.int64),
+            "kind": KINDS[rng.integers(0, len(KINDS), m)],
+            "name": np.array([f"Espace vert n°{i}" for i in range(start, start + m)], dtype=object),
+        }
+        pyogrio.raw.write(
+            path,
+            shapely.to_wkb(geom),
+            list(fields.values()),
+            fields=list(fields),
+            crs="EPSG:2154",
+            driver="ESRI Shapefile",
+            geometry_type="Polygon",
+            encoding="UTF-8",
+            append=start > 0,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--polygons", type=int, default=200_000)
+    args = parser.parse_args()
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    write_points(args.outdir / f"street_lights_{args.points}.shp", args.points)
+    write_polygons(args.outdir / f"green_spaces_{args.polygons}.shp", args.polygons)
+
+
+if __name__ == "__main__":
+    main()

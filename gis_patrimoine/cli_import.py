@@ -1,0 +1,189 @@
+"""`gis-patrimoine import ...` and `gis-patrimoine export ...`: thin wrappers with progress and a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gis_patrimoine.catalogue import get_catalogue
+from gis_patrimoine.db import cluster
+from gis_patrimoine.db.connection import database_url
+from gis_patrimoine.exporter import export_layer
+from gis_patrimoine.importer import (
+    CommuneOptions,
+    ImportFailed,
+    ImportOptions,
+    ImportRefused,
+    ImportReport,
+    import_communes,
+    import_layer,
+)
+from gis_patrimoine.importer.report import COUNT_LABELS
+
+import_app = typer.Typer(
+    help="Import GIS files (Shapefile, zipped too, GeoPackage, GeoJSON, CSV).", no_args_is_help=True
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _url() -> str:
+    try:
+        return database_url()
+    except cluster.ClusterError as exc:
+        err.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+def print_report(report: ImportReport) -> None:
+    title = f"{report.file} → {report.layer}" + (" (dry run: nothing written)" if report.dry_run else "")
+    console.print(title, style="bold", highlight=False)
+    table = Table("", "features")
+    for key, label in COUNT_LABELS.items():
+        value = getattr(report, key)
+        if value or key in ("read", "inserted", "updated", "unchanged", "refused"):
+            table.add_row(label, f"{value:,}")
+    console.print(table)
+    if report.extra_fields:
+        console.print(f"Fields kept in extra: {', '.join(report.extra_fields)}", highlight=False)
+    for warning in report.warnings:
+        console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+    for feature, reason in report.refusals:
+        console.print(f"  refused {feature}: {reason}", highlight=False)
+    if report.refused_file:
+        console.print(f"Refused features, with their reason: {report.refused_file}", highlight=False)
+    if report.job_id:
+        console.print(f"Journal: import job {report.job_id}", style="dim")
+
+
+def _fail(exc: ImportFailed) -> None:
+    if isinstance(exc, ImportRefused):
+        print_report(exc.report)
+    err.print(f"[bold red]Import failed:[/] {exc}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _parse_map(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        name, sep, field = item.partition("=")
+        if not sep or not name or not field:
+            raise typer.BadParameter(f"{item!r}: expected NAME=FIELD", param_hint="--map")
+        mapping[name.strip()] = field.strip()
+    return mapping
+
+
+@import_app.command("communes")
+def import_communes_cmd(
+    path: Annotated[Path, typer.Argument(help="Commune boundaries file")],
+    code_field: Annotated[str | None, typer.Option(help="Field with the INSEE codes")] = None,
+    name_field: Annotated[str | None, typer.Option(help="Field with the names")] = None,
+    population_field: Annotated[str | None, typer.Option(help="Field with the population")] = None,
+    population_year: Annotated[int | None, typer.Option(help="Year of that population")] = None,
+    layer_name: Annotated[str | None, typer.Option(help="Layer in a GeoPackage or zip")] = None,
+    srs: Annotated[str | None, typer.Option(help="CRS when the file has none, e.g. EPSG:2154")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Attribute encoding when not declared")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Do everything but commit")] = False,
+) -> None:
+    """Load or update commune boundaries (keyed by INSEE code)."""
+    try:
+        report = import_communes(
+            _url(),
+            CommuneOptions(
+                path, code_field, name_field, population_field, population_year, layer_name, srs, encoding, dry_run
+            ),
+        )
+    except ImportFailed as exc:
+        _fail(exc)
+    print_report(report)
+
+
+def _layer_command(collection: str, title: str) -> None:
+    def command(
+        path: Annotated[Path, typer.Argument(help="File to import")],
+        layer_name: Annotated[str | None, typer.Option(help="Layer in a GeoPackage or zip")] = None,
+        profile: Annotated[str | None, typer.Option(help="Source profile: default, osm, bdtopo")] = None,
+        map_: Annotated[list[str], typer.Option("--map", help="NAME=FIELD: where a column or profile field is")] = [],  # noqa: B006
+        commune_field: Annotated[str | None, typer.Option(help="Field with the commune (INSEE code or name)")] = None,
+        srs: Annotated[str | None, typer.Option(help="CRS when the file has none, e.g. EPSG:2154")] = None,
+        encoding: Annotated[str | None, typer.Option(help="Attribute encoding when not declared")] = None,
+        source: Annotated[str | None, typer.Option(help="Source name (default: the file name)")] = None,
+        id_field: Annotated[str | None, typer.Option(help="Field with the source's identifiers")] = None,
+        mode: Annotated[str, typer.Option(help="upsert, append or replace")] = "upsert",
+        dry_run: Annotated[bool, typer.Option(help="Do everything but commit")] = False,
+        report: Annotated[Path | None, typer.Option(help="Folder for the report of refused features")] = None,
+        skip_refused: Annotated[bool, typer.Option(help="Import the valid features even if some are refused")] = False,
+        wait: Annotated[float, typer.Option(help="Seconds to wait for another import into this layer")] = 30.0,
+    ) -> None:
+        if mode not in ("upsert", "append", "replace"):
+            raise typer.BadParameter("use upsert, append or replace", param_hint="--mode")
+        options = ImportOptions(
+            collection,
+            path,
+            layer_name,
+            profile,
+            _parse_map(map_),
+            commune_field,
+            srs,
+            encoding,
+            source,
+            id_field,
+            mode,
+            dry_run,
+            report,
+            skip_refused,
+            wait,
+        )
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task(f"{path.name} → {collection}", total=None, rate="")
+
+            def started(src) -> None:
+                progress.update(task, total=src.feature_count)
+
+            def advance(n: int) -> None:
+                progress.advance(task, n)
+                speed = progress.tasks[task].speed
+                progress.update(task, rate=f"{speed:,.0f} features/s" if speed else "")
+
+            try:
+                result = import_layer(_url(), options, progress=advance, on_start=started)
+            except ImportFailed as exc:
+                progress.stop()
+                _fail(exc)
+        print_report(result)
+
+    command.__doc__ = f"Import {title.lower()} ({collection})."
+    import_app.command(collection)(command)
+
+
+for _layer in get_catalogue().asset_layers:
+    _layer_command(_layer.collection, _layer.title.en)
+
+
+def export_cmd(
+    layer: Annotated[str, typer.Argument(help="roads, green_spaces, street_lights, buildings, depots or communes")],
+    path: Annotated[Path, typer.Argument(help="Output file: .gpkg, .shp, .geojson or .csv")],
+    commune: Annotated[list[str], typer.Option(help="Only these communes (INSEE codes)")] = [],  # noqa: B006
+    srs: Annotated[str | None, typer.Option(help="Output CRS, e.g. EPSG:4326 (default: storage CRS)")] = None,
+) -> None:
+    """Export a layer to GeoPackage, Shapefile, GeoJSON or CSV (by extension)."""
+    try:
+        n = export_layer(_url(), layer, path, commune or None, srs)
+    except (ImportFailed, KeyError) as exc:
+        err.print(f"[bold red]Export failed:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    console.print(f"{n:,} features written to {path}", highlight=False)

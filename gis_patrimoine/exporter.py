@@ -1,0 +1,100 @@
+"""`export_layer`: a layer (or some communes of it) to GeoPackage, Shapefile, GeoJSON or CSV.
+
+The export carries `source`, `source_id`, `commune_insee` and `extra` (as JSON), so that importing it again
+with the default profile finds the same rows and changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pyarrow as pa
+import pyogrio
+from psycopg import sql
+from pyproj import CRS
+
+from gis_patrimoine.catalogue import Catalogue, get_catalogue
+from gis_patrimoine.db.migrations import stored_srid
+from gis_patrimoine.importer.errors import ImportFailed
+
+DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
+BATCH = 50_000
+ARROW_TYPES = {
+    "integer": pa.int32(),
+    "reference": pa.int64(),
+    "real": pa.float64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+def export_layer(
+    url: str,
+    layer_name: str,
+    path: Path,
+    communes: list[str] | None = None,
+    srs: str | None = None,
+    catalogue: Catalogue | None = None,
+) -> int:
+    """Write the layer to `path` (format by extension); returns the number of features written."""
+    catalogue = catalogue or get_catalogue()
+    layer = catalogue.layer(layer_name)
+    path = Path(path)
+    driver = DRIVERS.get(path.suffix.lower())
+    if driver is None:
+        raise ImportFailed(f"unsupported export format {path.suffix!r}; use one of {', '.join(DRIVERS)}")
+    columns = [a for a in layer.attributes if a.type not in ("identity",)]
+    with psycopg.connect(url) as conn:
+        storage = stored_srid(conn)
+        target = CRS.from_user_input(srs).to_epsg() if srs else storage
+        if driver == "GeoJSON" and srs is None:
+            target = 4326  # RFC 7946
+        select = sql.SQL(", ").join(
+            [
+                *(
+                    sql.SQL("{}::text").format(sql.Identifier(a.name))
+                    if a.type in ("uuid", "jsonb", "codes")
+                    else sql.Identifier(a.name)
+                    for a in columns
+                ),
+                sql.SQL("ST_AsBinary(ST_Transform(geom, {}))").format(sql.Literal(target)),
+            ]
+        )
+        where = (
+            sql.SQL("WHERE commune_insee = ANY({})").format(sql.Literal(communes))
+            if communes and layer.kind == "asset"
+            else sql.SQL("")
+        )
+        query = sql.SQL("SELECT {s} FROM {t} {w} ORDER BY {k}").format(
+            s=select, t=sql.Identifier("patrimoine", layer.table), w=where, k=sql.Identifier(layer.key)
+        )
+        if path.exists():
+            for sibling in path.parent.glob(path.stem + ".*") if driver == "ESRI Shapefile" else [path]:
+                sibling.unlink()
+        written = 0
+        options = {"layer_options": {"GEOMETRY": "AS_XY"}} if driver == "CSV" else {}
+        if driver == "ESRI Shapefile":
+            options["encoding"] = "UTF-8"
+        with conn.cursor(name="export") as cur:
+            cur.execute(query)
+            while rows := cur.fetchmany(BATCH):
+                table = pa.table(
+                    {
+                        a.name: pa.array([r[i] for r in rows], ARROW_TYPES.get(a.type, pa.string()))
+                        for i, a in enumerate(columns)
+                    }
+                    | {"geometry": pa.array([bytes(r[-1]) for r in rows], pa.binary())}
+                )
+                pyogrio.write_arrow(
+                    table,
+                    path,
+                    driver=driver,
+                    geometry_name="geometry",
+                    crs=f"EPSG:{target}",
+                    geometry_type=layer.geometry,
+                    append=written > 0,
+                    **options,
+                )
+                written += len(rows)
+    return written

@@ -1,0 +1,108 @@
+"""Which commune each feature belongs to, vectorised with a shapely STRtree over the commune boundaries.
+
+A point goes to the commune that contains it; a polygon to the commune holding its largest share; a line
+(roads) crossing a boundary is split there so that each commune holds its own part. Whatever lies outside
+every commune is refused with that reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import psycopg
+import shapely
+
+OUTSIDE = "outside every commune"
+MIN_PIECE_M = 0.01  # pieces shorter than 1 cm (a road touching a boundary) are noise, not parts
+
+
+@dataclass
+class Assigned:
+    """One row per output piece: its input row, commune, geometry, and a reason when it is refused."""
+
+    row: np.ndarray
+    insee: np.ndarray
+    geoms: np.ndarray
+    split: np.ndarray  # bool: this piece comes from a split at a boundary
+    reason: np.ndarray  # None, or why this piece is refused (it keeps its geometry for the report)
+
+
+class CommuneIndex:
+    def __init__(self, codes: list[str], geoms: list[shapely.Geometry]):
+        if not codes:
+            raise ValueError("no communes")
+        self.codes = np.array(codes, dtype=object)
+        self.geoms = np.array(geoms, dtype=object)
+        shapely.prepare(self.geoms)
+        self.tree = shapely.STRtree(self.geoms)
+        self.bounds = shapely.total_bounds(self.geoms)
+
+    @classmethod
+    def load(cls, conn: psycopg.Connection) -> CommuneIndex | None:
+        rows = conn.execute("SELECT insee, ST_AsBinary(geom) FROM patrimoine.commune ORDER BY insee").fetchall()
+        if not rows:
+            return None
+        return cls([r[0] for r in rows], list(shapely.from_wkb([bytes(r[1]) for r in rows])))
+
+    def by_code(self, insee: str) -> shapely.Geometry:
+        return self.geoms[np.flatnonzero(self.codes == insee)[0]]
+
+    def assign(self, geoms: np.ndarray, dimension: int, split_lines: bool) -> Assigned:
+        n = len(geoms)
+        src, tgt = self.tree.query(geoms, predicate="intersects")
+        order = np.lexsort((tgt, src))  # grouped by feature, lowest commune code first (codes are sorted)
+        src, tgt = src[order], tgt[order]
+        counts = np.bincount(src, minlength=n)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
+        hit = counts > 0
+        insee = np.full(n, None, dtype=object)
+        insee[hit] = self.codes[tgt[starts[hit]]]
+        reason = np.where(hit, None, OUTSIDE).astype(object)
+        keep = np.ones(n, dtype=bool)
+        pieces: list[tuple[int, str | None, shapely.Geometry, str | None]] = []
+        if dimension == 1 and split_lines:
+            crossing = counts > 1
+            one = np.flatnonzero(counts == 1)
+            crossing[one] = ~shapely.covered_by(geoms[one], self.geoms[tgt[starts[one]]])
+            keep &= ~crossing
+            for i in np.flatnonzero(crossing):
+                for code, piece in self._split_line(geoms[i], tgt[starts[i] : starts[i] + counts[i]]):
+                    why = None if code else f"{OUTSIDE} (a {shapely.length(piece):.0f} m piece of a longer line)"
+                    pieces.append((i, code, piece, why))
+        elif dimension == 2:
+            for i in np.flatnonzero(counts > 1):
+                cands = tgt[starts[i] : starts[i] + counts[i]]
+                shares = shapely.area(shapely.intersection(geoms[i], self.geoms[cands]))
+                insee[i] = self.codes[cands[np.argmax(shares)]]
+        idx = np.flatnonzero(keep)
+
+        def column(k: int, dtype: object) -> np.ndarray:
+            return np.array([p[k] for p in pieces], dtype=dtype)
+
+        return Assigned(
+            row=np.concatenate([idx, column(0, int)]),
+            insee=np.concatenate([insee[idx], column(1, object)]),
+            geoms=np.concatenate([geoms[idx], column(2, object)]),
+            split=np.concatenate([np.zeros(len(idx), bool), np.ones(len(pieces), bool)]),
+            reason=np.concatenate([reason[idx], column(3, object)]),
+        )
+
+    def _split_line(self, line: shapely.Geometry, cands: np.ndarray) -> list[tuple[str | None, shapely.Geometry]]:
+        pieces: list[tuple[str | None, shapely.Geometry]] = []
+        for c in sorted(cands, key=lambda c: self.codes[c]):
+            inside = shapely.intersection(line, self.geoms[c])
+            pieces += [(self.codes[c], p) for p in _lines(inside)]
+        outside = shapely.difference(line, shapely.union_all(self.geoms[cands]))
+        pieces += [(None, p) for p in _lines(outside)]
+        return pieces
+
+
+def _lines(geom: shapely.Geometry) -> list[shapely.Geometry]:
+    """The line parts of an intersection result, merged where they touch, without crumbs."""
+    parts = shapely.get_parts(geom)
+    lines = parts[shapely.get_dimensions(parts) == 1] if len(parts) else parts
+    if not len(lines):
+        return []
+    merged = shapely.line_merge(shapely.union_all(lines)) if len(lines) > 1 else lines[0]
+    return [p for p in shapely.get_parts(merged) if shapely.length(p) >= MIN_PIECE_M]

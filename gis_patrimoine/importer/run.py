@@ -1,0 +1,338 @@
+"""`import_layer`: one file into one layer, in one transaction, journalled, with a report.
+
+read (Arrow batches) → normalise geometries and assign communes (Python, vectorised, in a worker thread)
+→ COPY into a temporary staging table → type, map codes and check attributes (set-based SQL)
+→ refuse or merge on the natural key (source, source_id) → commit, or roll back on any fatal error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import psycopg
+from psycopg import sql
+from pyproj import CRS, Transformer
+
+from gis_patrimoine.catalogue import Catalogue, Layer, get_catalogue
+from gis_patrimoine.db.errors import translate
+from gis_patrimoine.db.migrations import stored_srid
+from gis_patrimoine.importer import journal
+from gis_patrimoine.importer.assign import CommuneIndex
+from gis_patrimoine.importer.errors import ImportFailed
+from gis_patrimoine.importer.geometry import Normaliser
+from gis_patrimoine.importer.merge import build_typed, fill_code_maps, fill_commune_map
+from gis_patrimoine.importer.plan import build_plan
+from gis_patrimoine.importer.report import ImportReport, write_refused
+from gis_patrimoine.importer.source import Source, batches, open_source, sha256
+from gis_patrimoine.importer.stage import BatchConverter, copy_batches, create_stage
+
+Mode = Literal["upsert", "append", "replace"]
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def step(name: str) -> Iterator[None]:
+    """Log how long each step of an import takes (DEBUG), for the benchmark and for slow imports."""
+    start = time.perf_counter()
+    yield
+    log.debug("import step %s: %.2f s", name, time.perf_counter() - start)
+
+
+MAX_LISTED_REFUSALS = 20
+NEAR_COMMUNES_M = 10_000
+
+
+class ImportRefused(ImportFailed):
+    """Some features were refused and --skip-refused was not given: nothing was written."""
+
+    def __init__(self, report: ImportReport):
+        self.report = report
+        super().__init__(
+            f"{report.refused} feature(s) refused, nothing was written",
+            path=report.file,
+            hint=(f"fix them (see {report.refused_file}) and import again, or import the others with --skip-refused"),
+        )
+
+
+@dataclass
+class ImportOptions:
+    layer: str
+    path: Path
+    layer_name: str | None = None
+    profile: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    commune_field: str | None = None
+    srs: str | None = None
+    encoding: str | None = None
+    source: str | None = None
+    id_field: str | None = None
+    mode: Mode = "upsert"
+    dry_run: bool = False
+    report_dir: Path | None = None
+    skip_refused: bool = False
+    wait_seconds: float = 30.0
+    app_user: str | None = None
+    batch_size: int = 65_536
+
+
+def lock_layer(conn: psycopg.Connection, table: str, wait_seconds: float) -> None:
+    """Imports into one layer never interleave: the second waits, then fails with a clear message."""
+    conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(wait_seconds * 1000)}ms")))
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('gis_patrimoine.import.' || %s))", (table,))
+    except psycopg.errors.LockNotAvailable as exc:
+        raise ImportFailed(
+            f"another import into {table} is running; waited {wait_seconds:g} s",
+            hint="try again when it has finished (see patrimoine_sys.import_job)",
+        ) from exc
+    conn.execute("SET LOCAL lock_timeout = 0")
+
+
+def check_extent(source: Source, srid: int, communes: CommuneIndex | None) -> None:
+    """Refuse data outside the storage CRS's area of use or far from the communes: usually a wrong --srs."""
+    if source.bounds is None:
+        return
+    xmin, ymin, xmax, ymax = source.bounds
+    target = CRS.from_epsg(srid)
+    srs_hint = (
+        f"the file says its coordinates are in {source.crs.to_string()}; if that is wrong, give the "
+        "right one with --srs (a wrong --srs or .prj is the usual cause)"
+    )
+    try:
+        to_lonlat = Transformer.from_crs(source.crs, CRS.from_epsg(4326), always_xy=True)
+        lon0, lat0, lon1, lat1 = to_lonlat.transform_bounds(xmin, ymin, xmax, ymax)
+    except Exception as exc:
+        raise ImportFailed(
+            f"coordinates cannot be placed on Earth in {source.crs.to_string()}", path=str(source.path), hint=srs_hint
+        ) from exc
+    area = target.area_of_use
+    if area and not (
+        area.west - 1 <= lon0 and lon1 <= area.east + 1 and area.south - 1 <= lat0 and lat1 <= area.north + 1
+    ):
+        raise ImportFailed(
+            f"the data ({lon0:.2f}, {lat0:.2f}) – ({lon1:.2f}, {lat1:.2f}) in lon/lat fall outside the area of use "
+            f"of the storage CRS EPSG:{srid} ({area.name})",
+            path=str(source.path),
+            hint=srs_hint,
+        )
+    if communes is None:
+        return
+    to_storage = Transformer.from_crs(source.crs, target, always_xy=True)
+    x0, y0, x1, y1 = to_storage.transform_bounds(xmin, ymin, xmax, ymax)
+    cx0, cy0, cx1, cy1 = communes.bounds
+    d = NEAR_COMMUNES_M
+    if x1 < cx0 - d or x0 > cx1 + d or y1 < cy0 - d or y0 > cy1 + d:
+        raise ImportFailed(
+            f"the data lie far from every commune of the database (more than {d // 1000} km away)",
+            path=str(source.path),
+            hint=srs_hint,
+        )
+
+
+def _counts_sql(layer: Layer, provided: list[str], srid: int, mode: Mode) -> sql.Composable:
+    table = sql.Identifier("patrimoine", layer.table)
+    cols = ["commune_insee", "source", "source_id", *provided, "extra", "geom"]
+    geom = sql.SQL("ST_Multi(i.geom)") if layer.geometry.startswith("Multi") else sql.SQL("i.geom")
+    select = sql.SQL(", ").join([*(sql.SQL("i.{}").format(sql.Identifier(c)) for c in cols[:-1]), geom])
+    target = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+    if mode == "append":
+        conflict = sql.SQL("DO NOTHING")
+    else:
+        updatable = [c for c in cols if c not in ("source", "source_id")]
+        conflict = sql.SQL("DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})").format(
+            sets=sql.SQL(", ").join(sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in updatable),
+            old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updatable),
+            new=sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in updatable),
+        )
+    return sql.SQL("""WITH w AS (
+            INSERT INTO {table} AS t ({target})
+            SELECT {select} FROM import_typed i WHERE cardinality(i.reasons) = 0 ORDER BY i.fid, i.part
+            ON CONFLICT (source, source_id) {conflict}
+            RETURNING (xmax = 0) AS inserted)
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM w""").format(
+        table=table, target=target, select=select, conflict=conflict
+    )
+
+
+def _retire(conn: psycopg.Connection, layer: Layer) -> int:
+    """replace mode: features of the file's sources that the file no longer has are deleted (kept in history)."""
+    return conn.execute(
+        sql.SQL(
+            "DELETE FROM {t} t WHERE t.source IN (SELECT DISTINCT source FROM import_typed) AND NOT EXISTS "
+            "(SELECT 1 FROM import_typed i WHERE i.source = t.source AND i.source_id = t.source_id)"
+        ).format(t=sql.Identifier("patrimoine", layer.table))
+    ).rowcount
+
+
+def _flag_duplicates(conn: psycopg.Connection, id_label: str) -> None:
+    conn.execute("CREATE INDEX ON import_typed (source, source_id)")
+    conn.execute(
+        "UPDATE import_typed t SET reasons = t.reasons || "
+        "format('identifier %%s appears %%s times in the file (field %%s)', d.source_id, d.n, %s::text) "
+        "FROM (SELECT source, source_id, count(*) AS n FROM import_typed GROUP BY 1, 2 HAVING count(*) > 1) d "
+        "WHERE t.source = d.source AND t.source_id = d.source_id",
+        (id_label,),
+    )
+
+
+def import_layer(
+    url: str,
+    options: ImportOptions,
+    catalogue: Catalogue | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[Source], None] | None = None,
+) -> ImportReport:
+    """Import one file into one asset layer. Raises ImportFailed (nothing written) on a fatal error."""
+    catalogue = catalogue or get_catalogue()
+    try:
+        layer = catalogue.layer(options.layer)
+    except KeyError as exc:
+        raise ImportFailed(str(exc.args[0])) from exc
+    if layer.kind != "asset":
+        raise ImportFailed(f"{layer.collection} are imported with `gis-patrimoine import communes`")
+    path = Path(options.path)
+    source_name = options.source or path.name
+    report = ImportReport(layer.collection, str(path), source_name, options.mode, options.dry_run)
+    sha = sha256(path) if path.is_file() else None
+    report.job_id = journal.open_job(
+        url,
+        layer.table,
+        path.name,
+        sha,
+        source_name,
+        options.mode,
+        {k: v for k, v in vars(options).items() if k not in ("path", "app_user")},
+        options.app_user,
+    )
+    try:
+        _run(url, options, catalogue, layer, report, progress, on_start)
+    except ImportRefused as exc:
+        journal.close_job(url, report.job_id, "failed", report.counts(), str(exc))
+        raise
+    except ImportFailed as exc:
+        journal.close_job(url, report.job_id, "failed", report.counts(), str(exc))
+        raise
+    except psycopg.Error as exc:
+        error = translate(exc, catalogue)
+        journal.close_job(url, report.job_id, "failed", report.counts(), str(error))
+        raise ImportFailed(f"the database refused the import: {error}", path=str(path)) from exc
+    except BaseException as exc:
+        journal.close_job(url, report.job_id, "failed", report.counts(), f"{type(exc).__name__}: {exc}")
+        raise
+    journal.close_job(url, report.job_id, "dry_run" if options.dry_run else "succeeded", report.counts())
+    return report
+
+
+def _run(
+    url: str,
+    options: ImportOptions,
+    catalogue: Catalogue,
+    layer: Layer,
+    report: ImportReport,
+    progress: Callable[[int], None] | None,
+    on_start: Callable[[Source], None] | None,
+) -> None:
+    source = open_source(options.path, options.layer_name, options.srs, options.encoding)
+    try:
+        profile = layer.profile(options.profile)
+    except KeyError as exc:
+        raise ImportFailed(str(exc.args[0])) from exc
+    per_row_key = options.profile in (None, "default") and not options.source and not options.id_field
+    plan = build_plan(
+        layer,
+        profile,
+        source.fields,
+        options.mapping,
+        options.id_field,
+        options.commune_field,
+        str(source.path),
+        per_row_key,
+    )
+    id_label = options.id_field or ("source_id" if plan.row_source_id_index is not None else "(feature id)")
+    with psycopg.connect(url) as conn:
+        conn.execute("SELECT set_config('gis_patrimoine.import_job', %s, true)", (str(report.job_id),))
+        if options.app_user:
+            conn.execute("SELECT set_config('gis_patrimoine.user', %s, true)", (options.app_user,))
+        lock_layer(conn, layer.table, options.wait_seconds)
+        srid = stored_srid(conn)
+        if srid is None:
+            raise ImportFailed("the database has no schema yet", hint="run `gis-patrimoine db init` first")
+        communes = CommuneIndex.load(conn)
+        if communes is None:
+            raise ImportFailed(
+                "no communes in the database: every asset belongs to a commune",
+                hint="load them first with `gis-patrimoine import communes PATH`",
+            )
+        check_extent(source, srid, communes)
+        if on_start:
+            on_start(source)
+        create_stage(conn, len(source.fields), srid)
+        converter = BatchConverter(
+            Normaliser(source.crs, srid, layer.geometry),
+            None if plan.commune_index is not None else communes,
+            srid,
+            split_lines=layer.name == "road",
+            nfields=len(source.fields),
+        )
+        with step("read+convert+copy"), batches(source, options.batch_size) as stream:
+            counts = copy_batches(conn, stream, converter, progress)
+        report.read, report.repaired, report.dropped_z, report.split = (
+            counts.read,
+            counts.repaired,
+            counts.dropped_z,
+            counts.split,
+        )
+        if counts.read == 0:
+            raise ImportFailed("the layer holds no feature", path=str(source.path))
+        with step("maps"):
+            conn.execute("ANALYZE import_stage")
+            fill_code_maps(conn, catalogue, plan, profile)
+            fill_commune_map(conn, plan)
+        with step("typed"):
+            provided = build_typed(conn, plan, profile, source.fields, report.source, id_label)
+        with step("duplicates"):
+            _flag_duplicates(conn, id_label)
+        report.refused = conn.execute("SELECT count(*) FROM import_typed WHERE cardinality(reasons) > 0").fetchone()[0]
+        report.refusals = [
+            (f"feature {fid}" + (f" (id {sid})" if sid else ""), reason)
+            for fid, sid, reason in conn.execute(
+                "SELECT fid, source_id, array_to_string(reasons, '; ') FROM import_typed "
+                "WHERE cardinality(reasons) > 0 ORDER BY fid, part LIMIT %s",
+                (MAX_LISTED_REFUSALS,),
+            )
+        ]
+        code_columns = [c.attr.name for c in plan.columns if c.attr.type in ("code", "codes")]
+        report.kept_in_extra, report.unmapped_values = conn.execute(
+            "SELECT count(*) FILTER (WHERE extra <> '{}'), coalesce(sum((SELECT count(*) FROM jsonb_object_keys(extra) "
+            "k WHERE k = ANY(%s))), 0)::int FROM import_typed WHERE cardinality(reasons) = 0",
+            (code_columns,),
+        ).fetchone()
+        report.extra_fields = [source.fields[i] for i in range(len(source.fields)) if i not in plan.consumed]
+        if report.refused or options.report_dir:
+            directory = options.report_dir or Path.cwd() / "import-reports"
+            if report.refused:
+                report.refused_file = str(
+                    write_refused(conn, source.fields, directory, f"{source.path.stem}_job{report.job_id}", srid)
+                )
+        if report.refused and not options.skip_refused:
+            conn.rollback()
+            raise ImportRefused(report)
+        with step("merge"):
+            inserted, updated = conn.execute(_counts_sql(layer, provided, srid, options.mode)).fetchone()
+        accepted = conn.execute("SELECT count(*) FROM import_typed WHERE cardinality(reasons) = 0").fetchone()[0]
+        report.inserted, report.updated = inserted, updated
+        report.unchanged = accepted - inserted - updated
+        if options.mode == "replace":
+            report.retired = _retire(conn, layer)
+        if options.dry_run:
+            conn.rollback()
+        else:
+            with step("commit"):
+                conn.commit()
+            report.committed = True

@@ -1,0 +1,250 @@
+"""Opening a source file: which layer, which CRS, which encoding, streamed in Arrow batches.
+
+Readers are GDAL's (through pyogrio): Shapefile (also zipped), GeoPackage, GeoJSON, and CSV with X/Y or
+lon/lat columns. Every check that can fail before reading a feature fails here, with the file named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError
+from pyproj import CRS
+
+from gis_patrimoine.importer.errors import ImportFailed
+
+SUPPORTED = {".shp", ".zip", ".gpkg", ".geojson", ".json", ".csv"}
+CSV_X = ("x", "lon", "long", "longitude", "lng", "easting", "coord_x", "xcoord")
+CSV_Y = ("y", "lat", "latitude", "northing", "coord_y", "ycoord")
+
+
+@dataclass
+class Source:
+    """An opened source layer, ready to stream."""
+
+    path: Path
+    gdal_path: str
+    layer: str | None
+    crs: CRS
+    encoding: str | None
+    fields: list[str]
+    field_types: list[str]
+    geometry_type: str | None
+    feature_count: int
+    bounds: tuple[float, float, float, float] | None
+    open_options: dict[str, str]
+
+    @property
+    def display(self) -> str:
+        return f"{self.path.name}" + (f" (layer {self.layer})" if self.layer else "")
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _zip_member(path: Path, layer_name: str | None) -> str:
+    """The GDAL path of the shapefile (or GeoPackage/GeoJSON) inside a zip."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/") and "__MACOSX" not in n]
+    except zipfile.BadZipFile as exc:
+        raise ImportFailed("not a valid zip archive", path=str(path)) from exc
+    candidates = [n for n in names if Path(n).suffix.lower() in {".shp", ".gpkg", ".geojson", ".json"}]
+    if layer_name:
+        chosen = [n for n in candidates if Path(n).stem == layer_name or n == layer_name]
+        if not chosen:
+            raise ImportFailed(
+                f"no layer {layer_name!r} in the archive; it holds: {', '.join(candidates)}", path=str(path)
+            )
+        candidates = chosen
+    if not candidates:
+        raise ImportFailed("the archive holds no shapefile, GeoPackage or GeoJSON", path=str(path))
+    if len(candidates) > 1:
+        stems = ", ".join(Path(n).stem for n in candidates)
+        raise ImportFailed(
+            f"the archive holds several layers ({stems})", path=str(path), hint="choose one with --layer-name NAME"
+        )
+    return f"/vsizip/{path}/{candidates[0]}"
+
+
+def _shapefile_checks(path: Path) -> None:
+    """GDAL opens a shapefile with a missing .dbf (no attributes) or .shx (rebuilt): refuse both."""
+    for ext in (".shx", ".dbf"):
+        if not any(path.with_suffix(e).exists() for e in (ext, ext.upper())):
+            raise ImportFailed(
+                f"the {ext} file that goes with the .shp is missing",
+                path=str(path),
+                hint=f"copy {path.stem}{ext} next to {path.name}",
+            )
+
+
+def _dbf_encoding(shp: Path) -> str | None:
+    """Encoding of a DBF without .cpg and without a language driver byte: UTF-8 if it decodes, else Latin-1.
+
+    GDAL itself honours .cpg and the DBF language driver; only the case where neither says anything is ours.
+    """
+    if any(shp.with_suffix(e).exists() for e in (".cpg", ".CPG")):
+        return None
+    dbf = next((shp.with_suffix(e) for e in (".dbf", ".DBF") if shp.with_suffix(e).exists()), None)
+    if dbf is None:
+        return None
+    with dbf.open("rb") as f:
+        header = f.read(32)
+        if len(header) < 32 or header[29] != 0:
+            return None
+        body = f.read(8 << 20)
+    if all(b < 0x80 for b in body):
+        return None
+    try:
+        body.decode("utf-8")
+        return "UTF-8"
+    except UnicodeDecodeError as exc:
+        return "UTF-8" if exc.start > len(body) - 4 else "ISO-8859-1"
+
+
+def list_layers(gdal_path: str) -> list[str]:
+    return [str(name) for name, _ in pyogrio.list_layers(gdal_path)]
+
+
+def open_source(
+    path: Path, layer_name: str | None = None, srs: str | None = None, encoding: str | None = None
+) -> Source:
+    """Inspect the file and decide layer, CRS and encoding; raise ImportFailed with what to do otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise ImportFailed("file not found", path=str(path))
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise ImportFailed(
+            f"unsupported file type {suffix!r}; expected one of {', '.join(sorted(SUPPORTED))}", path=str(path)
+        )
+    open_options: dict[str, str] = {}
+    gdal_path = str(path)
+    if suffix == ".zip":
+        gdal_path = _zip_member(path, layer_name)
+        layer_name = None
+    elif suffix == ".shp":
+        _shapefile_checks(path)
+        encoding = encoding or _dbf_encoding(path)
+    elif suffix == ".csv":
+        open_options = _csv_options(path)
+    try:
+        layers = list_layers(gdal_path)
+    except (DataSourceError, DataLayerError) as exc:
+        raise ImportFailed(
+            f"cannot be read: {_gdal_message(exc)}",
+            path=str(path),
+            hint="the file may be truncated or damaged; export it again",
+        ) from exc
+    if layer_name is None:
+        if len(layers) > 1:
+            raise ImportFailed(
+                f"holds several layers ({', '.join(layers)})", path=str(path), hint="choose one with --layer-name NAME"
+            )
+        layer = layers[0] if suffix == ".gpkg" and layers else None
+    else:
+        if layer_name not in layers:
+            raise ImportFailed(f"no layer {layer_name!r}; layers: {', '.join(layers)}", path=str(path))
+        layer = layer_name
+    try:
+        info = pyogrio.read_info(
+            gdal_path, layer=layer, encoding=encoding, force_feature_count=True, force_total_bounds=True, **open_options
+        )
+    except (DataSourceError, DataLayerError) as exc:
+        raise ImportFailed(
+            f"cannot be read: {_gdal_message(exc)}",
+            path=str(path),
+            hint="the file may be truncated or damaged; export it again",
+        ) from exc
+    crs = _resolve_crs(path, info.get("crs"), srs)
+    bounds = info.get("total_bounds")
+    return Source(
+        path=path,
+        gdal_path=gdal_path,
+        layer=layer,
+        crs=crs,
+        encoding=encoding,
+        fields=[str(f) for f in info["fields"]],
+        field_types=[str(t) for t in info["dtypes"]],
+        geometry_type=info.get("geometry_type"),
+        feature_count=int(info.get("features") or 0),
+        bounds=tuple(float(b) for b in bounds) if bounds is not None and len(bounds) == 4 else None,
+        open_options=open_options,
+    )
+
+
+def _gdal_message(exc: Exception) -> str:
+    return str(exc).split("\n")[0]
+
+
+def _resolve_crs(path: Path, file_crs: str | None, srs: str | None) -> CRS:
+    if srs:
+        try:
+            return CRS.from_user_input(srs)
+        except Exception as exc:
+            raise ImportFailed(
+                f"--srs {srs!r} is not a coordinate reference system",
+                path=str(path),
+                hint="give it as EPSG:N, e.g. --srs EPSG:2154",
+            ) from exc
+    if not file_crs:
+        raise ImportFailed(
+            "the file has no coordinate reference system (missing .prj?)",
+            path=str(path),
+            hint="give it with --srs, e.g. --srs EPSG:2154 (Lambert-93) or --srs EPSG:4326",
+        )
+    return CRS.from_user_input(file_crs)
+
+
+def _csv_options(path: Path) -> dict[str, str]:
+    """Find the coordinate columns of a CSV (X/Y, lon/lat, ...) for GDAL's CSV driver."""
+    with path.open("r", encoding="utf-8-sig", errors="replace") as f:
+        header = f.readline()
+    sep = max((";", ",", "\t"), key=header.count)
+    columns = [c.strip().strip('"') for c in header.strip().split(sep)]
+    lower = {c.lower(): c for c in columns}
+    x = next((lower[c] for c in CSV_X if c in lower), None)
+    y = next((lower[c] for c in CSV_Y if c in lower), None)
+    if x is None or y is None:
+        raise ImportFailed(
+            f"no coordinate columns found among {', '.join(columns)}",
+            path=str(path),
+            hint="name them X and Y (or lon and lat)",
+        )
+    return {
+        "X_POSSIBLE_NAMES": x,
+        "Y_POSSIBLE_NAMES": y,
+        "KEEP_GEOM_COLUMNS": "NO",
+        "SEPARATOR": {";": "SEMICOLON", ",": "COMMA", "\t": "TAB"}[sep],
+        "AUTODETECT_TYPE": "NO",
+    }
+
+
+@contextmanager
+def batches(source: Source, batch_size: int = 65_536) -> Iterator[Iterator[pa.RecordBatch]]:
+    """Stream the features as Arrow record batches (geometry as WKB); memory stays flat."""
+    try:
+        with pyogrio.open_arrow(
+            source.gdal_path,
+            layer=source.layer,
+            encoding=source.encoding,
+            batch_size=batch_size,
+            use_pyarrow=True,
+            return_fids=True,
+            **source.open_options,
+        ) as (_meta, reader):
+            yield iter(reader)
+    except (DataSourceError, DataLayerError) as exc:
+        raise ImportFailed(f"cannot be read: {_gdal_message(exc)}", path=str(source.path)) from exc
