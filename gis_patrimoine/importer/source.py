@@ -80,7 +80,8 @@ def _zip_member(path: Path, layer_name: str | None) -> str:
 
 
 def _shapefile_checks(path: Path) -> None:
-    """GDAL opens a shapefile with a missing .dbf (no attributes) or .shx (rebuilt): refuse both."""
+    """GDAL opens a shapefile with a missing .dbf (no attributes) or .shx (rebuilt), and reads a truncated
+    one as null geometries: refuse all three up front."""
     for ext in (".shx", ".dbf"):
         if not any(path.with_suffix(e).exists() for e in (ext, ext.upper())):
             raise ImportFailed(
@@ -88,6 +89,18 @@ def _shapefile_checks(path: Path) -> None:
                 path=str(path),
                 hint=f"copy {path.stem}{ext} next to {path.name}",
             )
+    with path.open("rb") as f:
+        header = f.read(28)
+    if len(header) < 28 or int.from_bytes(header[:4], "big") != 9994:
+        raise ImportFailed("not a shapefile (bad header)", path=str(path), hint="export the layer again")
+    declared = int.from_bytes(header[24:28], "big") * 2
+    actual = path.stat().st_size
+    if actual < declared:
+        raise ImportFailed(
+            f"the .shp file is truncated ({actual:,} of {declared:,} bytes)",
+            path=str(path),
+            hint="copy or export the file again",
+        )
 
 
 def _dbf_encoding(shp: Path) -> str | None:
