@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test lint check serve clean-db
+.PHONY: setup system venv db demo test lint check serve clean-db bench-import
 
 setup: system venv db
 
@@ -37,3 +37,6 @@ test: setup lint
 
 clean-db: venv
 	$(BIN)/gis-patrimoine db down
+
+bench-import: setup
+	$(BIN)/python bench/import_bench.py

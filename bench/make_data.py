@@ -1,7 +1,7 @@
 """Synthetic shapefiles for the import benchmark: N street lights (points) and N green spaces (polygons).
 
-Features fall inside the Laval communes' extent (Lambert-93), with attributes named as our columns so that
-the default profile reads them. Deterministic for a seed; written in chunks so memory stays flat.
+Features fall inside the 20 Laval communes (Lambert-93; boundaries shipped with the demo), with short field
+names as a shapefile has them. Deterministic for a seed; written in chunks so memory stays flat.
 """
 
 from __future__ import annotations
@@ -13,8 +13,22 @@ import numpy as np
 import pyogrio
 import shapely
 
-# Inner extent of Laval Agglomération (Lambert-93), well inside the union of the 20 communes.
-XMIN, YMIN, XMAX, YMAX = 412_000, 6_772_000, 432_000, 6_788_000
+COMMUNES = Path(__file__).resolve().parents[1] / "gis_patrimoine" / "demo" / "data" / "laval-agglo" / "COMMUNE.shp"
+TERRITORY = shapely.union_all(shapely.from_wkb(pyogrio.raw.read(COMMUNES)[2])).buffer(-50)
+
+shapely.prepare(TERRITORY)
+XMIN, YMIN, XMAX, YMAX = TERRITORY.bounds
+
+
+def inside(rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """m random points inside the territory (rejection sampling)."""
+    xs, ys = [], []
+    while sum(len(x) for x in xs) < m:
+        x, y = rng.uniform(XMIN, XMAX, 2 * m), rng.uniform(YMIN, YMAX, 2 * m)
+        ok = shapely.contains_xy(TERRITORY, x, y)
+        xs.append(x[ok])
+        ys.append(y[ok])
+    return np.concatenate(xs)[:m], np.concatenate(ys)[:m]
 LAMPS = np.array(["led", "hps", "metal_halide", "lps", "mercury"])
 KINDS = np.array(["park", "sports_ground", "cemetery", "verge", "roundabout", "meadow"])
 
@@ -23,7 +37,7 @@ def write_points(path: Path, n: int, seed: int = 1, chunk: int = 250_000) -> Non
     rng = np.random.default_rng(seed)
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
-        geom = shapely.points(rng.uniform(XMIN, XMAX, m), rng.uniform(YMIN, YMAX, m))
+        geom = shapely.points(*inside(rng, m))
         fields = {
             "light_id": np.arange(start, start + m, dtype=np.int64),
             "lamp_type": LAMPS[rng.integers(0, len(LAMPS), m)],
@@ -49,7 +63,8 @@ def write_polygons(path: Path, n: int, seed: int = 2, chunk: int = 100_000) -> N
     angles = np.linspace(0, 2 * np.pi, 9)[:-1]
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
-        cx, cy = rng.uniform(XMIN, XMAX, m), rng.uniform(YMIN, YMAX, m)
+        cx, cy = inside(rng, m)
+
         radius = rng.uniform(5, 40, (m, 1)) * rng.uniform(0.7, 1.0, (m, len(angles)))
         xs = cx[:, None] + radius * np.cos(angles)
         ys = cy[:, None] + radius * np.sin(angles)

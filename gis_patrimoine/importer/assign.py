@@ -7,11 +7,13 @@ every commune is refused with that reason.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import psycopg
 import shapely
+from shapely.ops import substring
 
 OUTSIDE = "outside every commune"
 MIN_PIECE_M = 0.01  # pieces shorter than 1 cm (a road touching a boundary) are noise, not parts
@@ -89,20 +91,24 @@ class CommuneIndex:
         )
 
     def _split_line(self, line: shapely.Geometry, cands: np.ndarray) -> list[tuple[str | None, shapely.Geometry]]:
+        """Cut the line where it crosses a boundary. Pieces are substrings of the original line cut at the
+        same distances, so that consecutive pieces share their end point exactly (the network stays noded).
+        """
+        crossings = shapely.intersection(line, shapely.union_all(shapely.boundary(self.geoms[cands])))
+        points = [p for p in shapely.get_parts(crossings) if p.geom_type == "Point"]
+        points += [q for p in shapely.get_parts(crossings) if p.geom_type == "LineString"
+                   for q in shapely.points(shapely.get_coordinates(p))]
+        cuts = sorted({0.0, line.length, *(float(line.project(p)) for p in points)})
         pieces: list[tuple[str | None, shapely.Geometry]] = []
-        for c in sorted(cands, key=lambda c: self.codes[c]):
-            inside = shapely.intersection(line, self.geoms[c])
-            pieces += [(self.codes[c], p) for p in _lines(inside)]
-        outside = shapely.difference(line, shapely.union_all(self.geoms[cands]))
-        pieces += [(None, p) for p in _lines(outside)]
+        for start, end in itertools.pairwise(cuts):
+            if end - start < MIN_PIECE_M:
+                continue
+            piece = substring(line, start, end)
+            middle = piece.interpolate(0.5, normalized=True)
+            inside = [c for c in cands if self.geoms[c].covers(middle)]
+            code = min((self.codes[c] for c in inside), default=None)
+            if pieces and pieces[-1][0] == code:  # same commune on both sides of a touch point: one piece
+                pieces[-1] = (code, shapely.line_merge(shapely.union_all([pieces[-1][1], piece])))
+            else:
+                pieces.append((code, piece))
         return pieces
-
-
-def _lines(geom: shapely.Geometry) -> list[shapely.Geometry]:
-    """The line parts of an intersection result, merged where they touch, without crumbs."""
-    parts = shapely.get_parts(geom)
-    lines = parts[shapely.get_dimensions(parts) == 1] if len(parts) else parts
-    if not len(lines):
-        return []
-    merged = shapely.line_merge(shapely.union_all(lines)) if len(lines) > 1 else lines[0]
-    return [p for p in shapely.get_parts(merged) if shapely.length(p) >= MIN_PIECE_M]
