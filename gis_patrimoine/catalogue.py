@@ -95,6 +95,8 @@ class Attribute(Strict):
     title: Title
     codelist: str | None = None
     references: str | None = None
+    link_within_m: float | None = Field(default=None, gt=0)  # reference: nearest feature when the source has none
+
     required: bool = False
     system: bool = False
     generated: bool = False

@@ -357,3 +357,20 @@ def test_csv_with_lon_lat_and_french_labels(laval: str, tmp_path: Path) -> None:
             "SELECT source_id, lamp_type, power_w, commune_insee FROM patrimoine.street_light ORDER BY 1"
         ).fetchall()
     assert rows == [("1", "led", 40, "53130"), ("2", "hps", 150, "53130")]
+
+
+def test_street_lights_are_linked_to_the_nearest_road(laval: str, tmp_path: Path) -> None:
+    x, y = LAVAL_X + 5050, LAVAL_Y  # the fixture's road runs from LAVAL_X + 5000 to + 5100 at LAVAL_Y
+    path = write_layer(
+        tmp_path / "lights.gpkg",
+        [f"POINT({x} {y + 8})", f"POINT({x} {y + 400})"],
+        {"lamp_type": ["led", "led"]},
+        geometry_type="Point",
+    )
+    import_layer(laval, ImportOptions("street_lights", path))
+    with psycopg.connect(laval) as conn:
+        linked = conn.execute(
+            "SELECT l.source_id, r.source FROM patrimoine.street_light l LEFT JOIN patrimoine.road r "
+            "ON r.id = l.road_id ORDER BY 1"
+        ).fetchall()
+    assert linked == [("1", "earlier.shp"), ("2", None)]  # within 50 m: linked; farther: left empty

@@ -99,7 +99,8 @@ def test_andorra_roads_import_with_skip_refused(andorra: str, shared_data: Path,
             "AND split_part(b.source_id, '#', 1) = split_part(a.source_id, '#', 1) AND a.source_id LIKE '%#%' "
             "AND b.source_id LIKE '%#%' "
             "AND split_part(b.source_id, '#', 2)::int = split_part(a.source_id, '#', 2)::int + 1 "
-            "WHERE NOT ST_Equals(ST_EndPoint(a.geom), ST_StartPoint(b.geom))").fetchone()[0]
+            "WHERE NOT ST_Equals(ST_EndPoint(a.geom), ST_StartPoint(b.geom))"
+        ).fetchone()[0]
         assert gaps == 0  # pieces of a road cut at a boundary share their end point exactly: still routable
 
         inside = conn.execute(

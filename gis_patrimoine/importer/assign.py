@@ -96,8 +96,12 @@ class CommuneIndex:
         """
         crossings = shapely.intersection(line, shapely.union_all(shapely.boundary(self.geoms[cands])))
         points = [p for p in shapely.get_parts(crossings) if p.geom_type == "Point"]
-        points += [q for p in shapely.get_parts(crossings) if p.geom_type == "LineString"
-                   for q in shapely.points(shapely.get_coordinates(p))]
+        points += [
+            q
+            for p in shapely.get_parts(crossings)
+            if p.geom_type == "LineString"
+            for q in shapely.points(shapely.get_coordinates(p))
+        ]
         cuts = sorted({0.0, line.length, *(float(line.project(p)) for p in points)})
         pieces: list[tuple[str | None, shapely.Geometry]] = []
         for start, end in itertools.pairwise(cuts):

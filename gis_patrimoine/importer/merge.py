@@ -169,6 +169,12 @@ def _column_sql(cp: ColumnPlan, default: object, lenient: bool) -> ColumnSql:
     final: sql.Composable = t
     if default is not None:
         final = sql.SQL("coalesce({t}, {d})").format(t=t, d=sql.Literal([default] if attr.type == "codes" else default))
+    if attr.link_within_m is not None and attr.references:
+        nearest = sql.SQL(
+            "(SELECT x.id FROM {layer} x WHERE ST_DWithin(x.geom, b.geom, {d}) ORDER BY x.geom <-> b.geom LIMIT 1)"
+
+        ).format(layer=sql.Identifier("patrimoine", attr.references), d=sql.Literal(attr.link_within_m))
+        final = sql.SQL("coalesce({}, {})").format(final, nearest)
     if attr.required:
         missing = sql.SQL(
             "CASE WHEN {v} IS NULL THEN CASE WHEN {r} IS NULL THEN format('%s: no value (field %s)', "
@@ -190,7 +196,10 @@ def build_typed(
     columns = [
         _column_sql(cp, profile.defaults.get(cp.attr.name, cp.attr.default), profile.lenient)
         for cp in plan.columns
-        if cp.refs or cp.attr.required or profile.defaults.get(cp.attr.name, cp.attr.default) is not None
+        if cp.refs
+        or cp.attr.required
+        or cp.attr.link_within_m is not None
+        or profile.defaults.get(cp.attr.name, cp.attr.default) is not None
     ]
     source_expr = sql.Literal(source)
     if plan.row_source_index is not None:
