@@ -25,8 +25,10 @@ db: venv
 	$(BIN)/gis-patrimoine db up
 	$(BIN)/gis-patrimoine db init
 
+# Until the API server lands, the demo stops after loading and says what was loaded.
 demo: setup
-	$(BIN)/gis-patrimoine db status
+	$(BIN)/gis-patrimoine demo run
+
 
 lint: venv
 	$(BIN)/ruff check gis_patrimoine tests bench

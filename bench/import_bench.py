@@ -61,12 +61,32 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=ROOT / ".data" / "bench-import")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    files = [("green_spaces", args.workdir / f"green_spaces_{args.polygons}.shp", "gs_id", [], write_polygons,
-              args.polygons),
-             ("street_lights", args.workdir / f"street_lights_{args.polygons}.shp", "light_id",
-              ["--map", "mast_height_m=mast_h_m", "--map", "installed_year=inst_year"], write_points, args.polygons),
-             ("street_lights", args.workdir / f"street_lights_{args.points}.shp", "light_id",
-              ["--map", "mast_height_m=mast_h_m", "--map", "installed_year=inst_year"], write_points, args.points)]
+    files = [
+        (
+            "green_spaces",
+            args.workdir / f"green_spaces_{args.polygons}.shp",
+            "gs_id",
+            [],
+            write_polygons,
+            args.polygons,
+        ),
+        (
+            "street_lights",
+            args.workdir / f"street_lights_{args.polygons}.shp",
+            "light_id",
+            ["--map", "mast_height_m=mast_h_m", "--map", "installed_year=inst_year"],
+            write_points,
+            args.polygons,
+        ),
+        (
+            "street_lights",
+            args.workdir / f"street_lights_{args.points}.shp",
+            "light_id",
+            ["--map", "mast_height_m=mast_h_m", "--map", "installed_year=inst_year"],
+            write_points,
+            args.points,
+        ),
+    ]
     for _, path, _, _, writer, n in files:
         if not path.exists():
             print(f"generating {path.name} ...", flush=True)
@@ -79,17 +99,36 @@ def main() -> None:
         with psycopg.connect(ogr_url, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION postgis")
         nlt = ["-nlt", "PROMOTE_TO_MULTI"] if layer == "green_spaces" else []
-        ogr_s, ogr_mb = run(["ogr2ogr", "-f", "PostgreSQL", pg_conninfo(ogr_url), str(path), "-nln", layer,
-                             "-lco", "GEOMETRY_NAME=geom", "-lco", "SPATIAL_INDEX=GIST", "-t_srs", "EPSG:2154",
-                             "--config", "PG_USE_COPY", "YES", *nlt])
+        ogr_s, _ = run(
+            [
+                "ogr2ogr",
+                "-f",
+                "PostgreSQL",
+                pg_conninfo(ogr_url),
+                str(path),
+                "-nln",
+                layer,
+                "-lco",
+                "GEOMETRY_NAME=geom",
+                "-lco",
+                "SPATIAL_INDEX=GIST",
+                "-t_srs",
+                "EPSG:2154",
+                "--config",
+                "PG_USE_COPY",
+                "YES",
+                *nlt,
+            ]
+        )
         gp_url = fresh_db(server, "bench_gis_patrimoine")
         env = {**os.environ, "DATABASE_URL": gp_url}
         run([GP, "db", "init"], env)
         run([GP, "import", "communes", str(COMMUNES)], env)
         gp_s, gp_mb = run([GP, "import", layer, str(path), "--id-field", id_field, *extra], env)
         with psycopg.connect(gp_url) as conn:
-            count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-                sql.Identifier("patrimoine", layer[:-1]))).fetchone()[0]
+            count = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("patrimoine", layer[:-1]))
+            ).fetchone()[0]
         assert count == n, f"gis-patrimoine imported {count} of {n}"
         rows.append((path.name, n, ogr_s, gp_s, gp_mb))
         print(f"{path.name}: ogr2ogr {ogr_s:.1f} s, gis-patrimoine {gp_s:.1f} s", flush=True)

@@ -29,6 +29,8 @@ def inside(rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
         xs.append(x[ok])
         ys.append(y[ok])
     return np.concatenate(xs)[:m], np.concatenate(ys)[:m]
+
+
 LAMPS = np.array(["led", "hps", "metal_halide", "lps", "mercury"])
 KINDS = np.array(["park", "sports_ground", "cemetery", "verge", "roundabout", "meadow"])
 

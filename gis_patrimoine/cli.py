@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gis_patrimoine.cli_demo import demo_app
 from gis_patrimoine.cli_import import export_cmd, import_app
 from gis_patrimoine.db import cluster
 from gis_patrimoine.db.connection import connect, database_url, ensure_database
@@ -19,6 +20,7 @@ db_app = typer.Typer(help="The database: local cluster, schema, status.", no_arg
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.command("export")(export_cmd)
+app.add_typer(demo_app, name="demo")
 
 console = Console()
 err = Console(stderr=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import psycopg
@@ -47,7 +48,13 @@ class CommuneIndex:
             return None
         return cls([r[0] for r in rows], list(shapely.from_wkb([bytes(r[1]) for r in rows])))
 
+    @cached_property
+    def tolerant(self) -> np.ndarray:
+        """Boundaries widened by a centimetre: a line ending on a boundary (already cut there) is not cut again."""
+        return shapely.buffer(self.geoms, MIN_PIECE_M, quad_segs=2)
+
     def by_code(self, insee: str) -> shapely.Geometry:
+
         return self.geoms[np.flatnonzero(self.codes == insee)[0]]
 
     def assign(self, geoms: np.ndarray, dimension: int, split_lines: bool) -> Assigned:
@@ -64,10 +71,15 @@ class CommuneIndex:
         keep = np.ones(n, dtype=bool)
         pieces: list[tuple[int, str | None, shapely.Geometry, str | None]] = []
         if dimension == 1 and split_lines:
-            crossing = counts > 1
-            one = np.flatnonzero(counts == 1)
-            crossing[one] = ~shapely.covered_by(geoms[one], self.geoms[tgt[starts[one]]])
+            # a line lies in one commune when that commune (widened by a centimetre) covers it, even if it
+            # touches a neighbour at its end; otherwise it is cut at the boundaries
+            covered = shapely.covered_by(geoms[src], self.tolerant[tgt])
+            first_cover = np.full(n, -1)
+            first_cover[src[covered][::-1]] = tgt[covered][::-1]  # lowest code wins (pairs are sorted)
+            crossing = hit & (first_cover < 0)
+            insee[first_cover >= 0] = self.codes[first_cover[first_cover >= 0]]
             keep &= ~crossing
+
             for i in np.flatnonzero(crossing):
                 for code, piece in self._split_line(geoms[i], tgt[starts[i] : starts[i] + counts[i]]):
                     why = None if code else f"{OUTSIDE} (a {shapely.length(piece):.0f} m piece of a longer line)"

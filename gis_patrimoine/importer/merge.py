@@ -172,7 +172,6 @@ def _column_sql(cp: ColumnPlan, default: object, lenient: bool) -> ColumnSql:
     if attr.link_within_m is not None and attr.references:
         nearest = sql.SQL(
             "(SELECT x.id FROM {layer} x WHERE ST_DWithin(x.geom, b.geom, {d}) ORDER BY x.geom <-> b.geom LIMIT 1)"
-
         ).format(layer=sql.Identifier("patrimoine", attr.references), d=sql.Literal(attr.link_within_m))
         final = sql.SQL("coalesce({}, {})").format(final, nearest)
     if attr.required:

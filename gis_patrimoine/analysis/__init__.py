@@ -1,0 +1,1 @@
+"""Analyses over the inventory: network, workload, rounds, zones, scenarios."""

@@ -1,0 +1,1 @@
+"""The demo territory: Laval Agglomération's real communes with a synthetic, plausible asset inventory."""

@@ -1,0 +1,56 @@
+"""`demo load`: the generated files go through the ordinary importer, communes first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from gis_patrimoine.analysis.network import component_sizes
+from gis_patrimoine.demo.territory import POPULATION_YEAR
+from gis_patrimoine.importer import CommuneOptions, ImportOptions, ImportReport, import_communes, import_layer
+
+# roads before street lights, which are linked to the nearest road on import
+ORDER = ("roads", "depots", "buildings", "green_spaces", "street_lights")
+
+
+def load(url: str, outdir: Path, on_report: Callable[[ImportReport], None] | None = None) -> dict:
+    outdir = Path(outdir)
+    missing = [name for name in ("communes", *ORDER) if not (outdir / f"{name}.gpkg").exists()]
+    if missing:
+        raise FileNotFoundError(f"{outdir} lacks {', '.join(missing)}: run `gis-patrimoine demo generate {outdir}`")
+    reports = [
+        import_communes(
+            url,
+            CommuneOptions(
+                outdir / "communes.gpkg",
+                code_field="insee",
+                name_field="name",
+                population_field="population",
+                population_year=POPULATION_YEAR,
+            ),
+        )
+    ]
+    if on_report:
+        on_report(reports[-1])
+    for layer in ORDER:
+        reports.append(import_layer(url, ImportOptions(layer, outdir / f"{layer}.gpkg")))
+        if on_report:
+            on_report(reports[-1])
+    with psycopg.connect(url) as conn:
+        sync_depot_equipment(conn)
+        components = component_sizes(conn)
+    return {"reports": reports, "components": len(components)}
+
+
+def sync_depot_equipment(conn: psycopg.Connection) -> int:
+    """Depot files carry their equipment as "van:2;mower:1" (kept in extra); fill depot_equipment from it."""
+    return conn.execute(
+        """INSERT INTO patrimoine.depot_equipment AS e (depot_id, equipment_type, quantity)
+           SELECT d.id, split_part(item, ':', 1), split_part(item, ':', 2)::int
+           FROM patrimoine.depot d, unnest(string_to_array(d.extra ->> 'equipment', ';')) item
+           WHERE item ~ '^[a-z_]+:[0-9]+$'
+           ON CONFLICT (depot_id, equipment_type) DO UPDATE SET quantity = excluded.quantity
+           WHERE e.quantity IS DISTINCT FROM excluded.quantity"""
+    ).rowcount

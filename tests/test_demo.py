@@ -1,0 +1,115 @@
+"""The demo territory: generated, loaded through the importer, and checked against the stated ratios."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gis_patrimoine.demo.generate import generate
+from gis_patrimoine.demo.load import load
+from gis_patrimoine.demo.render import render
+from gis_patrimoine.demo.territory import load_territory
+
+ASSET_TABLES = ("road", "street_light", "green_space", "building", "depot")
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outdir = tmp_path_factory.mktemp("demo")
+    summary = generate(outdir, scale=1.0, seed=7)
+    assert summary.components == 1
+    return outdir
+
+
+@pytest.fixture
+def demo_db(db_url: str, demo_files: Path) -> str:
+    result = load(db_url, demo_files)
+    assert result["components"] == 1
+    assert all(r.refused == 0 for r in result["reports"])
+    return db_url
+
+
+def test_territory_is_the_real_one() -> None:
+    communes = load_territory()
+    assert len(communes) == 20
+    assert sum(c.population for c in communes) == 96_410
+    assert {c.name for c in communes} >= {"Laval", "Bonchamp-lès-Laval", "L'Huisserie"}
+
+
+def test_demo_loads_inside_communes_and_routable(demo_db: str) -> None:
+    with psycopg.connect(demo_db) as conn:
+        assert conn.execute("SELECT count(*), count(population) FROM patrimoine.commune").fetchone() == (20, 20)
+        for table in ASSET_TABLES:
+            outside = conn.execute(
+                f"SELECT count(*) FROM patrimoine.{table} a JOIN patrimoine.commune c ON c.insee = a.commune_insee "  # noqa: S608
+                "WHERE NOT ST_CoveredBy(a.geom, ST_Buffer(c.geom, 0.01))"
+            ).fetchone()[0]
+            assert outside == 0, f"{table}: {outside} features outside their commune"
+        far = conn.execute(
+            "SELECT count(*) FROM patrimoine.street_light l WHERE NOT EXISTS "
+            "(SELECT 1 FROM patrimoine.road r WHERE ST_DWithin(r.geom, l.geom, 30))"
+        ).fetchone()[0]
+        assert far == 0
+        unlinked = conn.execute("SELECT count(*) FROM patrimoine.street_light WHERE road_id IS NULL").fetchone()[0]
+        assert unlinked == 0
+        road_km = conn.execute("SELECT sum(length_m) / 1000 FROM patrimoine.road").fetchone()[0]
+        assert 1200 <= road_km <= 1600
+        depots = conn.execute("SELECT count(*), count(DISTINCT commune_insee) FROM patrimoine.depot").fetchone()
+        assert depots == (21, 20)  # one per commune, plus the agglomération's central depot in Laval
+        equipment = conn.execute("SELECT count(DISTINCT depot_id) FROM patrimoine.depot_equipment").fetchone()[0]
+        assert equipment == 21
+
+
+def test_volumes_per_commune_follow_the_stated_ratios(demo_db: str) -> None:
+    with psycopg.connect(demo_db) as conn:
+        rows = conn.execute(
+            "SELECT c.name, c.population, "
+            "(SELECT count(*) FROM patrimoine.street_light l WHERE l.commune_insee = c.insee), "
+            "(SELECT coalesce(sum(area_m2), 0) FROM patrimoine.green_space g WHERE g.commune_insee = c.insee), "
+            "(SELECT count(*) FROM patrimoine.building b WHERE b.commune_insee = c.insee AND use = 'school'), "
+            "(SELECT count(*) FROM patrimoine.building b WHERE b.commune_insee = c.insee AND use = 'town_hall') "
+            "FROM patrimoine.commune c"
+        ).fetchall()
+    for name, population, lights, green, schools, town_halls in rows:
+        assert 5.5 <= population / lights <= 9.0, f"{name}: 1 light per {population / lights:.1f} inhabitants"
+        assert 18 <= green / population <= 26, f"{name}: {green / population:.1f} m² of green space per inhabitant"
+        assert schools == max(1, round(population / 1500)), name
+        assert town_halls == 1, name
+    total_pop = sum(r[1] for r in rows)
+    assert 6.5 <= total_pop / sum(r[2] for r in rows) <= 8.0
+
+
+def test_generation_is_deterministic_and_scales(tmp_path: Path) -> None:
+    def digest(folder: Path) -> str:
+        import pyogrio
+
+        h = hashlib.sha256()
+        for layer in ("roads", "street_lights", "green_spaces", "buildings"):
+            _, _, geoms, fields = pyogrio.raw.read(folder / f"{layer}.gpkg")
+            h.update(b"".join(bytes(g) for g in geoms))
+            h.update(repr([list(f) for f in fields]).encode())
+        return h.hexdigest()
+
+    a = generate(tmp_path / "a", scale=0.3, seed=3)
+    b = generate(tmp_path / "b", scale=0.3, seed=3)
+    generate(tmp_path / "c", scale=0.3, seed=4)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b") != digest(tmp_path / "c")
+    assert a.counts == b.counts and a.components == 1
+    big = generate(tmp_path / "d", scale=1.5, seed=3)
+    assert 4 <= big.counts["street_lights"] / a.counts["street_lights"] <= 6  # ×5 scale, ×5 lights
+
+    assert big.components == 1
+
+
+def test_reload_changes_nothing_and_picture_renders(demo_db: str, demo_files: Path, tmp_path: Path) -> None:
+    with psycopg.connect(demo_db) as conn:
+        history = conn.execute("SELECT count(*) FROM patrimoine_sys.history").fetchone()[0]
+    again = load(demo_db, demo_files)
+    assert all(r.inserted == 0 and r.updated == 0 for r in again["reports"])
+    with psycopg.connect(demo_db) as conn:
+        assert conn.execute("SELECT count(*) FROM patrimoine_sys.history").fetchone()[0] == history
+    png = render(demo_db, tmp_path / "demo.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 100_000
