@@ -197,7 +197,8 @@ def rural_lanes(commune: Commune, nodes: np.ndarray, rng: np.random.Generator, s
     centre = np.array([commune.centre.x, commune.centre.y])
     hamlets = hamlets[np.argsort(np.hypot(*(hamlets - centre).T))]
     fixed = cKDTree(nodes)
-    recent: list[np.ndarray] = []
+    recent = np.empty((1000, 2))  # vertices of the latest lanes, searched by brute force until folded in
+    n_recent = 0
     grown = np.empty((0, 2))
     grown_tree = None
     lanes = []
@@ -208,21 +209,22 @@ def rural_lanes(commune: Commune, nodes: np.ndarray, rng: np.random.Generator, s
             d, i = grown_tree.query(h)
             if d < best_d:
                 best_d, best = d, grown[i]
-        if recent:
-            pts = np.concatenate(recent)
-            dist = np.hypot(*(pts - h).T)
+        if n_recent:
+            dist = np.hypot(*(recent[:n_recent] - h).T)
             if dist.min() < best_d:
-                best_d, best = dist.min(), pts[dist.argmin()]
+                best_d, best = dist.min(), recent[dist.argmin()].copy()
         if best_d < 60:
             continue  # a hamlet on the road already
         lane = shapely.segmentize(shapely.LineString([h, best]), MAIN_ROAD_VERTEX_M)
         if not inner.contains(lane):
             continue
         lanes.append(lane)
-        recent.append(shapely.get_coordinates(lane)[:-1])
-        if sum(len(r) for r in recent) > 2000:  # fold the recent vertices into the indexed ones
-            grown = np.concatenate([grown, *recent])
-            grown_tree, recent = cKDTree(grown), []
+        coords = shapely.get_coordinates(lane)[:-1]
+        if n_recent + len(coords) > len(recent):  # fold the recent vertices into the indexed ones
+            grown = np.concatenate([grown, recent[:n_recent]])
+            grown_tree, n_recent = cKDTree(grown), 0
+        recent[n_recent : n_recent + len(coords)] = coords
+        n_recent += len(coords)
     return lanes
 
 
@@ -266,12 +268,15 @@ def commune_roads(
     labels = _components(lines)
     centre_ok = shapely.dwithin(lines, centre, 1e-6)
     anchored = set(labels[centre_ok]) | {labels[i] for i, c in enumerate(classes) if c == "main"}
-    keep_lines = np.array([lab in anchored for lab in labels])
+    keep_lines = np.isin(labels, list(anchored))
     lines = lines[keep_lines]
     classes = [c for c, k in zip(classes, keep_lines, strict=True) if k]
     names = [_road_name(c, i, commune) for i, c in enumerate(classes)]
-    grid_keep = shapely.intersects(grid, shapely.union_all(lines)) if len(lines) else np.zeros(len(grid), bool)
+    # the streets that carry lights: the grid segments kept, whole or noded into pieces
+    grid_keep = ~keep
+    grid_keep[np.flatnonzero(keep)] = keep_lines[: int(keep.sum())]
     return RoadSet(list(lines), classes, names), segs[grid_keep], axis[grid_keep]
+
 
 
 def _road_name(road_class: str, i: int, commune: Commune) -> str | None:
