@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test lint check serve clean-db bench-import
+.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo
 
 setup: system venv db
 
@@ -42,3 +42,6 @@ clean-db: venv
 
 bench-import: setup
 	$(BIN)/python bench/import_bench.py
+
+bench-demo: setup
+	$(BIN)/python bench/demo_bench.py
