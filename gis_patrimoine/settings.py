@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     migrations_dir: Path = PROJECT_ROOT / "sql"
     pg_version: int = 15
     local_db_name: str = "gis_patrimoine"
+    # API
+    api_title: str = "gis-patrimoine"
+    default_limit: int = 100
+    max_limit: int = 10_000
+    pool_min: int = 2
+    pool_max: int = 16
+    pool_timeout_s: float = 5.0
+    statement_timeout_ms: int = 15_000
+    tile_cache_mb: int = 256
+    slow_tile_ms: int = 500
+    static_dir: Path = PROJECT_ROOT / "node_modules"
 
 
 @lru_cache

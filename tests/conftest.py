@@ -110,7 +110,32 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
         yield connection
 
 
+@pytest.fixture(scope="session")
+def demo_db(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database holding the demo territory at a small scale, shared by the read-only API tests."""
+    from gis_patrimoine.demo.generate import generate
+    from gis_patrimoine.demo.load import load
+
+    name = create_clone(server_url, template_db, prefix="gp_demo")
+    url = with_dbname(server_url, name)
+    outdir = tmp_path_factory.mktemp("demo-api")
+    generate(outdir, scale=0.3, seed=11)
+    load(url, outdir)
+    yield url
+    drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def api(demo_db: str) -> Iterator[str]:
+    """The base URL of a real server over the demo database."""
+    from tests.servers import running_server
+
+    with running_server(demo_db) as base:
+        yield base
+
+
 @pytest.fixture
 def shared_data() -> Path:
+
     assert SHARED_DATA.exists(), f"the shared test data are expected at {SHARED_DATA}"
     return SHARED_DATA

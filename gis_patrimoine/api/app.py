@@ -1,0 +1,109 @@
+"""The app factory: settings, the catalogue and a connection pool in `app.state`, one router per concern."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import psycopg
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from psycopg_pool import AsyncConnectionPool
+
+from gis_patrimoine import __version__
+from gis_patrimoine.api import features, pages, tiles
+from gis_patrimoine.api.deps import Unavailable
+from gis_patrimoine.catalogue import get_catalogue
+from gis_patrimoine.db.connection import database_url
+from gis_patrimoine.settings import Settings, get_settings
+from gis_patrimoine.tiles.cache import TileCache
+
+log = logging.getLogger("gis_patrimoine.api")
+DEFAULT_BOUNDS = [-5.5, 41.0, 10.0, 51.5]  # France, until the communes say better
+
+
+async def _territory(pool: AsyncConnectionPool) -> tuple[int, list[float]]:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT value::int FROM patrimoine_sys.setting WHERE key = 'srid'")
+        srid = (await cur.fetchone())[0]
+        cur = await conn.execute(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
+            "ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, %s), 4326) e "
+            "FROM patrimoine.commune) s",
+            (srid,),
+        )
+        row = await cur.fetchone()
+    return srid, [float(v) for v in row] if row and row[0] is not None else DEFAULT_BOUNDS
+
+
+def create_app(settings: Settings | None = None, url: str | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool = AsyncConnectionPool(
+            url or database_url(settings),
+            min_size=settings.pool_min,
+            max_size=settings.pool_max,
+            timeout=settings.pool_timeout_s,
+            open=False,
+            kwargs={
+                "options": f"-c statement_timeout={settings.statement_timeout_ms} -c default_transaction_read_only=on",
+                "autocommit": True,
+            },
+        )
+        await pool.open(wait=True, timeout=30)
+        app.state.pool = pool
+        app.state.srid, app.state.bounds = await _territory(pool)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title=settings.api_title,
+        version=__version__,
+        openapi_url="/api",
+        docs_url="/docs",
+        lifespan=lifespan,
+        description="OGC API – Features and Tiles over the public-space assets of the communes.",
+    )
+    app.state.settings = settings
+    app.state.catalogue = get_catalogue()
+    app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
+    app.include_router(features.router, tags=["OGC API – Features"])
+    app.include_router(tiles.router, tags=["OGC API – Tiles"])
+    app.include_router(pages.router, tags=["Map"])
+    maplibre = Path(settings.static_dir) / "maplibre-gl" / "dist"
+    if maplibre.exists():
+        app.mount("/static/maplibre-gl", StaticFiles(directory=maplibre), name="maplibre")
+    else:
+        log.warning("MapLibre GL JS not found in %s: run `make setup` (npm ci) for the map page", maplibre)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"code": exc.status_code, "description": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"code": 400, "description": problems}, status_code=400)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse({"code": 503, "description": str(exc)}, status_code=503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(psycopg.errors.QueryCanceled)
+    async def too_long(request: Request, exc: psycopg.Error) -> JSONResponse:
+        return JSONResponse(
+            {"code": 503, "description": "the request took too long; narrow it (bbox, limit, filter)"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    return app

@@ -1,0 +1,34 @@
+"""The MapLibre style generated from the catalogue, and the map page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from gis_patrimoine.api.features import base_url
+from gis_patrimoine.tiles.style import style_json
+
+router = APIRouter()
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(default=True)
+)
+
+
+@router.get("/styles/default/style.json", summary="MapLibre style of all layers")
+async def style(request: Request) -> JSONResponse:
+    url = f"{base_url(request)}/tiles/WebMercatorQuad/tilejson.json"
+    return JSONResponse(
+        style_json(request.app.state.catalogue, url, request.app.state.settings.api_title),
+        media_type="application/vnd.mapbox.style+json",
+    )
+
+
+@router.get("/map", summary="The map page", response_class=HTMLResponse)
+async def map_page(request: Request) -> HTMLResponse:
+    b = request.app.state.bounds
+    return HTMLResponse(
+        _env.get_template("map.html").render(base=base_url(request), bounds=[[b[0], b[1]], [b[2], b[3]]])
+    )

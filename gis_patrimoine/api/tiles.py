@@ -1,0 +1,305 @@
+"""OGC API – Tiles: vector tiles per collection and of all layers, TileJSON 3.0, tile matrix sets.
+
+Each tile answer carries an `ETag` made of the data versions of its layers (and the filter): a client
+revalidating a tile that did not change gets `304` without any rendering, and a tile rendered once is kept
+in memory under the same key. Layers of a composite tile are queried in parallel, each on its own pooled
+connection. Slow tiles are logged with their query plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from typing import Annotated
+
+import morecantile
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from psycopg import sql
+
+from gis_patrimoine.api import crs as crs_mod
+from gis_patrimoine.api.cql import to_sql
+from gis_patrimoine.api.deps import Unavailable, connection, layer_of, versions
+from gis_patrimoine.api.features import base_url, queryable_columns
+from gis_patrimoine.catalogue import Layer
+from gis_patrimoine.tiles.sql import tile_query
+
+router = APIRouter()
+log = logging.getLogger("gis_patrimoine.tiles")
+TMS = morecantile.tms.get("WebMercatorQuad")
+MVT = "application/vnd.mapbox-vector-tile"
+Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
+
+
+def _check_tile(tms: str, z: int, x: int, y: int) -> None:
+    if tms != "WebMercatorQuad":
+        raise HTTPException(404, f"tile matrix set {tms!r} is not available; use WebMercatorQuad")
+    if not 0 <= z <= 24:
+        raise HTTPException(400, f"zoom {z} is out of range 0–24")
+    if not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise HTTPException(400, f"tile {z}/{y}/{x} does not exist: x and y must be in 0–{2**z - 1}")
+
+
+async def _render_layer(
+    request: Request, layer: Layer, z: int, x: int, y: int, where: sql.Composable | None, commune: list[str] | None
+) -> tuple[bytes, bool]:
+    query = tile_query(layer, z, x, y, request.app.state.srid, where, commune)
+    start = time.perf_counter()
+    try:
+        async with request.app.state.pool.connection() as conn:
+            cur = await conn.execute(query)
+            data, count = await cur.fetchone()
+            elapsed_ms = (time.perf_counter() - start) * 1000
+            if elapsed_ms > request.app.state.settings.slow_tile_ms:
+                cur = await conn.execute(sql.SQL("EXPLAIN ") + query)
+                plan = "\n".join(r[0] for r in await cur.fetchall())
+                log.warning("slow tile %s %s/%s/%s: %.0f ms\n%s", layer.collection, z, y, x, elapsed_ms, plan)
+    except psycopg.errors.QueryCanceled as exc:
+        raise HTTPException(503, f"tile {z}/{y}/{x} of {layer.collection} took too long") from exc
+    except psycopg.OperationalError as exc:
+        raise Unavailable(str(exc).splitlines()[0]) from exc
+    return bytes(data or b""), count > layer.tiles.max_features
+
+
+async def _tile(
+    request: Request,
+    conn: psycopg.AsyncConnection,
+    layers: list[Layer],
+    z: int,
+    x: int,
+    y: int,
+    where: sql.Composable | None,
+    commune: list[str] | None,
+    filter_key: str,
+) -> Response:
+    layers = [layer for layer in layers if layer.tiles.minzoom <= z <= layer.tiles.maxzoom]
+    current = await versions(conn, [layer.table for layer in layers])
+    key = (
+        tuple((layer.collection, current.get(layer.table, 0)) for layer in layers),
+        z,
+        x,
+        y,
+        filter_key,
+        tuple(commune or ()),
+    )
+    etag = '"' + hashlib.sha1(repr(key).encode()).hexdigest()[:20] + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    cache = request.app.state.tile_cache
+    hit = cache.get(key)
+    if hit is None:
+        parts = await asyncio.gather(*(_render_layer(request, layer, z, x, y, where, commune) for layer in layers))
+        data = b"".join(p[0] for p in parts)
+        truncated = ",".join(layer.collection for layer, p in zip(layers, parts, strict=True) if p[1])
+        cache.put(key, data, bool(truncated))
+        headers["X-Cache"] = "miss"
+    else:
+        data, _ = hit
+        truncated = ""
+        headers["X-Cache"] = "hit"
+    if truncated:
+        headers["X-Tile-Truncated"] = truncated
+    if not data:
+        return Response(status_code=204, headers=headers)
+    return Response(data, media_type=MVT, headers=headers)
+
+
+def _communes(commune: list[str] | None) -> list[str] | None:
+    return [c for item in commune for c in item.split(",") if c] if commune else None
+
+
+@router.get(
+    "/collections/{collection_id}/tiles/{tms}/{z}/{y}/{x}",
+    summary="Vector tile of one collection",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}}, 204: {"description": "Empty tile"}},
+)
+async def collection_tile(
+    request: Request,
+    collection_id: str,
+    tms: str,
+    z: int,
+    y: int,
+    x: int,
+    conn: Conn,
+    commune: Annotated[list[str] | None, Query(description="Only these communes (INSEE codes)")] = None,
+    filter: Annotated[str | None, Query(description="CQL2 filter")] = None,
+    filter_lang: Annotated[str | None, Query(alias="filter-lang")] = None,
+) -> Response:
+    layer = layer_of(request, collection_id)
+    _check_tile(tms, z, x, y)
+    where = to_sql(filter, filter_lang, queryable_columns(layer), request.app.state.srid)
+    return await _tile(
+        request, conn, [layer], z, x, y, where, _communes(commune), f"{filter_lang}:{filter}" if filter else ""
+    )
+
+
+@router.get(
+    "/tiles/{tms}/{z}/{y}/{x}",
+    summary="Vector tile of all layers",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}}, 204: {"description": "Empty tile"}},
+)
+async def composite_tile(
+    request: Request,
+    tms: str,
+    z: int,
+    y: int,
+    x: int,
+    conn: Conn,
+    collections: Annotated[str | None, Query(description="Comma-separated collections (default: all)")] = None,
+    commune: Annotated[list[str] | None, Query(description="Only these communes (INSEE codes)")] = None,
+) -> Response:
+    _check_tile(tms, z, x, y)
+    layers = _layers(request, collections)
+    return await _tile(request, conn, layers, z, x, y, None, _communes(commune), "")
+
+
+def _layers(request: Request, collections: str | None) -> list[Layer]:
+    if not collections:
+        return list(request.app.state.catalogue.layers.values())
+    return [layer_of(request, c.strip()) for c in collections.split(",") if c.strip()]
+
+
+def tile_fields(layer: Layer) -> list[str]:
+    """Every attribute the layer's tiles may carry, at some zoom."""
+    always = ["commune_insee"] if layer.kind == "asset" else []
+    fields = dict.fromkeys([*always, *(p for props in layer.tiles.properties.values() for p in props)])
+    numeric = layer.attribute(layer.key).type == "identity"
+    return [p for p in ([] if numeric else [layer.key]) + list(fields) if not (numeric and p == layer.key)]
+
+
+def tilejson(request: Request, layers: list[Layer], tiles_url: str) -> dict:
+    return {
+        "tilejson": "3.0.0",
+        "name": ", ".join(layer.collection for layer in layers),
+        "tiles": [tiles_url],
+        "minzoom": min(layer.tiles.minzoom for layer in layers),
+        "maxzoom": max(layer.tiles.maxzoom for layer in layers),
+        "bounds": request.app.state.bounds,
+        "center": [
+            (request.app.state.bounds[0] + request.app.state.bounds[2]) / 2,
+            (request.app.state.bounds[1] + request.app.state.bounds[3]) / 2,
+            11,
+        ],
+        "vector_layers": [
+            {
+                "id": layer.collection,
+                "description": layer.title.fr,
+                "minzoom": layer.tiles.minzoom,
+                "maxzoom": layer.tiles.maxzoom,
+                "fields": {p: layer.attribute(p).title.fr for p in tile_fields(layer)},
+            }
+            for layer in layers
+        ],
+        "attribution": "Communes: IGN – Admin Express (Licence Ouverte)",
+    }
+
+
+@router.get("/tiles/{tms}/tilejson.json", summary="TileJSON of all layers")
+async def composite_tilejson(request: Request, tms: str, collections: str | None = None) -> JSONResponse:
+    _check_tile(tms, 0, 0, 0)
+    query = f"?collections={collections}" if collections else ""
+    return JSONResponse(
+        tilejson(request, _layers(request, collections), f"{base_url(request)}/tiles/{tms}/{{z}}/{{y}}/{{x}}{query}")
+    )
+
+
+@router.get("/collections/{collection_id}/tiles/{tms}/tilejson.json", summary="TileJSON of one collection")
+async def collection_tilejson(request: Request, collection_id: str, tms: str) -> JSONResponse:
+    _check_tile(tms, 0, 0, 0)
+    layer = layer_of(request, collection_id)
+    return JSONResponse(
+        tilejson(request, [layer], f"{base_url(request)}/collections/{collection_id}/tiles/{tms}/{{z}}/{{y}}/{{x}}")
+    )
+
+
+def _tileset(request: Request, prefix: str, layers: list[Layer], title: str) -> dict:
+    return {
+        "title": title,
+        "dataType": "vector",
+        "crs": crs_mod.EPSG_URI.format(3857),
+        "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+        "links": [
+            {"href": f"{prefix}/WebMercatorQuad", "rel": "self", "type": "application/json"},
+            {
+                "href": f"{base_url(request)}/tileMatrixSets/WebMercatorQuad",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                "type": "application/json",
+            },
+            {
+                "href": f"{prefix}/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
+                "rel": "item",
+                "type": MVT,
+                "templated": True,
+            },
+            {
+                "href": f"{prefix}/WebMercatorQuad/tilejson.json",
+                "rel": "describedby",
+                "type": "application/json",
+                "title": "TileJSON",
+            },
+        ],
+        "layers": [
+            {"id": layer.collection, "dataType": "vector", "geometryType": layer.geometry.lower()} for layer in layers
+        ],
+    }
+
+
+@router.get("/tiles", summary="Tilesets of all layers")
+async def composite_tilesets(request: Request) -> JSONResponse:
+    prefix = f"{base_url(request)}/tiles"
+    return JSONResponse({"tilesets": [_tileset(request, prefix, _layers(request, None), "All layers")]})
+
+
+@router.get("/tiles/{tms}", summary="Tileset of all layers")
+async def composite_tileset(request: Request, tms: str) -> JSONResponse:
+    _check_tile(tms, 0, 0, 0)
+    return JSONResponse(_tileset(request, f"{base_url(request)}/tiles", _layers(request, None), "All layers"))
+
+
+@router.get("/collections/{collection_id}/tiles", summary="Tilesets of one collection")
+async def collection_tilesets(request: Request, collection_id: str) -> JSONResponse:
+    layer = layer_of(request, collection_id)
+    prefix = f"{base_url(request)}/collections/{collection_id}/tiles"
+    return JSONResponse({"tilesets": [_tileset(request, prefix, [layer], layer.title.fr)]})
+
+
+@router.get("/collections/{collection_id}/tiles/{tms}", summary="Tileset of one collection")
+async def collection_tileset(request: Request, collection_id: str, tms: str) -> JSONResponse:
+    _check_tile(tms, 0, 0, 0)
+    layer = layer_of(request, collection_id)
+    return JSONResponse(
+        _tileset(request, f"{base_url(request)}/collections/{collection_id}/tiles", [layer], layer.title.fr)
+    )
+
+
+@router.get("/tileMatrixSets", summary="Tile matrix sets")
+async def tile_matrix_sets(request: Request) -> JSONResponse:
+    return JSONResponse(
+        {
+            "tileMatrixSets": [
+                {
+                    "id": "WebMercatorQuad",
+                    "title": "Google Maps compatible",
+                    "links": [
+                        {
+                            "href": f"{base_url(request)}/tileMatrixSets/WebMercatorQuad",
+                            "rel": "self",
+                            "type": "application/json",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+
+@router.get("/tileMatrixSets/{tms}", summary="One tile matrix set")
+async def tile_matrix_set(tms: str) -> JSONResponse:
+    _check_tile(tms, 0, 0, 0)
+    return JSONResponse(TMS.model_dump(exclude_none=True, mode="json"))

@@ -1,0 +1,44 @@
+"""An in-process LRU cache of rendered tiles, keyed by everything that decides their content.
+
+The key holds the data version of every layer in the tile, read from the database with each request
+(one indexed row per layer): a change committed by anyone — the importer, an API edit, QGIS — changes the
+version, so a stale tile can never be served, not even for an instant after one's own edit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+
+class TileCache:
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[tuple, tuple[bytes, bool]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[bytes, bool] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item
+
+    def put(self, key: tuple, data: bytes, truncated: bool) -> None:
+        if len(data) > self.max_bytes // 4:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.size -= len(old[0])
+            self._items[key] = (data, truncated)
+            self.size += len(data)
+            while self.size > self.max_bytes and self._items:
+                _, (dropped, _) = self._items.popitem(last=False)
+                self.size -= len(dropped)
