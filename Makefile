@@ -18,7 +18,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) node_modules/.installed
+
+# MapLibre GL JS for the map page, from the npm registry (no CDN at run time).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 
 # Start the local cluster (unless DATABASE_URL points elsewhere) and migrate it.
 db: venv

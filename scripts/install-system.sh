@@ -2,7 +2,10 @@
 # Installs the Debian packages gis-patrimoine needs, only those missing (idempotent).
 # Needs root (or sudo) the first time; does nothing once everything is there.
 set -euo pipefail
-packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin python3-venv)
+# chromium: the map page's tests; nodejs/npm: MapLibre GL JS, installed from npm and served by the app
+packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin python3-venv chromium)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}" "$@"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

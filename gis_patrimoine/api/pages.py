@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gis_patrimoine.api.features import base_url
@@ -24,6 +24,17 @@ async def style(request: Request) -> JSONResponse:
         style_json(request.app.state.catalogue, url, request.app.state.settings.api_title),
         media_type="application/vnd.mapbox.style+json",
     )
+
+
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+    'fill="#1864ab"/><circle cx="8" cy="8" r="3" fill="#f5c400"/></svg>'
+)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/map", summary="The map page", response_class=HTMLResponse)

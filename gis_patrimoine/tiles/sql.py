@@ -83,7 +83,9 @@ def tile_query(
             LIMIT {cap_plus_one}
         ),
         mvtgeom AS (
-            SELECT {idcol}{cols}, ST_AsMVTGeom(ST_Transform({geom}, 3857), bounds.merc, {extent}, {buffer}, true) AS geom
+            SELECT {idcol}{cols},
+                   ST_AsMVTGeom(ST_Transform({geom}, 3857), bounds.merc, {extent}, {buffer}, true) AS geom
+
             FROM (SELECT * FROM picked LIMIT {cap}) p, bounds
         )
         SELECT (SELECT ST_AsMVT(mvtgeom, {name}, {extent}, 'geom'{fid}) FROM mvtgeom WHERE geom IS NOT NULL),

@@ -1,0 +1,136 @@
+"""Vector tiles over real HTTP, decoded with mapbox-vector-tile and GDAL; caching never serves a stale tile."""
+
+from __future__ import annotations
+
+import subprocess
+
+import httpx
+import mapbox_vector_tile
+import morecantile
+import psycopg
+import pytest
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+LAVAL = (-0.7715, 48.0700)
+
+
+def tile_of(z: int) -> tuple[int, int, int]:
+    t = TMS.tile(*LAVAL, z)
+    return t.z, t.y, t.x
+
+
+def decode(data: bytes) -> dict:
+    return mapbox_vector_tile.decode(data)
+
+
+def test_composite_tile_has_every_layer_in_town(api: str) -> None:
+    z, y, x = tile_of(15)
+    response = httpx.get(f"{api}/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    layers = decode(response.content)
+    assert {"communes", "roads", "street_lights"} <= set(layers)
+    road = layers["roads"]["features"][0]
+    assert {"commune_insee", "road_class", "name"} <= set(road["properties"]) and isinstance(road["id"], int)
+    assert layers["communes"]["features"][0]["properties"]["insee"] == "53130"
+
+
+def test_attributes_thinned_and_small_features_dropped_at_low_zoom(api: str) -> None:
+    z, y, x = tile_of(11)
+    layers = decode(httpx.get(f"{api}/collections/roads/tiles/WebMercatorQuad/{z}/{y}/{x}").content)
+    props = set(layers["roads"]["features"][0]["properties"])
+    assert props == {"commune_insee", "road_class"}  # catalogue: zoom 8+ carries road_class only
+    z, y, x = tile_of(9)
+    assert httpx.get(f"{api}/collections/street_lights/tiles/WebMercatorQuad/{z}/{y}/{x}").status_code == 204
+
+
+def test_tile_matches_database(api: str, demo_db: str) -> None:
+    z, y, x = tile_of(14)
+    layers = decode(httpx.get(f"{api}/collections/street_lights/tiles/WebMercatorQuad/{z}/{y}/{x}").content)
+    with psycopg.connect(demo_db) as conn:
+        expected = conn.execute(
+            "SELECT count(*) FROM patrimoine.street_light WHERE ST_Intersects(ST_Transform(geom, 3857), "
+            "ST_TileEnvelope(%s, %s, %s))",
+            (z, x, y),
+        ).fetchone()[0]
+    got = len(layers["street_lights"]["features"])
+    assert expected > 0 and expected <= got  # the tile also carries the buffer around it
+
+
+def test_commune_and_cql2_filters(api: str) -> None:
+    z, y, x = tile_of(13)
+    url = f"{api}/collections/roads/tiles/WebMercatorQuad/{z}/{y}/{x}"
+    only = decode(httpx.get(url, params={"commune": "53130"}).content)["roads"]["features"]
+    assert only and {f["properties"]["commune_insee"] for f in only} == {"53130"}
+    main = decode(httpx.get(url, params={"filter": "road_class = 'main'"}).content)["roads"]["features"]
+    assert main and {f["properties"]["road_class"] for f in main} == {"main"}
+
+
+def test_empty_and_invalid_tiles(api: str) -> None:
+    assert httpx.get(f"{api}/tiles/WebMercatorQuad/10/0/0").status_code == 204
+    for path in ("/tiles/WebMercatorQuad/3/9/1", "/tiles/WebMercatorQuad/30/0/0", "/tiles/WebMercatorQuad/-1/0/0"):
+        response = httpx.get(f"{api}{path}")
+        assert response.status_code in (400, 404, 422) and "description" in response.json()
+    assert httpx.get(f"{api}/tiles/WorldCRS84Quad/3/1/1").status_code == 404
+
+
+def test_etag_revalidation_and_no_stale_tile_after_an_edit(api: str, demo_db: str) -> None:
+    z, y, x = tile_of(16)
+    url = f"{api}/collections/street_lights/tiles/WebMercatorQuad/{z}/{y}/{x}"
+    first = httpx.get(url)
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "no-cache"
+    assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert httpx.get(url).headers["x-cache"] == "hit"
+    light_id = decode(first.content)["street_lights"]["features"][0]["id"]
+    with psycopg.connect(demo_db) as conn:  # an edit from outside the API, as QGIS would make it
+        conn.execute(
+            "UPDATE patrimoine.street_light SET lamp_type = 'fluorescent', power_w = 58 WHERE id = %s", (light_id,)
+        )
+    second = httpx.get(url, headers={"If-None-Match": etag})
+    assert second.status_code == 200 and second.headers["etag"] != etag
+    feature = next(f for f in decode(second.content)["street_lights"]["features"] if f["id"] == light_id)
+    assert feature["properties"]["lamp_type"] == "fluorescent"
+    item = httpx.get(f"{api}/collections/street_lights/items/{light_id}").json()
+    assert item["properties"]["power_w"] == 58
+
+
+def test_tilejson_tilesets_and_style(api: str) -> None:
+    tj = httpx.get(f"{api}/tiles/WebMercatorQuad/tilejson.json").json()
+    assert tj["tilejson"] == "3.0.0" and tj["tiles"][0].endswith("/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    assert {v["id"] for v in tj["vector_layers"]} == {
+        "communes",
+        "depots",
+        "roads",
+        "street_lights",
+        "green_spaces",
+        "buildings",
+    }
+    one = httpx.get(f"{api}/collections/roads/tiles/WebMercatorQuad/tilejson.json").json()
+    assert one["vector_layers"][0]["fields"]["road_class"] == "Classe"
+    assert httpx.get(f"{api}/collections/roads/tiles").json()["tilesets"][0]["dataType"] == "vector"
+    assert httpx.get(f"{api}/tileMatrixSets/WebMercatorQuad").json()["id"] == "WebMercatorQuad"
+    style = httpx.get(f"{api}/styles/default/style.json").json()
+    roads = next(layer for layer in style["layers"] if layer["id"] == "roads")
+    assert roads["paint"]["line-color"][:2] == ["match", ["get", "road_class"]]
+    assert "#e8590c" in roads["paint"]["line-color"]  # main roads, colour from layers/codelists.yaml
+
+
+def test_gdal_reads_a_tile(api: str, tmp_path) -> None:
+    z, y, x = tile_of(15)
+    path = tmp_path / f"{z}-{x}-{y}.mvt"
+    path.write_bytes(httpx.get(f"{api}/tiles/WebMercatorQuad/{z}/{y}/{x}").content)
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-so", "-oo", f"Z={z}", "-oo", f"X={x}", "-oo", f"Y={y}", f"MVT:{path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for layer in ("roads", "street_lights", "communes"):
+        assert layer in out
+
+
+@pytest.mark.parametrize("collection", ["roads", "communes", "street_lights"])
+def test_tiles_fit_the_feature_cap(api: str, collection: str) -> None:
+    z, y, x = tile_of(12)
+    response = httpx.get(f"{api}/collections/{collection}/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    assert response.status_code in (200, 204) and "x-tile-truncated" not in response.headers
