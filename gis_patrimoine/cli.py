@@ -11,6 +11,7 @@ from rich.table import Table
 from gis_patrimoine.cli_demo import demo_app
 from gis_patrimoine.cli_import import export_cmd, import_app
 from gis_patrimoine.cli_serve import serve_cmd
+from gis_patrimoine.cli_users import users_app
 from gis_patrimoine.db import cluster
 from gis_patrimoine.db.connection import connect, database_url, ensure_database
 from gis_patrimoine.db.migrations import MigrationError, applied_ids, migrate, migration_ids, stored_srid
@@ -23,6 +24,7 @@ app.add_typer(import_app, name="import")
 app.command("export")(export_cmd)
 app.add_typer(demo_app, name="demo")
 app.command("serve")(serve_cmd)
+app.add_typer(users_app, name="users")
 
 console = Console()
 err = Console(stderr=True)

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from gis_patrimoine import __version__
-from gis_patrimoine.api import features, pages, tiles
+from gis_patrimoine.api import edits, features, pages, tiles
 from gis_patrimoine.api.deps import Unavailable
 from gis_patrimoine.catalogue import get_catalogue
 from gis_patrimoine.db.connection import database_url
@@ -75,7 +75,9 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
     app.state.catalogue = get_catalogue()
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
     app.include_router(features.router, tags=["OGC API – Features"])
+    app.include_router(edits.router, tags=["OGC API – Features, Part 4: writes"])
     app.include_router(tiles.router, tags=["OGC API – Tiles"])
+
     app.include_router(pages.router, tags=["Map"])
     maplibre = Path(settings.static_dir) / "maplibre-gl" / "dist"
     if maplibre.exists():

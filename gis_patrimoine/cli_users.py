@@ -1,0 +1,65 @@
+"""`gis-patrimoine users ...`: API accounts by token (the QGIS roles come with the QGIS work)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gis_patrimoine.api.auth import new_token
+from gis_patrimoine.cli_import import _url
+
+users_app = typer.Typer(
+    help="API accounts: tokens for readers, editors (per commune), managers, admins.", no_args_is_help=True
+)
+console = Console()
+
+
+@users_app.command("token")
+def token_cmd(
+    username: Annotated[str, typer.Argument(help="Who the token is for (recorded in the history)")],
+    role: Annotated[str, typer.Option(help="reader, editor, manager or admin")] = "editor",
+    commune: Annotated[list[str], typer.Option(help="INSEE code of a commune an editor may edit")] = [],  # noqa: B006
+) -> None:
+    """Create a token; it is printed once and only its hash is kept."""
+    if role not in ("reader", "editor", "manager", "admin"):
+        raise typer.BadParameter("use reader, editor, manager or admin", param_hint="--role")
+    if role == "editor" and not commune:
+        raise typer.BadParameter("an editor needs at least one --commune", param_hint="--commune")
+    token, digest = new_token()
+    with psycopg.connect(_url()) as conn:
+        known = {r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune WHERE insee = ANY(%s)", (commune,))}
+        if missing := sorted(set(commune) - known):
+            raise typer.BadParameter(f"unknown commune(s) {', '.join(missing)}", param_hint="--commune")
+        token_id = conn.execute(
+            "INSERT INTO patrimoine_sys.api_token (token_sha256, username, role, communes) "
+            "VALUES (%s, %s, %s, %s) RETURNING id",
+            (digest, username, role, commune),
+        ).fetchone()[0]
+    console.print(f"Token {token_id} for {username} ({role}): {token}", highlight=False)
+
+
+@users_app.command("revoke")
+def revoke_cmd(token_id: Annotated[int, typer.Argument(help="The token's number (see `users list`)")]) -> None:
+    """Revoke a token at once."""
+    with psycopg.connect(_url()) as conn:
+        done = conn.execute(
+            "UPDATE patrimoine_sys.api_token SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (token_id,)
+        ).rowcount
+    console.print(f"Token {token_id} revoked." if done else f"No active token {token_id}.")
+
+
+@users_app.command("list")
+def list_cmd() -> None:
+    """The tokens (never the tokens themselves)."""
+    table = Table("id", "user", "role", "communes", "created", "revoked")
+    with psycopg.connect(_url()) as conn:
+        for row in conn.execute(
+            "SELECT id, username, role, array_to_string(communes, ' '), created_at::date, "
+            "revoked_at::date FROM patrimoine_sys.api_token ORDER BY id"
+        ):
+            table.add_row(*(str(v) if v is not None else "" for v in row))
+    console.print(table)

@@ -1,0 +1,169 @@
+"""Writes over real HTTP: tokens and communes, validation with the field named, history, no stale tiles."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import mapbox_vector_tile
+import morecantile
+import psycopg
+import pytest
+
+from gis_patrimoine.importer import CommuneOptions, import_communes
+from tests.importing import checksum
+from tests.servers import running_server
+
+LAVAL = [-0.7712, 48.0702]
+CHANGE = [-0.796, 48.099]  # Changé, 53054
+TOKENS = {"alice": ("editor", ["53130"]), "rita": ("reader", []), "max": ("manager", [])}
+
+
+@pytest.fixture(scope="module")
+def writable(server_url: str, template_db: str, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    from tests.conftest import SHARED_DATA, create_clone, drop_database, with_dbname
+
+    name = create_clone(server_url, template_db, prefix="gp_edit")
+    url = with_dbname(server_url, name)
+    import_communes(url, CommuneOptions(Path(SHARED_DATA) / "laval-agglo" / "COMMUNE.shp"))
+    with psycopg.connect(url) as conn:
+        for user, (role, communes) in TOKENS.items():
+            conn.execute(
+                "INSERT INTO patrimoine_sys.api_token (token_sha256, username, role, communes) VALUES (%s, %s, %s, %s)",
+                (hashlib.sha256(f"token-{user}".encode()).hexdigest(), user, role, communes),
+            )
+    with running_server(url) as base:
+        yield base, url
+    drop_database(server_url, name)
+
+
+def auth(user: str) -> dict:
+    return {"Authorization": f"Bearer token-{user}"}
+
+
+def light(coords: list[float], **props) -> dict:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": coords},
+        "properties": {"lamp_type": "led", "power_w": 40, **props},
+    }
+
+
+def test_create_needs_a_token_and_rights_on_the_commune(writable) -> None:
+    api, db = writable
+    url = f"{api}/collections/street_lights/items"
+    before = checksum(db)
+    assert httpx.post(url, json=light(LAVAL)).status_code == 401
+    assert httpx.post(url, json=light(LAVAL), headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert httpx.post(url, json=light(LAVAL), headers=auth("rita")).status_code == 403
+    response = httpx.post(url, json=light(CHANGE), headers=auth("alice"))
+    assert response.status_code == 403 and "53054" in response.json()["description"]
+    assert httpx.post(f"{api}/collections/communes/items", json=light(LAVAL), headers=auth("max")).status_code == 405
+    assert checksum(db) == before
+
+
+def test_create_update_delete_with_history_and_fresh_tiles(writable) -> None:
+    api, db = writable
+    tile = morecantile.tms.get("WebMercatorQuad").tile(*LAVAL, 17)
+    tile_url = f"{api}/collections/street_lights/tiles/WebMercatorQuad/17/{tile.y}/{tile.x}"
+    assert httpx.get(tile_url).status_code == 204
+    created = httpx.post(
+        f"{api}/collections/street_lights/items", json=light(LAVAL, mast_height_m=6.5), headers=auth("alice")
+    )
+    assert created.status_code == 201, created.text
+    location = created.headers["location"]
+    feature = created.json()
+    assert feature["properties"]["commune_insee"] == "53130" and feature["properties"]["updated_by"] == "alice"
+    tile_features = mapbox_vector_tile.decode(httpx.get(tile_url).content)["street_lights"]["features"]
+    assert [f["id"] for f in tile_features] == [feature["id"]]  # the tile shows the new light at once
+    patched = httpx.patch(
+        location, json={"type": "Feature", "properties": {"power_w": 55, "condition": "fair"}}, headers=auth("alice")
+    )
+    assert patched.status_code == 200 and patched.json()["properties"]["power_w"] == 55
+    assert httpx.get(location).json()["properties"]["condition"] == "fair"
+    replaced = httpx.put(location, json=light(LAVAL, lamp_type="hps", power_w=100), headers=auth("max"))
+    assert replaced.status_code == 200
+    props = replaced.json()["properties"]
+    assert (props["lamp_type"], props["power_w"], props["condition"], props["mast_height_m"]) == (
+        "hps",
+        100,
+        None,
+        None,
+    )
+    assert httpx.delete(location, headers=auth("alice")).status_code == 204
+    assert httpx.get(location).status_code == 404
+    assert httpx.get(tile_url).status_code == 204
+    with psycopg.connect(db) as conn:
+        history = conn.execute(
+            "SELECT operation, app_user, changed_fields FROM patrimoine_sys.history "
+            "WHERE layer = 'street_light' AND feature_id = %s ORDER BY id",
+            (str(feature["id"]),),
+        ).fetchall()
+    assert [(op, user) for op, user, _ in history] == [
+        ("INSERT", "alice"),
+        ("UPDATE", "alice"),
+        ("UPDATE", "max"),
+        ("DELETE", "alice"),
+    ]
+    assert history[1][2] == ["condition", "power_w"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "fragment"),
+    [
+        (light(LAVAL, colour="red"), "colour", "not a property"),
+        (light(LAVAL, id=5), "id", "read-only"),
+        (light(LAVAL, lamp_type="candle"), "lamp_type", "unknown value 'candle'"),
+        (light(LAVAL, power_w=99999), "power_w", "out of range"),
+        (light(LAVAL, power_w="strong"), "power_w", "not a valid integer"),
+        (light(LAVAL, last_intervention="yesterday"), "last_intervention", "not a date"),
+        (
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[LAVAL, [-0.77, 48.07], [-0.771, 48.071], LAVAL]]},
+                "properties": {"lamp_type": "led"},
+            },
+            "geom",
+            "wrong geometry type",
+        ),
+        (
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [5.0, 45.0]},
+                "properties": {"lamp_type": "led"},
+            },
+            "commune_insee",
+            "outside every commune",
+        ),
+        (
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": LAVAL}, "properties": {}},
+            "lamp_type",
+            "a value is required",
+        ),
+    ],
+)
+def test_validation_errors_name_the_field(writable, body: dict, field: str, fragment: str) -> None:
+    api, db = writable
+    before = checksum(db)
+    response = httpx.post(f"{api}/collections/street_lights/items", json=body, headers=auth("max"))
+    assert response.status_code == 400, response.text
+    description = response.json()["description"]
+    assert f"field {field}" in description and fragment in description
+    assert checksum(db) == before
+
+
+def test_moving_a_feature_needs_rights_on_both_communes(writable) -> None:
+    api, _ = writable
+    created = httpx.post(f"{api}/collections/street_lights/items", json=light(LAVAL), headers=auth("alice")).json()
+    url = f"{api}/collections/street_lights/items/{created['id']}"
+    moved = httpx.patch(
+        url, json={"type": "Feature", "geometry": {"type": "Point", "coordinates": CHANGE}}, headers=auth("alice")
+    )
+    assert moved.status_code == 403
+    assert httpx.get(url).json()["properties"]["commune_insee"] == "53130"
+    ok = httpx.patch(
+        url, json={"type": "Feature", "geometry": {"type": "Point", "coordinates": CHANGE}}, headers=auth("max")
+    )
+    assert ok.status_code == 200 and ok.json()["properties"]["commune_insee"] == "53054"
