@@ -31,9 +31,15 @@ db: venv
 	$(BIN)/gis-patrimoine db up
 	$(BIN)/gis-patrimoine db init
 
-# Until the API server lands, the demo stops after loading and says what was loaded.
+# Loads the demo territory (generated once), then serves the API and the map until Ctrl-C.
 demo: setup
 	$(BIN)/gis-patrimoine demo run
+	@echo "gis-patrimoine on http://127.0.0.1:8000 — map: http://127.0.0.1:8000/map (Ctrl-C to stop)"
+	$(BIN)/gis-patrimoine serve --host 127.0.0.1 --port 8000
+
+serve: venv
+	$(BIN)/gis-patrimoine serve --host 127.0.0.1 --port 8000
+
 
 
 lint: venv

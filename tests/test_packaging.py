@@ -25,6 +25,8 @@ def test_dockerfile_ships_catalogue_and_migrations() -> None:
     for folder in ("layers", "sql", "gis_patrimoine"):
         assert re.search(rf"^COPY {folder} \./{folder}$", dockerfile, re.M), folder
     assert "GIS_PATRIMOINE_CATALOGUE_DIR=/app/layers" in dockerfile
+    assert "maplibre-gl/dist" in dockerfile and "gis-patrimoine serve --host 0.0.0.0" in dockerfile
+
 
 
 def test_ci_runs_the_readme_test_command() -> None:
