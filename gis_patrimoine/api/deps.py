@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import psycopg
 from fastapi import HTTPException, Request
@@ -26,8 +27,9 @@ def layer_of(request: Request, collection_id: str) -> Layer:
     raise HTTPException(404, f"no collection {collection_id!r}")
 
 
-async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
-    pool: AsyncConnectionPool = request.app.state.pool
+@asynccontextmanager
+async def acquire(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A pooled connection; a saturated pool or a database that is down becomes Unavailable (503)."""
     try:
         async with pool.connection() as conn:
             yield conn
@@ -35,6 +37,11 @@ async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]
         raise Unavailable("the database is busy") from exc
     except psycopg.OperationalError as exc:
         raise Unavailable(f"the database is unavailable: {str(exc).splitlines()[0]}") from exc
+
+
+async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
+    async with acquire(request.app.state.pool) as conn:
+        yield conn
 
 
 async def versions(conn: psycopg.AsyncConnection, layers: list[str]) -> dict[str, int]:

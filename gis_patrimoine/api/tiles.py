@@ -16,13 +16,13 @@ from typing import Annotated
 
 import morecantile
 import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from psycopg import sql
 
 from gis_patrimoine.api import crs as crs_mod
 from gis_patrimoine.api.cql import to_sql
-from gis_patrimoine.api.deps import Unavailable, connection, layer_of, versions
+from gis_patrimoine.api.deps import acquire, layer_of, versions
 from gis_patrimoine.api.features import base_url, queryable_columns
 from gis_patrimoine.catalogue import Layer
 from gis_patrimoine.tiles.sql import tile_query
@@ -31,7 +31,6 @@ router = APIRouter()
 log = logging.getLogger("gis_patrimoine.tiles")
 TMS = morecantile.tms.get("WebMercatorQuad")
 MVT = "application/vnd.mapbox-vector-tile"
-Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
 
 
 def _check_tile(tms: str, z: int, x: int, y: int) -> None:
@@ -44,29 +43,38 @@ def _check_tile(tms: str, z: int, x: int, y: int) -> None:
 
 
 async def _render_layer(
-    request: Request, layer: Layer, z: int, x: int, y: int, where: sql.Composable | None, commune: list[str] | None
+    request: Request,
+    conn: psycopg.AsyncConnection,
+    layer: Layer,
+    z: int,
+    x: int,
+    y: int,
+    where: sql.Composable | None,
+    commune: list[str] | None,
 ) -> tuple[bytes, bool]:
     query = tile_query(layer, z, x, y, request.app.state.srid, where, commune)
     start = time.perf_counter()
     try:
-        async with request.app.state.pool.connection() as conn:
-            cur = await conn.execute(query)
-            data, count = await cur.fetchone()
-            elapsed_ms = (time.perf_counter() - start) * 1000
-            if elapsed_ms > request.app.state.settings.slow_tile_ms:
-                cur = await conn.execute(sql.SQL("EXPLAIN ") + query)
-                plan = "\n".join(r[0] for r in await cur.fetchall())
-                log.warning("slow tile %s %s/%s/%s: %.0f ms\n%s", layer.collection, z, y, x, elapsed_ms, plan)
+        cur = await conn.execute(query)
+        data, count = await cur.fetchone()
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        if elapsed_ms > request.app.state.settings.slow_tile_ms:
+            cur = await conn.execute(sql.SQL("EXPLAIN ") + query)
+            plan = "\n".join(r[0] for r in await cur.fetchall())
+            log.warning("slow tile %s %s/%s/%s: %.0f ms\n%s", layer.collection, z, y, x, elapsed_ms, plan)
     except psycopg.errors.QueryCanceled as exc:
         raise HTTPException(503, f"tile {z}/{y}/{x} of {layer.collection} took too long") from exc
-    except psycopg.OperationalError as exc:
-        raise Unavailable(str(exc).splitlines()[0]) from exc
     return bytes(data or b""), count > layer.tiles.max_features
+
+
+async def _render_apart(request: Request, layer: Layer, *args) -> tuple[bytes, bool]:
+    """One layer of a composite tile, on its own pooled connection, so that layers render in parallel."""
+    async with acquire(request.app.state.pool) as conn:
+        return await _render_layer(request, conn, layer, *args)
 
 
 async def _tile(
     request: Request,
-    conn: psycopg.AsyncConnection,
     layers: list[Layer],
     z: int,
     x: int,
@@ -76,26 +84,30 @@ async def _tile(
     filter_key: str,
 ) -> Response:
     layers = [layer for layer in layers if layer.tiles.minzoom <= z <= layer.tiles.maxzoom]
-    current = await versions(conn, [layer.table for layer in layers])
-    key = (
-        tuple((layer.collection, current.get(layer.table, 0)) for layer in layers),
-        z,
-        x,
-        y,
-        filter_key,
-        tuple(commune or ()),
-    )
-    etag = '"' + hashlib.sha1(repr(key).encode()).hexdigest()[:20] + '"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    cache = request.app.state.tile_cache
-    hit = cache.get(key)
+    parts: list[tuple[bytes, bool]] | None = None
+    async with acquire(request.app.state.pool) as conn:
+        current = await versions(conn, [layer.table for layer in layers])
+        key = (
+            tuple((layer.collection, current.get(layer.table, 0)) for layer in layers),
+            z,
+            x,
+            y,
+            filter_key,
+            tuple(commune or ()),
+        )
+        etag = '"' + hashlib.sha1(repr(key).encode()).hexdigest()[:20] + '"'
+        headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        hit = request.app.state.tile_cache.get(key)
+        if hit is None and len(layers) == 1:
+            parts = [await _render_layer(request, conn, layers[0], z, x, y, where, commune)]
     if hit is None:
-        parts = await asyncio.gather(*(_render_layer(request, layer, z, x, y, where, commune) for layer in layers))
+        if parts is None:  # the versions connection is back in the pool before the layers take theirs
+            parts = await asyncio.gather(*(_render_apart(request, layer, z, x, y, where, commune) for layer in layers))
         data = b"".join(p[0] for p in parts)
         truncated = ",".join(layer.collection for layer, p in zip(layers, parts, strict=True) if p[1])
-        cache.put(key, data, bool(truncated))
+        request.app.state.tile_cache.put(key, data, bool(truncated))
         headers["X-Cache"] = "miss"
     else:
         data, _ = hit
@@ -125,7 +137,6 @@ async def collection_tile(
     z: int,
     y: int,
     x: int,
-    conn: Conn,
     commune: Annotated[list[str] | None, Query(description="Only these communes (INSEE codes)")] = None,
     filter: Annotated[str | None, Query(description="CQL2 filter")] = None,
     filter_lang: Annotated[str | None, Query(alias="filter-lang")] = None,
@@ -134,7 +145,7 @@ async def collection_tile(
     _check_tile(tms, z, x, y)
     where = to_sql(filter, filter_lang, queryable_columns(layer), request.app.state.srid)
     return await _tile(
-        request, conn, [layer], z, x, y, where, _communes(commune), f"{filter_lang}:{filter}" if filter else ""
+        request, [layer], z, x, y, where, _communes(commune), f"{filter_lang}:{filter}" if filter else ""
     )
 
 
@@ -150,13 +161,12 @@ async def composite_tile(
     z: int,
     y: int,
     x: int,
-    conn: Conn,
     collections: Annotated[str | None, Query(description="Comma-separated collections (default: all)")] = None,
     commune: Annotated[list[str] | None, Query(description="Only these communes (INSEE codes)")] = None,
 ) -> Response:
     _check_tile(tms, z, x, y)
     layers = _layers(request, collections)
-    return await _tile(request, conn, layers, z, x, y, None, _communes(commune), "")
+    return await _tile(request, layers, z, x, y, None, _communes(commune), "")
 
 
 def _layers(request: Request, collections: str | None) -> list[Layer]:

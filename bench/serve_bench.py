@@ -1,0 +1,251 @@
+"""Serving benchmark: gis-patrimoine vs tipg on the same tables of the same database, and the bare-SQL floor.
+
+    .venv/bin/python bench/serve_bench.py [--scale 1] [--tiles 600] [--workers 1]
+
+Loads the demo territory at `--scale` into its own database, starts `gis-patrimoine serve` and tipg
+(installed from PyPI into .data/bench-tipg) with the same number of uvicorn workers, then requests the same
+list of tiles (z10–z17 over the territory, four asset layers) and the same items pages from both, cold (first
+request after start) and warm (again), at concurrency 1 and 16. It also times the same tiles as bare SQL on
+one connection: the floor no server can beat. Prints requests/s, p50 and p95 latency, bytes, and the ratios.
+At --scale 100 it also reports the z14 tile p95 at concurrency 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import morecantile
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gis_patrimoine.catalogue import get_catalogue  # noqa: E402
+from gis_patrimoine.db.connection import database_url, with_dbname  # noqa: E402
+from gis_patrimoine.tiles.sql import tile_query  # noqa: E402
+
+TIPG_VENV = ROOT / ".data" / "bench-tipg"
+LAYERS = ("roads", "street_lights", "green_spaces", "buildings")
+TABLE = {"roads": "road", "street_lights": "street_light", "green_spaces": "green_space", "buildings": "building"}
+TMS = morecantile.tms.get("WebMercatorQuad")
+
+
+def ensure_tipg() -> Path:
+    python = TIPG_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
+        subprocess.run([str(TIPG_VENV / "bin" / "pip"), "install", "-q", "tipg", "uvicorn"], check=True)
+    return python
+
+
+def prepare_db(scale: float) -> str:
+    server = database_url()
+    name = f"bench_serve_{str(scale).replace('.', '_')}"
+    url = with_dbname(server, name)
+    with psycopg.connect(with_dbname(server, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    env = {**os.environ, "DATABASE_URL": url}
+    gp = str(ROOT / ".venv" / "bin" / "gis-patrimoine")
+    subprocess.run([gp, "db", "init"], env=env, check=True, capture_output=True)
+    outdir = ROOT / ".data" / "bench-demo" / f"scale-{scale:g}"
+    if not (outdir / "street_lights.gpkg").exists():
+        subprocess.run(
+            [gp, "demo", "generate", str(outdir), "--scale", str(scale)], env=env, check=True, capture_output=True
+        )
+    subprocess.run([gp, "demo", "load", str(outdir)], env=env, check=True, capture_output=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return url
+
+
+def tile_list(url: str, n: int, seed: int = 1) -> list[tuple[str, int, int, int]]:
+    """The same (layer, z, x, y) for both servers: tiles over the territory, z10–z17, weighted to town."""
+    with psycopg.connect(url) as conn:
+        bounds = conn.execute(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
+            "ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, 2154), 4326) e "
+            "FROM patrimoine.commune) s"
+        ).fetchone()
+        centres = conn.execute(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_Centroid(geom), 4326) p FROM patrimoine.commune) s"
+        ).fetchall()
+    rng = random.Random(seed)
+    tiles = []
+    per_zoom = max(1, n // (8 * len(LAYERS)))
+    for z in range(10, 18):
+        for layer in LAYERS:
+            for _ in range(per_zoom):
+                if z >= 14:  # detailed zooms where the assets are: around town centres
+                    cx, cy = rng.choice(centres)
+                    lon, lat = cx + rng.gauss(0, 0.01), cy + rng.gauss(0, 0.007)
+                else:
+                    lon, lat = rng.uniform(bounds[0], bounds[2]), rng.uniform(bounds[1], bounds[3])
+                t = TMS.tile(lon, lat, z)
+                tiles.append((layer, z, t.x, t.y))
+    return tiles
+
+
+def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code < 500:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"{cmd[0]} did not start: {proc.stderr.read().decode()[-2000:]}")
+
+
+async def run_requests(urls: list[str], concurrency: int) -> dict:
+    latencies: list[float] = []
+    sizes = 0
+    errors = 0
+    sem = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+
+        async def one(url: str) -> None:
+            nonlocal sizes, errors
+            async with sem:
+                t0 = time.perf_counter()
+                r = await client.get(url)
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code >= 400:
+                    errors += 1
+                sizes += len(r.content)
+
+        start_t = time.perf_counter()
+        await asyncio.gather(*(one(u) for u in urls))
+        wall = time.perf_counter() - start_t
+    latencies.sort()
+    return {
+        "rps": len(urls) / wall,
+        "p50": statistics.median(latencies) * 1000,
+        "p95": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+        "mean": statistics.mean(latencies) * 1000,
+        "bytes": sizes,
+        "errors": errors,
+    }
+
+
+def bare_sql(url: str, tiles: list[tuple[str, int, int, int]]) -> float:
+    catalogue = get_catalogue()
+    with psycopg.connect(url) as conn:
+        srid = int(conn.execute("SELECT value FROM patrimoine_sys.setting WHERE key = 'srid'").fetchone()[0])
+        start_t = time.perf_counter()
+        for layer, z, x, y in tiles:
+            conn.execute(tile_query(catalogue.layer(layer), z, x, y, srid)).fetchone()
+        return (time.perf_counter() - start_t) / len(tiles) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--tiles", type=int, default=640)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    tipg_python = ensure_tipg()
+    url = prepare_db(args.scale)
+    tiles = tile_list(url, args.tiles)
+    print(f"{len(tiles)} tiles z10–z17 over the territory, layers {', '.join(LAYERS)}; scale {args.scale:g}")
+    floor_ms = bare_sql(url, tiles)
+    print(f"bare SQL floor (one connection, same tile SQL): {floor_ms:.2f} ms per tile")
+    gp_port, tipg_port = 8731, 8732
+    servers = {
+        "gis-patrimoine": (
+            [
+                str(ROOT / ".venv" / "bin" / "gis-patrimoine"),
+                "serve",
+                "--port",
+                str(gp_port),
+                "--workers",
+                str(args.workers),
+                "--log-level",
+                "warning",
+            ],
+            {**os.environ, "DATABASE_URL": url},
+            gp_port,
+            "http://127.0.0.1:{port}/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}",
+        ),
+        "tipg": (
+            [
+                str(tipg_python),
+                "-m",
+                "uvicorn",
+                "tipg.main:app",
+                "--port",
+                str(tipg_port),
+                "--workers",
+                str(args.workers),
+                "--log-level",
+                "warning",
+            ],
+            {
+                **os.environ,
+                "DATABASE_URL": url,
+                "TIPG_DB_SCHEMAS": '["patrimoine"]',
+                "TIPG_TILE_BUFFER": "64",
+                "TIPG_MAX_FEATURES_PER_TILE": "50000",
+            },
+            tipg_port,
+            "http://127.0.0.1:{port}/collections/patrimoine.{table}/tiles/WebMercatorQuad/{z}/{x}/{y}",
+        ),
+    }
+    results: dict[tuple[str, str, int], dict] = {}
+    for name, (cmd, env, port, pattern) in servers.items():
+        tile_urls = [
+            pattern.format(port=port, layer=layer, table=TABLE[layer], z=z, x=x, y=y) for layer, z, x, y in tiles
+        ]
+        item_prefix = "" if name == "gis-patrimoine" else "patrimoine."
+        item_urls = [
+            f"http://127.0.0.1:{port}/collections/{item_prefix}{TABLE[layer] if item_prefix else layer}"
+            f"/items?limit=100&offset={k * 100}"
+            for layer in LAYERS
+            for k in range(10)
+        ]
+        for concurrency in (1, 16):
+            proc = start(cmd, env, port)  # a fresh process: cold caches
+            try:
+                results[(name, "tiles cold", concurrency)] = asyncio.run(run_requests(tile_urls, concurrency))
+                results[(name, "tiles warm", concurrency)] = asyncio.run(run_requests(tile_urls, concurrency))
+                results[(name, "items", concurrency)] = asyncio.run(run_requests(item_urls, concurrency))
+            finally:
+                proc.terminate()
+                proc.wait()
+    print(f"\n{'server':<15} {'kind':<11} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'MB':>7} {'errors':>6}")
+    for (name, kind, conc), r in results.items():
+        print(
+            f"{name:<15} {kind:<11} {conc:>4} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p95']:>8.1f} "
+            f"{r['bytes'] / 1e6:>7.1f} {r['errors']:>6}"
+        )
+    print("\nratios gis-patrimoine / tipg (throughput; p95 lower is better):")
+    for kind in ("tiles cold", "tiles warm", "items"):
+        for conc in (1, 16):
+            ours, theirs = results[("gis-patrimoine", kind, conc)], results[("tipg", kind, conc)]
+            print(
+                f"  {kind:<11} c={conc:<3} throughput x{ours['rps'] / theirs['rps']:.2f}   "
+                f"p95 {ours['p95']:.1f} vs {theirs['p95']:.1f} ms"
+            )
+    cold1 = results[("gis-patrimoine", "tiles cold", 1)]
+    print(
+        f"\ncold tiles at concurrency 1: mean {cold1['mean']:.2f} ms per tile = x{cold1['mean'] / floor_ms:.2f} the "
+        f"bare-SQL floor ({floor_ms:.2f} ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
