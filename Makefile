@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo
+.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve
 
 setup: system venv db
 
@@ -55,5 +55,9 @@ clean-db: venv
 bench-import: setup
 	$(BIN)/python bench/import_bench.py
 
+bench-serve: setup
+	$(BIN)/python bench/serve_bench.py
+
 bench-demo: setup
+
 	$(BIN)/python bench/demo_bench.py

@@ -112,6 +112,7 @@ def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
 
 async def run_requests(urls: list[str], concurrency: int) -> dict:
     latencies: list[float] = []
+    by_url: dict[str, float] = {}
     sizes = 0
     errors = 0
     sem = asyncio.Semaphore(concurrency)
@@ -124,6 +125,7 @@ async def run_requests(urls: list[str], concurrency: int) -> dict:
                 t0 = time.perf_counter()
                 r = await client.get(url)
                 latencies.append(time.perf_counter() - t0)
+                by_url[url] = latencies[-1]
                 if r.status_code >= 400:
                     errors += 1
                 sizes += len(r.content)
@@ -139,6 +141,7 @@ async def run_requests(urls: list[str], concurrency: int) -> dict:
         "mean": statistics.mean(latencies) * 1000,
         "bytes": sizes,
         "errors": errors,
+        "by_url": by_url,
     }
 
 
@@ -240,7 +243,20 @@ def main() -> None:
                 f"  {kind:<11} c={conc:<3} throughput x{ours['rps'] / theirs['rps']:.2f}   "
                 f"p95 {ours['p95']:.1f} vs {theirs['p95']:.1f} ms"
             )
+    for name, (_, _, port, pattern) in servers.items():
+        z14 = sorted(
+            results[(name, "tiles cold", 1)]["by_url"][
+                pattern.format(port=port, layer=layer, table=TABLE[layer], z=z, x=x, y=y)
+            ]
+            for layer, z, x, y in tiles
+            if z == 14
+        )
+        print(
+            f"{name}: z14 tiles, cold, concurrency 1: p95 {z14[int(len(z14) * 0.95) - 1] * 1000:.1f} ms "
+            f"({len(z14)} tiles)"
+        )
     cold1 = results[("gis-patrimoine", "tiles cold", 1)]
+
     print(
         f"\ncold tiles at concurrency 1: mean {cold1['mean']:.2f} ms per tile = x{cold1['mean'] / floor_ms:.2f} the "
         f"bare-SQL floor ({floor_ms:.2f} ms)"
