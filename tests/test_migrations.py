@@ -104,3 +104,12 @@ def test_codelist_changes_are_synced_and_removed_codes_kept_inactive(db_url: str
     with psycopg.connect(db_url) as conn:
         rows = dict(conn.execute("SELECT code, active FROM patrimoine_vl.service").fetchall())
     assert rows["snow"] is True and rows["lighting"] is False
+
+
+def test_a_lock_left_by_a_killed_migration_does_not_block(empty_db_url: str) -> None:
+    migrate(empty_db_url, upto=migration_ids()[0])
+    with psycopg.connect(empty_db_url) as conn:  # what a process killed in the middle of `db init` leaves
+        conn.execute("INSERT INTO patrimoine_sys.yoyo_lock (locked, ctime, pid) VALUES (1, now(), 999999)")
+    result = run_cli("db", "init", url=empty_db_url)
+    assert result.returncode == 0, result.stderr
+    assert "Applied migrations" in result.stdout

@@ -28,7 +28,6 @@ def test_dockerfile_ships_catalogue_and_migrations() -> None:
     assert "maplibre-gl/dist" in dockerfile and "gis-patrimoine serve --host 0.0.0.0" in dockerfile
 
 
-
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
     head = (PROJECT_ROOT / "README.md").read_text().splitlines()[:15]

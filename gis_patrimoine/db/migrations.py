@@ -8,6 +8,8 @@ their identity. yoyo's own bookkeeping tables live in `patrimoine_sys`.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -93,6 +95,23 @@ def _render(migrations_dir: Path, srid: int, target_dir: Path, upto: str | None)
         (target_dir / path.name).write_text(path.read_text(encoding="utf-8").replace("{{srid}}", str(srid)))
 
 
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """One migration at a time, through a session advisory lock that dies with its holder.
+
+    yoyo's own lock is a row in a table, which stays behind when a process is killed; while we hold the
+    advisory lock no other migration can be running, so such a row is stale and is cleared.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('gis_patrimoine.migrate'))")
+        if conn.execute("SELECT to_regclass('patrimoine_sys.yoyo_lock') IS NOT NULL").fetchone()[0]:
+            conn.execute("DELETE FROM patrimoine_sys.yoyo_lock")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('gis_patrimoine.migrate'))")
+
+
 def migrate(
     url: str, srid: int | None = None, upto: str | None = None, catalogue: Catalogue | None = None
 ) -> InitResult:
@@ -112,7 +131,7 @@ def migrate(
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SYS_SCHEMA}")
 
     settings = get_settings()
-    with tempfile.TemporaryDirectory(prefix="gis-patrimoine-sql-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gis-patrimoine-sql-") as tmp, _migration_lock(url):
         _render(settings.migrations_dir, srid, Path(tmp), upto)
         migrations = read_migrations(tmp)
         backend = get_backend(_yoyo_url(url))
