@@ -156,11 +156,7 @@ def open_source(
     try:
         layers = list_layers(gdal_path)
     except (DataSourceError, DataLayerError) as exc:
-        raise ImportFailed(
-            f"cannot be read: {_gdal_message(exc)}",
-            path=str(path),
-            hint="the file may be truncated or damaged; export it again",
-        ) from exc
+        raise _unreadable(path, exc) from exc
     if layer_name is None:
         if len(layers) > 1:
             raise ImportFailed(
@@ -176,11 +172,7 @@ def open_source(
             gdal_path, layer=layer, encoding=encoding, force_feature_count=True, force_total_bounds=True, **open_options
         )
     except (DataSourceError, DataLayerError) as exc:
-        raise ImportFailed(
-            f"cannot be read: {_gdal_message(exc)}",
-            path=str(path),
-            hint="the file may be truncated or damaged; export it again",
-        ) from exc
+        raise _unreadable(path, exc) from exc
     crs = _resolve_crs(path, info.get("crs"), srs)
     bounds = info.get("total_bounds")
     return Source(
@@ -195,6 +187,14 @@ def open_source(
         feature_count=int(info.get("features") or 0),
         bounds=tuple(float(b) for b in bounds) if bounds is not None and len(bounds) == 4 else None,
         open_options=open_options,
+    )
+
+
+def _unreadable(path: Path, exc: Exception) -> ImportFailed:
+    return ImportFailed(
+        f"cannot be read: {_gdal_message(exc)}",
+        path=str(path),
+        hint="the file may be truncated or damaged; export it again",
     )
 
 
@@ -260,4 +260,4 @@ def batches(source: Source, batch_size: int = 65_536) -> Iterator[Iterator[pa.Re
         ) as (_meta, reader):
             yield iter(reader)
     except (DataSourceError, DataLayerError) as exc:
-        raise ImportFailed(f"cannot be read: {_gdal_message(exc)}", path=str(source.path)) from exc
+        raise _unreadable(source.path, exc) from exc
