@@ -332,11 +332,7 @@ async def items(
         conditions.append(sql.SQL("{}::text = {}").format(sql.Identifier(name), sql.Literal(value)))
     where_sql = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
     table = sql.Identifier("patrimoine", layer.table)
-    query = sql.SQL(
-        "SELECT coalesce(json_agg(f ORDER BY n), '[]'::json)::text, count(*) FROM "
-        "(SELECT {feature} AS f, row_number() OVER (ORDER BY {order}) AS n FROM {table}{where} "
-        "ORDER BY {order} LIMIT {limit} OFFSET {offset}) s"
-    ).format(
+    query = sql.SQL("SELECT {feature}::text FROM {table}{where} ORDER BY {order} LIMIT {limit} OFFSET {offset}").format(
         feature=feature_sql(layer, attrs, out_srid),
         order=_sortby(layer, sortby),
         table=table,
@@ -346,14 +342,18 @@ async def items(
     )
     count_query = sql.SQL("SELECT count(*) FROM {table}{where}").format(table=table, where=where_sql)
     try:
-        cur = await conn.execute(query)
-        features, returned = await cur.fetchone()
-        cur = await conn.execute(count_query)
-        matched = (await cur.fetchone())[0]
+        async with conn.pipeline():  # page and count in one round trip
+            page = await conn.execute(query)
+            total = await conn.execute(count_query)
+        rows = await page.fetchall()
+        matched = (await total.fetchone())[0]
     except psycopg.errors.DataException as exc:
         raise HTTPException(400, f"filter: {exc.diag.message_primary}") from exc
+    returned = len(rows)
+    features = "[" + ",".join(r[0] for r in rows) + "]"
     base = f"{base_url(request)}/collections/{collection_id}/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("offset", "f")}
+
     links = [
         {"href": f"{base}?{urlencode({**params, 'offset': offset})}", "rel": "self", "type": "application/geo+json"},
         {"href": f"{base_url(request)}/collections/{collection_id}", "rel": "collection", "type": "application/json"},
