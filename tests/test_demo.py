@@ -100,8 +100,17 @@ def test_generation_is_deterministic_and_scales(tmp_path: Path) -> None:
     assert a.counts == b.counts and a.components == 1
     big = generate(tmp_path / "d", scale=1.5, seed=3)
     assert 4 <= big.counts["street_lights"] / a.counts["street_lights"] <= 6  # ×5 scale, ×5 lights
-
     assert big.components == 1
+
+
+def test_dense_scales_stay_valid(tmp_path: Path) -> None:
+    import pyogrio
+    import shapely
+
+    generate(tmp_path, scale=30, seed=5)  # dense village grids: blocks of 15 m
+    for layer in ("green_spaces", "buildings"):
+        geoms = shapely.from_wkb(pyogrio.raw.read(tmp_path / f"{layer}.gpkg", columns=[])[2])
+        assert not shapely.is_empty(geoms).any() and shapely.is_valid(geoms).all(), layer
 
 
 def test_reload_changes_nothing_and_picture_renders(demo_db: str, demo_files: Path, tmp_path: Path) -> None:

@@ -364,7 +364,7 @@ def buildings_and_green(
     spacing = float(np.median(np.hypot(*(segs[:, 1] - segs[:, 0]).T))) if len(segs) else 80.0
     vec = segs[0, 1] - segs[0, 0] if len(segs) else np.array([1.0, 0.0])
     angle = math.atan2(vec[1], vec[0])
-    room = spacing - 16  # a block minus the street and sidewalks
+    room = max(spacing - 16, spacing * 0.6)  # a block minus the street and sidewalks
     pop = commune.population
     uses = ["town_hall", "church", "technical_centre", "community_hall"]
     uses += ["school"] * max(1, round(pop / INHABITANTS_PER_SCHOOL))
@@ -418,7 +418,7 @@ def buildings_and_green(
         cx, cy = blocks[taken]
         taken += 1
         if kind == "roundabout":
-            shape = shapely.Point(cx, cy).buffer(min(12.0, room / 3))
+            shape = shapely.Point(cx, cy).buffer(max(1.0, min(12.0, room / 3)))
         else:
             shape = _rect(cx, cy, room, room, angle)
         g_geoms.append(shapely.MultiPolygon([shape]))
