@@ -16,9 +16,11 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -145,6 +147,48 @@ async def run_requests(urls: list[str], concurrency: int) -> dict:
     }
 
 
+WRK_SCRIPT = """
+local urls = {}
+for line in io.lines(os.getenv("BENCH_URLS")) do urls[#urls + 1] = line end
+local i = math.random(#urls)
+request = function()
+  i = i % #urls + 1
+  return wrk.format("GET", urls[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("BENCH %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), summary.errors.status + summary.errors.connect
+    + summary.errors.read + summary.errors.timeout))
+end
+"""
+
+
+def run_wrk(base: str, paths: list[str], concurrency: int, seconds: int = 10) -> dict | None:
+    """Warm throughput measured by wrk (C, two threads): the Python client no longer caps the server."""
+    if not shutil.which("wrk"):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        script, urls = Path(tmp) / "bench.lua", Path(tmp) / "urls.txt"
+        script.write_text(WRK_SCRIPT)
+        urls.write_text("\n".join(paths) + "\n")
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), base],
+            env={**os.environ, "BENCH_URLS": str(urls)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    n, duration_us, p50, p95, errors = (int(v) for v in out.split("BENCH ")[1].split())
+    return {
+        "rps": n / (duration_us / 1e6),
+        "p50": p50 / 1000,
+        "p95": p95 / 1000,
+        "mean": 0.0,
+        "bytes": 0,
+        "errors": errors,
+    }
+
+
 def bare_sql(url: str, tiles: list[tuple[str, int, int, int]]) -> float:
     catalogue = get_catalogue()
     with psycopg.connect(url) as conn:
@@ -226,6 +270,11 @@ def main() -> None:
                 results[(name, "tiles cold", concurrency)] = asyncio.run(run_requests(tile_urls, concurrency))
                 results[(name, "tiles warm", concurrency)] = asyncio.run(run_requests(tile_urls, concurrency))
                 results[(name, "items", concurrency)] = asyncio.run(run_requests(item_urls, concurrency))
+                if concurrency == 16:
+                    paths = [u.split(str(port), 1)[1] for u in tile_urls]
+                    measured = run_wrk(f"http://127.0.0.1:{port}", paths, concurrency)
+                    if measured:
+                        results[(name, "tiles wrk", concurrency)] = measured
             finally:
                 proc.terminate()
                 proc.wait()
@@ -236,9 +285,12 @@ def main() -> None:
             f"{r['bytes'] / 1e6:>7.1f} {r['errors']:>6}"
         )
     print("\nratios gis-patrimoine / tipg (throughput; p95 lower is better):")
-    for kind in ("tiles cold", "tiles warm", "items"):
+    for kind in ("tiles cold", "tiles warm", "items", "tiles wrk"):
         for conc in (1, 16):
+            if ("gis-patrimoine", kind, conc) not in results:
+                continue
             ours, theirs = results[("gis-patrimoine", kind, conc)], results[("tipg", kind, conc)]
+
             print(
                 f"  {kind:<11} c={conc:<3} throughput x{ours['rps'] / theirs['rps']:.2f}   "
                 f"p95 {ours['p95']:.1f} vs {theirs['p95']:.1f} ms"
