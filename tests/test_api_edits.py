@@ -69,11 +69,15 @@ def test_create_update_delete_with_history_and_fresh_tiles(writable) -> None:
     tile = morecantile.tms.get("WebMercatorQuad").tile(*LAVAL, 17)
     tile_url = f"{api}/collections/street_lights/tiles/WebMercatorQuad/17/{tile.y}/{tile.x}"
     assert httpx.get(tile_url).status_code == 204
+    items_url = f"{api}/collections/street_lights/items?limit=1"
+    matched = httpx.get(items_url).json()["numberMatched"]
     created = httpx.post(
         f"{api}/collections/street_lights/items", json=light(LAVAL, mast_height_m=6.5), headers=auth("alice")
     )
     assert created.status_code == 201, created.text
     location = created.headers["location"]
+    assert httpx.get(items_url).json()["numberMatched"] == matched + 1  # counts follow the data version
+
     feature = created.json()
     assert feature["properties"]["commune_insee"] == "53130" and feature["properties"]["updated_by"] == "alice"
     tile_features = mapbox_vector_tile.decode(httpx.get(tile_url).content)["street_lights"]["features"]

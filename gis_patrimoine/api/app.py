@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
     app.state.settings = settings
     app.state.catalogue = get_catalogue()
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
+    app.state.count_cache = features.CountCache()
+
     app.include_router(features.router, tags=["OGC API – Features"])
     app.include_router(edits.router, tags=["OGC API – Features, Part 4: writes"])
     app.include_router(tiles.router, tags=["OGC API – Tiles"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -62,7 +63,27 @@ JSON_SCHEMA_TYPES = {
 }
 
 
+class CountCache:
+    """numberMatched per (layer, data version, filter): counting a million rows for every page is wasteful."""
+
+    def __init__(self, size: int = 2048):
+        self.size = size
+        self._items: OrderedDict[tuple, int] = OrderedDict()
+
+    def get(self, key: tuple) -> int | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: tuple, value: int) -> None:
+        self._items[key] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
 def base_url(request: Request) -> str:
+
     return str(request.base_url).rstrip("/")
 
 
@@ -341,12 +362,19 @@ async def items(
         offset=sql.Literal(offset),
     )
     count_query = sql.SQL("SELECT count(*) FROM {table}{where}").format(table=table, where=where_sql)
+    counts: CountCache = request.app.state.count_cache
     try:
-        async with conn.pipeline():  # page and count in one round trip
+        async with conn.pipeline():  # page and data version in one round trip
             page = await conn.execute(query)
-            total = await conn.execute(count_query)
+            version = await conn.execute(
+                "SELECT version FROM patrimoine_sys.data_version WHERE layer = %s", (layer.table,)
+            )
         rows = await page.fetchall()
-        matched = (await total.fetchone())[0]
+        key = (layer.table, (await version.fetchone() or (0,))[0], where_sql.as_string(conn))
+        matched = counts.get(key)
+        if matched is None:  # counted once per filter and data version: paging does not count again
+            matched = (await (await conn.execute(count_query)).fetchone())[0]
+            counts.put(key, matched)
     except psycopg.errors.DataException as exc:
         raise HTTPException(400, f"filter: {exc.diag.message_primary}") from exc
     returned = len(rows)
