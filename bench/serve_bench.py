@@ -86,19 +86,34 @@ def tile_list(url: str, n: int, seed: int = 1) -> list[tuple[str, int, int, int]
             "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_Centroid(geom), 4326) p FROM patrimoine.commune) s"
         ).fetchall()
     rng = random.Random(seed)
-    tiles = []
-    per_zoom = max(1, n // (8 * len(LAYERS)))
+
+    def sample(z: int) -> tuple[int, int]:
+        if z >= 14:  # detailed zooms where the assets are: around town centres
+            cx, cy = rng.choice(centres)
+            lon, lat = cx + rng.gauss(0, 0.01), cy + rng.gauss(0, 0.007)
+        else:
+            lon, lat = rng.uniform(bounds[0], bounds[2]), rng.uniform(bounds[1], bounds[3])
+        t = TMS.tile(lon, lat, z)
+        return t.x, t.y
+
+    # distinct tiles only (a repeated tile would be a cache hit in the "cold" pass): as many per zoom as
+    # exist up to an even share, the rest at the detailed zooms
+    tiles: dict[tuple, None] = {}
+    share = max(1, n // (8 * len(LAYERS)))
     for z in range(10, 18):
         for layer in LAYERS:
-            for _ in range(per_zoom):
-                if z >= 14:  # detailed zooms where the assets are: around town centres
-                    cx, cy = rng.choice(centres)
-                    lon, lat = cx + rng.gauss(0, 0.01), cy + rng.gauss(0, 0.007)
-                else:
-                    lon, lat = rng.uniform(bounds[0], bounds[2]), rng.uniform(bounds[1], bounds[3])
-                t = TMS.tile(lon, lat, z)
-                tiles.append((layer, z, t.x, t.y))
-    return tiles
+            found = 0
+            for _ in range(share * 20):
+                key = (layer, z, *sample(z))
+                if key not in tiles:
+                    tiles[key] = None
+                    found += 1
+                if found == share:
+                    break
+    while len(tiles) < n:
+        z = rng.choice((14, 15, 16, 17))
+        tiles.setdefault((rng.choice(LAYERS), z, *sample(z)), None)
+    return list(tiles)
 
 
 def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
