@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve
+.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing
 
 setup: system venv db
 
@@ -58,6 +58,10 @@ bench-import: setup
 bench-serve: setup
 	$(BIN)/python bench/serve_bench.py
 
+bench-routing: setup
+	$(BIN)/python bench/routing_bench.py
+
 bench-demo: setup
+
 
 	$(BIN)/python bench/demo_bench.py
