@@ -35,6 +35,20 @@ LAMPS = np.array(["led", "hps", "metal_halide", "lps", "mercury"])
 KINDS = np.array(["park", "sports_ground", "cemetery", "verge", "roundabout", "meadow"])
 
 
+def _write(path: Path, geom: np.ndarray, fields: dict, geometry_type: str, append: bool) -> None:
+    pyogrio.raw.write(
+        path,
+        shapely.to_wkb(geom),
+        list(fields.values()),
+        fields=list(fields),
+        crs="EPSG:2154",
+        driver="ESRI Shapefile",
+        geometry_type=geometry_type,
+        encoding="UTF-8",
+        append=append,
+    )
+
+
 def write_points(path: Path, n: int, seed: int = 1, chunk: int = 250_000) -> None:
     rng = np.random.default_rng(seed)
     for start in range(0, n, chunk):
@@ -47,17 +61,7 @@ def write_points(path: Path, n: int, seed: int = 1, chunk: int = 250_000) -> Non
             "mast_h_m": np.round(rng.uniform(3, 12, m), 1),
             "inst_year": rng.integers(1975, 2025, m).astype(np.int32),
         }
-        pyogrio.raw.write(
-            path,
-            shapely.to_wkb(geom),
-            list(fields.values()),
-            fields=list(fields),
-            crs="EPSG:2154",
-            driver="ESRI Shapefile",
-            geometry_type="Point",
-            encoding="UTF-8",
-            append=start > 0,
-        )
+        _write(path, geom, fields, "Point", append=start > 0)
 
 
 def write_polygons(path: Path, n: int, seed: int = 2, chunk: int = 100_000) -> None:
@@ -78,17 +82,7 @@ def write_polygons(path: Path, n: int, seed: int = 2, chunk: int = 100_000) -> N
             "kind": KINDS[rng.integers(0, len(KINDS), m)],
             "name": np.array([f"Espace vert n°{i}" for i in range(start, start + m)], dtype=object),
         }
-        pyogrio.raw.write(
-            path,
-            shapely.to_wkb(geom),
-            list(fields.values()),
-            fields=list(fields),
-            crs="EPSG:2154",
-            driver="ESRI Shapefile",
-            geometry_type="Polygon",
-            encoding="UTF-8",
-            append=start > 0,
-        )
+        _write(path, geom, fields, "Polygon", append=start > 0)
 
 
 def main() -> None:

@@ -162,10 +162,33 @@ def _initdb(settings: Settings) -> ClusterState:
         )
         if res.returncode != 0:
             raise ClusterError(f"initdb failed:\n{res.stderr.strip()}")
-    state = ClusterState(str(datadir), str(socket_dir), _free_port(), owner)
+    # an existing cluster (a checkout cloned again at the same place) keeps its port
+    port = _running_port(datadir) or _configured_port(datadir) or _free_port()
+    state = ClusterState(str(datadir), str(socket_dir), port, owner)
     _write_conf(state)
     _save_state(settings, state)
     return state
+
+
+def _running_port(datadir: Path) -> int | None:
+    """The port of the postmaster running on this data directory, from its postmaster.pid (4th line)."""
+    try:
+        lines = (datadir / "postmaster.pid").read_text().splitlines()
+        return int(lines[3])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _configured_port(datadir: Path) -> int | None:
+    try:
+        text = (datadir / "gis_patrimoine.conf").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "port" and value.strip().isdigit():
+            return int(value.strip())
+    return None
 
 
 def _write_conf(state: ClusterState) -> None:
@@ -194,7 +217,13 @@ def up(settings: Settings) -> ClusterState:
     if state is None or not (Path(state.datadir) / "PG_VERSION").exists():
         state = _initdb(settings)
     if is_running(settings, state):
+        running = _running_port(Path(state.datadir))
+        if running and running != state.port:  # started elsewhere with another port: follow it
+            state.port = running
+            _write_conf(state)
+            _save_state(settings, state)
         return state
+
     _prepare_dir(Path(state.socket_dir), state.owner)
     if not _port_free(state.port):
         state.port = _free_port(state.port + 1)

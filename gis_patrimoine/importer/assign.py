@@ -53,10 +53,6 @@ class CommuneIndex:
         """Boundaries widened by a centimetre: a line ending on a boundary (already cut there) is not cut again."""
         return shapely.buffer(self.geoms, MIN_PIECE_M, quad_segs=2)
 
-    def by_code(self, insee: str) -> shapely.Geometry:
-
-        return self.geoms[np.flatnonzero(self.codes == insee)[0]]
-
     def assign(self, geoms: np.ndarray, dimension: int, split_lines: bool) -> Assigned:
         n = len(geoms)
         src, tgt = self.tree.query(geoms, predicate="intersects")

@@ -20,17 +20,6 @@ PARSERS = {"integer": "to_int", "real": "to_real", "date": "to_date", "reference
 TYPE_WORDS = {"integer": "an integer", "real": "a number", "date": "a date", "reference": "an identifier"}
 
 
-@dataclass
-class MergeCounts:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    retired: int = 0
-    refused: int = 0
-    kept_in_extra: int = 0
-    unmapped_values: int = 0
-
-
 def _raw(ref: Ref) -> sql.Composable:
     if ref.index is not None:
         return sql.SQL("nullif(btrim(s.{}), '')").format(sql.Identifier(f"f{ref.index}"))

@@ -212,10 +212,7 @@ def import_layer(
     )
     try:
         _run(url, options, catalogue, layer, report, progress, on_start)
-    except ImportRefused as exc:
-        journal.close_job(url, report.job_id, "failed", report.counts(), str(exc))
-        raise
-    except ImportFailed as exc:
+    except ImportFailed as exc:  # ImportRefused too
         journal.close_job(url, report.job_id, "failed", report.counts(), str(exc))
         raise
     except psycopg.Error as exc:

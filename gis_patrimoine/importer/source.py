@@ -41,10 +41,6 @@ class Source:
     bounds: tuple[float, float, float, float] | None
     open_options: dict[str, str]
 
-    @property
-    def display(self) -> str:
-        return f"{self.path.name}" + (f" (layer {self.layer})" if self.layer else "")
-
 
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
