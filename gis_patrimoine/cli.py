@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gis_patrimoine.cli_analyse import analyse_app
 from gis_patrimoine.cli_demo import demo_app
 from gis_patrimoine.cli_import import export_cmd, import_app
 from gis_patrimoine.cli_serve import serve_cmd
@@ -25,6 +26,7 @@ app.command("export")(export_cmd)
 app.add_typer(demo_app, name="demo")
 app.command("serve")(serve_cmd)
 app.add_typer(users_app, name="users")
+app.add_typer(analyse_app, name="analyse")
 
 console = Console()
 err = Console(stderr=True)
