@@ -12,7 +12,9 @@ from gis_patrimoine.settings import PROJECT_ROOT
 def test_compose_has_postgis_and_api_built_from_dockerfile() -> None:
     compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
     db, api = compose["services"]["db"], compose["services"]["api"]
-    assert db["image"].startswith("postgis/postgis:")
+    dockerfile = (PROJECT_ROOT / db["build"]["dockerfile"]).read_text()
+    assert "FROM postgis/postgis:15" in dockerfile and "postgresql-15-pgrouting" in dockerfile
+
     assert api["build"] == "." and (PROJECT_ROOT / "Dockerfile").exists()
     env = db["environment"]
     expected = f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@db:5432/{env['POSTGRES_DB']}"

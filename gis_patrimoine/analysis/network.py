@@ -1,4 +1,8 @@
-"""The road network as a graph: connected components from shared end points."""
+"""The road network as a graph: built by pgRouting from the road layer, refreshed when roads change.
+
+`component_sizes_from_roads` reads the road end points directly (scipy), independently of pgRouting: the
+demo generator's report and the tests use it to check what pgRouting computes.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,47 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 SNAP_M = 0.001  # end points closer than a millimetre are one junction
+EDGES_SQL = "SELECT id, source, target, cost, reverse_cost FROM analysis.network_edge"
 
 
-def component_sizes(conn: psycopg.Connection) -> list[int]:
+def ensure_network(conn: psycopg.Connection) -> bool:
+    """Rebuild analysis.network_* if the road layer changed since the last build; returns whether it did."""
+    built, current = conn.execute(
+        "SELECT (SELECT value::bigint FROM patrimoine_sys.setting WHERE key = 'network_version'), "
+        "(SELECT version FROM patrimoine_sys.data_version WHERE layer = 'road')"
+    ).fetchone()
+    if built == current:
+        return False
+    conn.execute("SELECT patrimoine_app.refresh_network()")
+    conn.commit()
+    return True
+
+
+def components(conn: psycopg.Connection) -> list[int]:
+    """Road segments per connected component of the network (pgRouting), largest first."""
+    ensure_network(conn)
+    rows = conn.execute(
+        "SELECT count(DISTINCT e.id) FROM pgr_connectedComponents(%s) c "
+        "JOIN analysis.network_edge e ON e.source = c.node GROUP BY c.component ORDER BY 1 DESC",
+        (EDGES_SQL,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def cost_matrix(conn: psycopg.Connection, nodes: list[int]) -> np.ndarray:
+    """Travel times in seconds between network nodes (directed: one-way streets count); inf if unreachable."""
+    ensure_network(conn)
+    index = {n: i for i, n in enumerate(nodes)}
+    matrix = np.full((len(nodes), len(nodes)), np.inf)
+    np.fill_diagonal(matrix, 0.0)
+    for start, end, cost in conn.execute(
+        "SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCostMatrix(%s, %s, directed => true)", (EDGES_SQL, nodes)
+    ):
+        matrix[index[start], index[end]] = cost
+    return matrix
+
+
+def component_sizes_from_roads(conn: psycopg.Connection) -> list[int]:
     """Number of road segments in each connected component of the network, largest first."""
     rows = conn.execute(
         "SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom)), ST_X(ST_EndPoint(geom)), "

@@ -23,17 +23,37 @@ def sync_codelists(conn: psycopg.Connection, catalogue: Catalogue) -> int:
                     f"code list {name!r} is in layers/codelists.yaml but has no table patrimoine_vl.{name}: "
                     "add it in a new migration under sql/"
                 )
-            rows = [(v.code, v.fr, v.en, i) for i, v in enumerate(codelist.values)]
+            # defaults the catalogue gives a code (e.g. a road class's speed) go to `default_<key>` columns
+            extra = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'patrimoine_vl' "
+                    "AND table_name = %s AND column_name LIKE 'default\\_%%' ORDER BY 1",
+                    (name,),
+                )
+            ]
+            columns = ["code", "label_fr", "label_en", "sort_order", *extra]
+            rows = [
+                (v.code, v.fr, v.en, i, *(v.defaults.get(c.removeprefix("default_")) for c in extra))
+                for i, v in enumerate(codelist.values)
+            ]
+            values = columns[1:]
             with conn.cursor() as cur:
                 cur.executemany(
                     sql.SQL(
-                        "INSERT INTO {t} AS v (code, label_fr, label_en, sort_order, active) "
-                        "VALUES (%s, %s, %s, %s, true) "
-                        "ON CONFLICT (code) DO UPDATE SET label_fr = excluded.label_fr, "
-                        "label_en = excluded.label_en, sort_order = excluded.sort_order, active = true "
-                        "WHERE (v.label_fr, v.label_en, v.sort_order, v.active) "
-                        "IS DISTINCT FROM (excluded.label_fr, excluded.label_en, excluded.sort_order, true)"
-                    ).format(t=table),
+                        "INSERT INTO {t} AS v ({cols}, active) VALUES ({marks}, true) "
+                        "ON CONFLICT (code) DO UPDATE SET {sets}, active = true "
+                        "WHERE ({old}, v.active) IS DISTINCT FROM ({new}, true)"
+                    ).format(
+                        t=table,
+                        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                        marks=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+                        sets=sql.SQL(", ").join(
+                            sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in values
+                        ),
+                        old=sql.SQL(", ").join(sql.SQL("v.{}").format(sql.Identifier(c)) for c in values),
+                        new=sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in values),
+                    ),
                     rows,
                 )
                 changed += max(cur.rowcount, 0)

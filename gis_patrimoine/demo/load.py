@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from gis_patrimoine.analysis.network import component_sizes
+from gis_patrimoine.analysis.network import component_sizes_from_roads
 from gis_patrimoine.demo.territory import POPULATION_YEAR
 from gis_patrimoine.importer import CommuneOptions, ImportOptions, ImportReport, import_communes, import_layer
 
@@ -40,7 +40,7 @@ def load(url: str, outdir: Path, on_report: Callable[[ImportReport], None] | Non
             on_report(reports[-1])
     with psycopg.connect(url) as conn:
         sync_depot_equipment(conn)
-        components = component_sizes(conn)
+        components = component_sizes_from_roads(conn)
     return {"reports": reports, "components": len(components)}
 
 

@@ -1,0 +1,83 @@
+"""The routable network built by pgRouting, checked against an independent shortest-path computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+import pytest
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from gis_patrimoine.analysis.network import component_sizes_from_roads, components, cost_matrix, ensure_network
+
+SQUARE = "MULTIPOLYGON(((400000 6780000, 402000 6780000, 402000 6782000, 400000 6782000, 400000 6780000)))"
+# a square block of four 500 m streets (30 km/h), a diagonal one-way main road (70 km/h), a detached lane
+ROADS = [
+    ("a", "street", "no", "LINESTRING(400000 6780000, 400500 6780000)"),
+    ("b", "street", "no", "LINESTRING(400500 6780000, 400500 6780500)"),
+    ("c", "street", "no", "LINESTRING(400500 6780500, 400000 6780500)"),
+    ("d", "street", "no", "LINESTRING(400000 6780500, 400000 6780000)"),
+    ("e", "main", "forward", "LINESTRING(400000 6780000, 400500 6780500)"),
+    ("f", "lane", "no", "LINESTRING(401000 6781000, 401100 6781000)"),
+]
+
+
+@pytest.fixture
+def network(conn: psycopg.Connection) -> psycopg.Connection:
+    conn.execute(
+        "INSERT INTO patrimoine.commune (insee, name, geom) VALUES ('53130', 'Laval', ST_GeomFromText(%s, 2154))",
+        (SQUARE,),
+    )
+    for sid, road_class, oneway, wkt in ROADS:
+        conn.execute(
+            "INSERT INTO patrimoine.road (commune_insee, source, source_id, road_class, oneway, geom) "
+            "VALUES ('53130', 't', %s, %s, %s, ST_GeomFromText(%s, 2154))",
+            (sid, road_class, oneway, wkt),
+        )
+    conn.commit()
+    return conn
+
+
+def independent_costs(conn: psycopg.Connection) -> tuple[list[int], np.ndarray]:
+    """Shortest travel times computed here from the roads themselves (scipy), not from pgRouting."""
+    rows = conn.execute(
+        "SELECT n1.id, n2.id, r.length_m / (c.default_speed_kmh / 3.6), r.oneway FROM patrimoine.road r "
+        "JOIN patrimoine_vl.road_class c ON c.code = r.road_class "
+        "JOIN analysis.network_node n1 ON ST_Equals(n1.geom, ST_StartPoint(r.geom)) "
+        "JOIN analysis.network_node n2 ON ST_Equals(n2.geom, ST_EndPoint(r.geom))"
+    ).fetchall()
+    nodes = sorted({r[0] for r in rows} | {r[1] for r in rows})
+    index = {n: i for i, n in enumerate(nodes)}
+    src, dst, w = [], [], []
+    for a, b, seconds, oneway in rows:
+        if oneway != "backward":
+            src.append(index[a]), dst.append(index[b]), w.append(seconds)
+        if oneway != "forward":
+            src.append(index[b]), dst.append(index[a]), w.append(seconds)
+    graph = coo_matrix((w, (src, dst)), shape=(len(nodes), len(nodes))).tocsr()
+    return nodes, dijkstra(graph, directed=True)
+
+
+def test_costs_equal_an_independent_shortest_path_computation(network: psycopg.Connection) -> None:
+    assert ensure_network(network) is True
+    assert ensure_network(network) is False  # nothing changed since
+    nodes, expected = independent_costs(network)
+    got = cost_matrix(network, nodes)
+    assert np.allclose(got, expected, equal_nan=False)
+    ids = dict(network.execute("SELECT ST_AsText(geom), id FROM analysis.network_node").fetchall())
+    corner, opposite = nodes.index(ids["POINT(400000 6780000)"]), nodes.index(ids["POINT(400500 6780500)"])
+
+    # one way: the main diagonal (707 m at 70 km/h) only from a to c; back, the streets (1,000 m at 30 km/h)
+    assert got[corner, opposite] == pytest.approx(707.107 / (70 / 3.6), rel=1e-4)
+    assert got[opposite, corner] == pytest.approx(1000 / (30 / 3.6), rel=1e-4)
+
+
+def test_components_and_refresh_after_an_edit(network: psycopg.Connection) -> None:
+    assert components(network) == [5, 1]  # the lane stands apart
+    assert component_sizes_from_roads(network) == [5, 1]
+    network.execute(
+        "UPDATE patrimoine.road SET geom = ST_GeomFromText('LINESTRING(400500 6780500, 401000 6781000, "
+        "401100 6781000)', 2154) WHERE source_id = 'f'"
+    )
+    network.commit()
+    assert components(network) == [6]  # the network follows the edit
