@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from gis_patrimoine.cli_analyse import analyse_app
+from gis_patrimoine.cli_common import console, fail
 from gis_patrimoine.cli_demo import demo_app
 from gis_patrimoine.cli_import import export_cmd, import_app
 from gis_patrimoine.cli_serve import serve_cmd
@@ -27,14 +27,6 @@ app.add_typer(demo_app, name="demo")
 app.command("serve")(serve_cmd)
 app.add_typer(users_app, name="users")
 app.add_typer(analyse_app, name="analyse")
-
-console = Console()
-err = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]Error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
 
 
 @db_app.command("up")

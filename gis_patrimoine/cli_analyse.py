@@ -6,14 +6,12 @@ from typing import Annotated
 
 import psycopg
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from gis_patrimoine.analysis.workload import totals, workload
-from gis_patrimoine.cli_import import _url
+from gis_patrimoine.cli_common import console, database_url_or_exit
 
 analyse_app = typer.Typer(help="Analyses: workload (rounds, zones and scenarios to come).", no_args_is_help=True)
-console = Console()
 
 
 @analyse_app.command("workload")
@@ -23,7 +21,7 @@ def workload_cmd(
     detail: Annotated[bool, typer.Option(help="One line per activity")] = False,
 ) -> None:
     """Annual on-site hours per commune and service, from the catalogue's maintenance model."""
-    with psycopg.connect(_url()) as conn:
+    with psycopg.connect(database_url_or_exit()) as conn:
         rows = workload(conn, communes=commune or None, service=service)
         names = dict(conn.execute("SELECT insee, name FROM patrimoine.commune").fetchall())
     if detail:

@@ -8,16 +8,14 @@ from typing import Annotated
 
 import psycopg
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from gis_patrimoine.cli_import import _url
+from gis_patrimoine.cli_common import console, database_url_or_exit
 from gis_patrimoine.settings import get_settings
 
 demo_app = typer.Typer(
     help="The demo territory: Laval Agglomération's 20 communes with a synthetic inventory.", no_args_is_help=True
 )
-console = Console()
 
 
 def default_dir() -> Path:
@@ -52,7 +50,7 @@ def load_cmd(outdir: Annotated[Path, typer.Argument(help="Folder written by `dem
     from gis_patrimoine.demo.load import load
 
     result = load(
-        _url(),
+        database_url_or_exit(),
         outdir,
         on_report=lambda r: console.print(
             f"{r.layer:<14} read {r.read:>8,}  inserted {r.inserted:>8,}  updated {r.updated:>6,}  "
@@ -68,7 +66,7 @@ def render_cmd(path: Annotated[Path, typer.Argument(help="PNG file to write")]) 
     """Draw the inventory in the database (communes, roads, lights, green spaces, buildings, depots)."""
     from gis_patrimoine.demo.render import render
 
-    console.print(f"Written {render(_url(), path, 'Laval Agglomération — demo inventory')}")
+    console.print(f"Written {render(database_url_or_exit(), path, 'Laval Agglomération — demo inventory')}")
 
 
 @demo_app.command("run")
@@ -82,7 +80,7 @@ def run_cmd(
     if not (outdir / "street_lights.gpkg").exists():
         generate_cmd(outdir, scale, seed)
     load_cmd(outdir)
-    with psycopg.connect(_url()) as conn:
+    with psycopg.connect(database_url_or_exit()) as conn:
         rows = conn.execute(
             "SELECT c.insee, c.name, c.population, "
             "(SELECT round(sum(length_m) / 1000)::int FROM patrimoine.road r WHERE r.commune_insee = c.insee), "

@@ -6,13 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gis_patrimoine.catalogue import get_catalogue
-from gis_patrimoine.db import cluster
-from gis_patrimoine.db.connection import database_url
+from gis_patrimoine.cli_common import console, database_url_or_exit, err
 from gis_patrimoine.exporter import export_layer
 from gis_patrimoine.importer import (
     CommuneOptions,
@@ -28,16 +26,6 @@ from gis_patrimoine.importer.report import COUNT_LABELS
 import_app = typer.Typer(
     help="Import GIS files (Shapefile, zipped too, GeoPackage, GeoJSON, CSV).", no_args_is_help=True
 )
-console = Console()
-err = Console(stderr=True)
-
-
-def _url() -> str:
-    try:
-        return database_url()
-    except cluster.ClusterError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
 
 
 def print_report(report: ImportReport) -> None:
@@ -93,7 +81,7 @@ def import_communes_cmd(
     """Load or update commune boundaries (keyed by INSEE code)."""
     try:
         report = import_communes(
-            _url(),
+            database_url_or_exit(),
             CommuneOptions(
                 path, code_field, name_field, population_field, population_year, layer_name, srs, encoding, dry_run
             ),
@@ -160,7 +148,7 @@ def _layer_command(collection: str, title: str) -> None:
                 progress.update(task, rate=f"{speed:,.0f} features/s" if speed else "")
 
             try:
-                result = import_layer(_url(), options, progress=advance, on_start=started)
+                result = import_layer(database_url_or_exit(), options, progress=advance, on_start=started)
             except ImportFailed as exc:
                 progress.stop()
                 _fail(exc)
@@ -182,7 +170,7 @@ def export_cmd(
 ) -> None:
     """Export a layer to GeoPackage, Shapefile, GeoJSON or CSV (by extension)."""
     try:
-        n = export_layer(_url(), layer, path, commune or None, srs)
+        n = export_layer(database_url_or_exit(), layer, path, commune or None, srs)
     except (ImportFailed, KeyError) as exc:
         err.print(f"[bold red]Export failed:[/] {exc}", highlight=False)
         raise typer.Exit(1) from exc

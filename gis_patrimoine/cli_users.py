@@ -6,16 +6,14 @@ from typing import Annotated
 
 import psycopg
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from gis_patrimoine.api.auth import new_token
-from gis_patrimoine.cli_import import _url
+from gis_patrimoine.cli_common import console, database_url_or_exit
 
 users_app = typer.Typer(
     help="API accounts: tokens for readers, editors (per commune), managers, admins.", no_args_is_help=True
 )
-console = Console()
 
 
 @users_app.command("token")
@@ -30,7 +28,7 @@ def token_cmd(
     if role == "editor" and not commune:
         raise typer.BadParameter("an editor needs at least one --commune", param_hint="--commune")
     token, digest = new_token()
-    with psycopg.connect(_url()) as conn:
+    with psycopg.connect(database_url_or_exit()) as conn:
         known = {r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune WHERE insee = ANY(%s)", (commune,))}
         if missing := sorted(set(commune) - known):
             raise typer.BadParameter(f"unknown commune(s) {', '.join(missing)}", param_hint="--commune")
@@ -45,7 +43,7 @@ def token_cmd(
 @users_app.command("revoke")
 def revoke_cmd(token_id: Annotated[int, typer.Argument(help="The token's number (see `users list`)")]) -> None:
     """Revoke a token at once."""
-    with psycopg.connect(_url()) as conn:
+    with psycopg.connect(database_url_or_exit()) as conn:
         done = conn.execute(
             "UPDATE patrimoine_sys.api_token SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (token_id,)
         ).rowcount
@@ -56,7 +54,7 @@ def revoke_cmd(token_id: Annotated[int, typer.Argument(help="The token's number 
 def list_cmd() -> None:
     """The tokens (never the tokens themselves)."""
     table = Table("id", "user", "role", "communes", "created", "revoked")
-    with psycopg.connect(_url()) as conn:
+    with psycopg.connect(database_url_or_exit()) as conn:
         for row in conn.execute(
             "SELECT id, username, role, array_to_string(communes, ' '), created_at::date, "
             "revoked_at::date FROM patrimoine_sys.api_token ORDER BY id"

@@ -52,6 +52,18 @@ def cost_matrix(conn: psycopg.Connection, nodes: list[int]) -> np.ndarray:
     return matrix
 
 
+def endpoint_components(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Component label of each line given its (n, 2) start and end points; lines meet where end points
+    coincide to the millimetre. Independent of pgRouting, to check it and to report on generated networks."""
+    points = np.round(np.concatenate([starts, ends]) / SNAP_M).astype(np.int64)
+    keys, inverse = np.unique(points, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    n = len(starts)
+    graph = coo_matrix((np.ones(n), (inverse[:n], inverse[n:])), shape=(len(keys), len(keys)))
+    _, labels = connected_components(graph, directed=False)
+    return labels[inverse[:n]]
+
+
 def component_sizes_from_roads(conn: psycopg.Connection) -> list[int]:
     """Number of road segments in each connected component of the network, largest first."""
     rows = conn.execute(
@@ -60,9 +72,6 @@ def component_sizes_from_roads(conn: psycopg.Connection) -> list[int]:
     ).fetchall()
     if not rows:
         return []
-    ends = np.round(np.array(rows, dtype=float).reshape(-1, 2) / SNAP_M).astype(np.int64)
-    keys, inverse = np.unique(ends, axis=0, return_inverse=True)
-    pairs = inverse.ravel().reshape(-1, 2)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(keys), len(keys)))
-    _, labels = connected_components(graph, directed=False)
-    return sorted(np.bincount(labels[pairs[:, 0]]).tolist(), reverse=True)
+    ends = np.array(rows, dtype=float)
+    labels = endpoint_components(ends[:, :2], ends[:, 2:])
+    return sorted(np.bincount(labels).tolist(), reverse=True)

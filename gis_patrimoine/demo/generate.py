@@ -21,11 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyogrio
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import Delaunay, cKDTree
 from shapely.ops import substring
 
+from gis_patrimoine.analysis.network import endpoint_components
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.demo.territory import CENTRAL_COMMUNE, Commune, load_territory
 
@@ -170,15 +169,10 @@ def street_grid(commune: Commune, rng: np.random.Generator, scale: float) -> tup
 
 
 def _components(lines: np.ndarray) -> np.ndarray:
-    """Connected component label of each line, lines meeting at exactly shared end points."""
-    starts = shapely.get_coordinates(shapely.get_point(lines, 0))
-    ends = shapely.get_coordinates(shapely.get_point(lines, -1))
-    keys, inverse = np.unique(np.round(np.concatenate([starts, ends]), 6), axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    n = len(lines)
-    graph = coo_matrix((np.ones(n), (inverse[:n], inverse[n:])), shape=(len(keys), len(keys)))
-    _, labels = connected_components(graph, directed=False)
-    return labels[inverse[:n]]
+    """Connected component label of each line."""
+    return endpoint_components(
+        shapely.get_coordinates(shapely.get_point(lines, 0)), shapely.get_coordinates(shapely.get_point(lines, -1))
+    )
 
 
 def rural_lanes(commune: Commune, nodes: np.ndarray, rng: np.random.Generator, scale: float) -> list:
@@ -622,13 +616,6 @@ def generate(outdir: Path, scale: float = 1.0, seed: int = 1, catalogue: Catalog
             {"crews": pa.int32(), "staff": pa.int32()},
             "Point",
         )
-    summary.components = _count_components(np.concatenate(endpoints))
+    ends = np.concatenate(endpoints)
+    summary.components = int(endpoint_components(ends[:, 0], ends[:, 1]).max() + 1) if len(ends) else 0
     return summary
-
-
-def _count_components(endpoints: np.ndarray) -> int:
-    """Connected components of the whole network, from the (start, end) points of every road."""
-    keys, inverse = np.unique(np.round(endpoints.reshape(-1, 2), 6), axis=0, return_inverse=True)
-    pairs = inverse.ravel().reshape(-1, 2)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(keys), len(keys)))
-    return int(connected_components(graph, directed=False)[0])

@@ -43,7 +43,7 @@ class Normaliser:
             None if source_crs.equals(target) else Transformer.from_crs(source_crs, target, always_xy=True)
         )
 
-    def _reproject(self, geoms: np.ndarray) -> np.ndarray:
+    def reproject(self, geoms: np.ndarray) -> np.ndarray:
         if self.transformer is None:
             return geoms
         transform = self.transformer.transform
@@ -84,7 +84,7 @@ class Normaliser:
         for i in np.flatnonzero(wrong):
             reasons[i] = f"wrong geometry type: {geoms[i].geom_type} in a layer of {self.geometry_type}"
         ok &= ~wrong
-        geoms[ok] = self._reproject(geoms[ok])
+        geoms[ok] = self.reproject(geoms[ok])
         invalid = ok & ~shapely.is_valid(geoms)
         repaired = np.zeros(n, dtype=bool)
         if invalid.any():

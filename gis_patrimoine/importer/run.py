@@ -135,7 +135,7 @@ def check_extent(source: Source, srid: int, communes: CommuneIndex | None) -> No
         )
 
 
-def _counts_sql(layer: Layer, provided: list[str], srid: int, mode: Mode) -> sql.Composable:
+def _counts_sql(layer: Layer, provided: list[str], mode: Mode) -> sql.Composable:
     table = sql.Identifier("patrimoine", layer.table)
     cols = ["commune_insee", "source", "source_id", *provided, "extra", "geom"]
     geom = sql.SQL("ST_Multi(i.geom)") if layer.geometry.startswith("Multi") else sql.SQL("i.geom")
@@ -321,7 +321,7 @@ def _run(
             conn.rollback()
             raise ImportRefused(report)
         with step("merge"):
-            inserted, updated = conn.execute(_counts_sql(layer, provided, srid, options.mode)).fetchone()
+            inserted, updated = conn.execute(_counts_sql(layer, provided, options.mode)).fetchone()
         accepted = conn.execute("SELECT count(*) FROM import_typed WHERE cardinality(reasons) = 0").fetchone()[0]
         report.inserted, report.updated = inserted, updated
         report.unchanged = accepted - inserted - updated

@@ -126,7 +126,7 @@ class BatchConverter:
         ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         out = np.full(len(wkb), None, dtype=object)
         if ok.any():
-            g = self.normaliser._reproject(shapely.force_2d(geoms[ok]))
+            g = self.normaliser.reproject(shapely.force_2d(geoms[ok]))
             out[ok] = shapely.to_wkb(shapely.set_srid(g, self.srid), hex=True, include_srid=True)
         return out
 
