@@ -20,9 +20,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(url: str) -> Iterator[str]:
+def running_server(url: str, **app_options) -> Iterator[str]:
+    """`app_options` go to create_app (settings, catalogue)."""
     port = free_port()
-    config = uvicorn.Config(create_app(url=url), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(url=url, **app_options), host="127.0.0.1", port=port, log_level="warning")
+
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

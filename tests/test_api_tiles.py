@@ -134,3 +134,26 @@ def test_tiles_fit_the_feature_cap(api: str, collection: str) -> None:
     z, y, x = tile_of(12)
     response = httpx.get(f"{api}/collections/{collection}/tiles/WebMercatorQuad/{z}/{y}/{x}")
     assert response.status_code in (200, 204) and "x-tile-truncated" not in response.headers
+
+
+def test_truncated_tiles_are_said_and_slow_tiles_logged_with_their_plan(demo_db: str, caplog) -> None:
+    from gis_patrimoine.catalogue import get_catalogue
+    from gis_patrimoine.settings import Settings
+    from tests.servers import running_server
+
+    catalogue = get_catalogue()
+    lights = catalogue.layers["street_light"]
+    capped = lights.model_copy(update={"tiles": lights.tiles.model_copy(update={"max_features": 5})})
+    small_caps = catalogue.model_copy(update={"layers": {**catalogue.layers, "street_light": capped}})
+    z, y, x = tile_of(15)
+    with (
+        caplog.at_level("WARNING", logger="gis_patrimoine.tiles"),
+        running_server(demo_db, settings=Settings(slow_tile_ms=0), catalogue=small_caps) as base,
+    ):
+        response = httpx.get(f"{base}/collections/street_lights/tiles/WebMercatorQuad/{z}/{y}/{x}")
+        features = decode(response.content)["street_lights"]["features"]
+        again = httpx.get(f"{base}/collections/street_lights/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    assert response.headers["x-tile-truncated"] == "street_lights" and len(features) == 5
+    assert again.headers["x-cache"] == "hit" and again.headers["x-tile-truncated"] == "street_lights"
+    slow = [r.getMessage() for r in caplog.records if "slow tile street_lights" in r.getMessage()]
+    assert slow and ("Index Scan" in slow[0] or "Seq Scan" in slow[0])

@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from gis_patrimoine import __version__
 from gis_patrimoine.api import edits, features, pages, tiles
 from gis_patrimoine.api.deps import Unavailable
-from gis_patrimoine.catalogue import get_catalogue
+from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.db.connection import database_url
 from gis_patrimoine.settings import Settings, get_settings
 from gis_patrimoine.tiles.cache import TileCache
@@ -39,7 +39,7 @@ async def _territory(pool: AsyncConnectionPool) -> tuple[int, list[float]]:
     return srid, [float(v) for v in row] if row and row[0] is not None else DEFAULT_BOUNDS
 
 
-def create_app(settings: Settings | None = None, url: str | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, url: str | None = None, catalogue: Catalogue | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
         description="OGC API – Features and Tiles over the public-space assets of the communes.",
     )
     app.state.settings = settings
-    app.state.catalogue = get_catalogue()
+    app.state.catalogue = catalogue or get_catalogue()
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
     app.state.count_cache = features.CountCache()
 

@@ -107,11 +107,10 @@ async def _tile(
             parts = await asyncio.gather(*(_render_apart(request, layer, z, x, y, where, commune) for layer in layers))
         data = b"".join(p[0] for p in parts)
         truncated = ",".join(layer.collection for layer, p in zip(layers, parts, strict=True) if p[1])
-        request.app.state.tile_cache.put(key, data, bool(truncated))
+        request.app.state.tile_cache.put(key, data, truncated)
         headers["X-Cache"] = "miss"
     else:
-        data, _ = hit
-        truncated = ""
+        data, truncated = hit
         headers["X-Cache"] = "hit"
     if truncated:
         headers["X-Tile-Truncated"] = truncated

@@ -17,10 +17,10 @@ class TileCache:
         self.size = 0
         self.hits = 0
         self.misses = 0
-        self._items: OrderedDict[tuple, tuple[bytes, bool]] = OrderedDict()
+        self._items: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()  # tile, truncated layers
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> tuple[bytes, bool] | None:
+    def get(self, key: tuple) -> tuple[bytes, str] | None:
         with self._lock:
             item = self._items.get(key)
             if item is None:
@@ -30,7 +30,7 @@ class TileCache:
             self.hits += 1
             return item
 
-    def put(self, key: tuple, data: bytes, truncated: bool) -> None:
+    def put(self, key: tuple, data: bytes, truncated: str) -> None:
         if len(data) > self.max_bytes // 4:
             return
         with self._lock:
