@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     app.state.settings = settings
     app.state.catalogue = catalogue or get_catalogue()
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
-    app.state.count_cache = features.CountCache()
+    app.state.versioned_cache = features.VersionedCache()
 
     app.include_router(features.router, tags=["OGC API – Features"])
     app.include_router(edits.router, tags=["OGC API – Features, Part 4: writes"])

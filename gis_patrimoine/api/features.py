@@ -14,7 +14,7 @@ from psycopg import sql
 
 from gis_patrimoine.api import crs as crs_mod
 from gis_patrimoine.api.cql import to_sql
-from gis_patrimoine.api.deps import connection, layer_of
+from gis_patrimoine.api.deps import connection, layer_of, versions
 from gis_patrimoine.api.html import render_html, wants_html
 from gis_patrimoine.catalogue import Attribute, Layer
 
@@ -63,20 +63,21 @@ JSON_SCHEMA_TYPES = {
 }
 
 
-class CountCache:
-    """numberMatched per (layer, data version, filter): counting a million rows for every page is wasteful."""
+class VersionedCache:
+    """Small LRU for facts keyed by a layer's data version: numberMatched per filter (counting a million rows
+    for every page is wasteful), extents. A new version makes new keys; old ones age out."""
 
     def __init__(self, size: int = 2048):
         self.size = size
-        self._items: OrderedDict[tuple, int] = OrderedDict()
+        self._items: OrderedDict[tuple, object] = OrderedDict()
 
-    def get(self, key: tuple) -> int | None:
+    def get(self, key: tuple) -> object | None:
         value = self._items.get(key)
         if value is not None:
             self._items.move_to_end(key)
         return value
 
-    def put(self, key: tuple, value: int) -> None:
+    def put(self, key: tuple, value: object) -> None:
         self._items[key] = value
         if len(self._items) > self.size:
             self._items.popitem(last=False)
@@ -173,23 +174,33 @@ def collection_body(request: Request, layer: Layer, extent: tuple | None) -> dic
     return body
 
 
-async def layer_extent(conn: psycopg.AsyncConnection, layer: Layer) -> tuple | None:
-    cur = await conn.execute(
-        sql.SQL(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-            "(SELECT ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, ST_SRID(min(geom))), 4326) AS e FROM {}) s"
-        ).format(sql.Identifier("patrimoine", layer.table))
-    )
-    return await cur.fetchone()
+async def layer_extents(request: Request, conn: psycopg.AsyncConnection, layers: list[Layer]) -> dict[str, tuple]:
+    """Extent of each layer in CRS84, computed once per data version (a full scan on big layers)."""
+    cache: VersionedCache = request.app.state.versioned_cache
+    current = await versions(conn, [layer.table for layer in layers])
+    extents = {}
+    for layer in layers:
+        key = ("extent", layer.table, current.get(layer.table, 0))
+        extent = cache.get(key)
+        if extent is None:
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                    "(SELECT ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, {}), 4326) AS e FROM {}) s"
+                ).format(sql.Literal(request.app.state.srid), sql.Identifier("patrimoine", layer.table))
+            )
+            extent = await cur.fetchone()
+            cache.put(key, extent)
+        extents[layer.name] = extent
+    return extents
 
 
 @router.get("/collections", summary="The collections")
 async def collections(request: Request, conn: Conn) -> Response:
     base = base_url(request)
-    items = [
-        collection_body(request, layer, await layer_extent(conn, layer))
-        for layer in request.app.state.catalogue.layers.values()
-    ]
+    layers = list(request.app.state.catalogue.layers.values())
+    extents = await layer_extents(request, conn, layers)
+    items = [collection_body(request, layer, extents[layer.name]) for layer in layers]
     body = {"collections": items, "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}]}
     return json_response(request, body, "Collections")
 
@@ -197,7 +208,8 @@ async def collections(request: Request, conn: Conn) -> Response:
 @router.get("/collections/{collection_id}", summary="One collection")
 async def collection(request: Request, collection_id: str, conn: Conn) -> Response:
     layer = layer_of(request, collection_id)
-    return json_response(request, collection_body(request, layer, await layer_extent(conn, layer)), layer.title.fr)
+    extent = (await layer_extents(request, conn, [layer]))[layer.name]
+    return json_response(request, collection_body(request, layer, extent), layer.title.fr)
 
 
 def queryable_columns(layer: Layer) -> dict[str, str]:
@@ -362,7 +374,7 @@ async def items(
         offset=sql.Literal(offset),
     )
     count_query = sql.SQL("SELECT count(*) FROM {table}{where}").format(table=table, where=where_sql)
-    counts: CountCache = request.app.state.count_cache
+    counts: VersionedCache = request.app.state.versioned_cache
     try:
         async with conn.pipeline():  # page and data version in one round trip
             page = await conn.execute(query)
@@ -370,7 +382,7 @@ async def items(
                 "SELECT version FROM patrimoine_sys.data_version WHERE layer = %s", (layer.table,)
             )
         rows = await page.fetchall()
-        key = (layer.table, (await version.fetchone() or (0,))[0], where_sql.as_string(conn))
+        key = ("count", layer.table, (await version.fetchone() or (0,))[0], where_sql.as_string(conn))
         matched = counts.get(key)
         if matched is None:  # counted once per filter and data version: paging does not count again
             matched = (await (await conn.execute(count_query)).fetchone())[0]

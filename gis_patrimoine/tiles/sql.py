@@ -5,25 +5,58 @@
 - Generalisation per zoom from the catalogue: simplification to about `simplify_px` pixels, and features
   smaller than `min_size_px` pixels dropped below the layer's detail zoom.
 - Attributes thinned by zoom (`tiles.properties` in the catalogue) plus `id` and `commune_insee`.
-- A deterministic order decides which features survive the per-tile cap (largest first, then by key),
-  and one extra row tells whether the tile was truncated.
+- A deterministic order decides which features survive the per-tile cap (largest first, then by key);
+  the cap counts features after rendering (a slack of candidates is rendered, so the corners of the box
+  that miss the tile take no places), and one extra row tells whether the tile was truncated.
+
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
+import morecantile
+import numpy as np
 from psycopg import sql
+from pyproj import Transformer
 
 from gis_patrimoine.catalogue import Layer
 
 EARTH = 2 * math.pi * 6378137.0
+TMS = morecantile.tms.get("WebMercatorQuad")
 DETAIL_ZOOM = 16  # from this zoom on, nothing is dropped for being small
 
 
 def pixel_metres(z: int, extent: int) -> float:
     """Size of one tile pixel (of `extent` per tile) at zoom z, in Web Mercator metres (≈ metres at 48°N / 1.5)."""
     return EARTH / (2**z) / extent
+
+
+@lru_cache(maxsize=8)
+def _from_mercator(srid: int) -> Transformer:
+    return Transformer.from_crs(3857, srid, always_xy=True)
+
+
+@lru_cache(maxsize=4096)
+def native_envelope(z: int, x: int, y: int, margin: float, srid: int) -> str:
+    """The tile widened by its buffer, in the storage SRID, densified so that its reprojected edges follow
+    the true tile (WKT). Computed here once per tile, rather than by ST_Transform in every query."""
+    left, bottom, right, top = TMS.xy_bounds(morecantile.Tile(x, y, z))
+    pad = (right - left) * margin
+    left, bottom, right, top = left - pad, bottom - pad, right + pad, top + pad
+    steps = np.linspace(0.0, 1.0, 17)
+    sides = [  # counter-clockwise: bottom, right, top, left
+        (left + (right - left) * steps, np.full(17, bottom)),
+        (np.full(17, right), bottom + (top - bottom) * steps),
+        (right - (right - left) * steps, np.full(17, top)),
+        (np.full(17, left), top - (top - bottom) * steps),
+    ]
+    projected = [_from_mercator(srid).transform(xs, ys) for xs, ys in sides]
+    ring = [(px, py) for xs, ys in projected for px, py in zip(xs[:-1], ys[:-1], strict=True)]
+    ring.append(ring[0])
+    wkt = "POLYGON((" + ",".join(f"{float(px)!r} {float(py)!r}" for px, py in ring) + "))"
+    return wkt
 
 
 def tile_query(
@@ -37,6 +70,7 @@ def tile_query(
 ) -> sql.Composable:
     """SELECT returning (mvt bytea, features int) for one layer; features > cap means truncated."""
     t = layer.tiles
+    native = native_envelope(z, x, y, t.buffer / t.extent, srid)
     px = pixel_metres(z, t.extent)
     # Lambert-93 metres are about 0.67 Web Mercator metres at 48°N: simplify in storage units
     scale = math.cos(math.radians(48.0))
@@ -53,8 +87,9 @@ def tile_query(
     geom = sql.SQL("geom")
     if tolerance > 0 and layer.geometry != "Point":
         geom = sql.SQL("ST_Simplify(geom, {}, true)").format(sql.Literal(tolerance))
-    # the box test uses the index; the exact one keeps the per-tile cap for features that reach the tile
-    conditions = [sql.SQL("geom && bounds.native AND ST_Intersects(geom, bounds.native)")]
+    # the box test alone (index-friendly); the few candidates in the corners of the box that miss the tile are
+    # dropped by ST_AsMVTGeom, so a slack of candidates is rendered and the cap applies to what reaches the tile
+    conditions = [sql.SQL("geom && bounds.native")]
     size = None
     if layer.geometry in ("LineString", "MultiLineString"):
         size = sql.SQL("ST_Length(geom)")
@@ -70,12 +105,15 @@ def tile_query(
     if where is not None:
         conditions.append(where)
     order = sql.SQL("{} DESC, {}").format(size, key) if size is not None else key
+    # the same order over the picked rows (size recomputed on the few), for the cap after rendering
+    rank = sql.SQL("row_number() OVER (ORDER BY {})").format(
+        sql.SQL("{} DESC, {}").format(size, sql.Identifier(idcol)) if size is not None else sql.Identifier(idcol)
+    )
     cols = sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(p)) for p in props)
     return sql.SQL("""
         WITH bounds AS (
             SELECT ST_TileEnvelope({z}, {x}, {y}) AS merc,
-                   ST_Transform(ST_Segmentize(ST_TileEnvelope({z}, {x}, {y}, margin => {margin}),
-                                              {step}), {srid}) AS native
+                   ST_GeomFromText({native}, {srid}) AS native
 
         ),
         picked AS (
@@ -83,22 +121,26 @@ def tile_query(
             FROM {table}, bounds
             WHERE {conditions}
             ORDER BY {order}
-            LIMIT {cap_plus_one}
+            LIMIT {slack}
+        ),
+        rendered AS (
+            SELECT {idcol}{cols}, {rank} AS rank,
+                   ST_AsMVTGeom(ST_Transform({geom}, 3857), bounds.merc, {extent}, {buffer}, true) AS geom
+            FROM picked, bounds
+        ),
+        kept AS (
+            SELECT * FROM rendered WHERE geom IS NOT NULL ORDER BY rank LIMIT {cap_plus_one}
         ),
         mvtgeom AS (
-            SELECT {idcol}{cols},
-                   ST_AsMVTGeom(ST_Transform({geom}, 3857), bounds.merc, {extent}, {buffer}, true) AS geom
-
-            FROM (SELECT * FROM picked LIMIT {cap}) p, bounds
+            SELECT {idcol}{cols}, geom FROM (SELECT * FROM kept ORDER BY rank LIMIT {cap}) k
         )
-        SELECT (SELECT ST_AsMVT(mvtgeom, {name}, {extent}, 'geom'{fid}) FROM mvtgeom WHERE geom IS NOT NULL),
-               (SELECT count(*) FROM picked)
+        SELECT (SELECT ST_AsMVT(mvtgeom, {name}, {extent}, 'geom'{fid}) FROM mvtgeom),
+               (SELECT count(*) FROM kept)
     """).format(
         z=sql.Literal(z),
         x=sql.Literal(x),
         y=sql.Literal(y),
-        margin=sql.Literal(t.buffer / t.extent),
-        step=sql.Literal(EARTH / 2**z / 16),  # 16 vertices a side: the reprojected edges follow the true box
+        native=sql.Literal(native),
         srid=sql.Literal(srid),
         key=key,
         idcol=sql.Identifier(idcol),
@@ -108,6 +150,8 @@ def tile_query(
         conditions=sql.SQL(" AND ").join(conditions),
         order=order,
         cap_plus_one=sql.Literal(t.max_features + 1),
+        slack=sql.Literal(t.max_features + max(16, t.max_features // 8)),
+        rank=rank,
         cap=sql.Literal(t.max_features),
         geom=geom,
         extent=sql.Literal(t.extent),
