@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gis_patrimoine.settings import get_settings
@@ -22,6 +23,7 @@ AttributeType = Literal[
     "uuid",
     "text",
     "integer",
+    "bigint",
     "real",
     "boolean",
     "date",
@@ -31,6 +33,8 @@ AttributeType = Literal[
     "codes",
     "commune",
     "reference",
+    "texts",
+    "bigints",
 ]
 Unit = Literal["item", "m", "100m", "km", "m2", "100m2", "ha"]
 
@@ -40,6 +44,7 @@ SQL_TYPES: dict[str, str] = {
     "uuid": "uuid",
     "text": "text",
     "integer": "integer",
+    "bigint": "bigint",
     "real": "double precision",
     "boolean": "boolean",
     "date": "date",
@@ -49,6 +54,8 @@ SQL_TYPES: dict[str, str] = {
     "codes": "ARRAY",
     "commune": "text",
     "reference": "bigint",
+    "texts": "ARRAY",
+    "bigints": "ARRAY",
 }
 
 
@@ -203,7 +210,7 @@ class Style(Strict):
 
 class Layer(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: Literal["asset", "reference"]
+    kind: Literal["asset", "reference", "result"]  # result: written by the analyses, read-only elsewhere
     collection: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: Title
     description: str
@@ -227,6 +234,15 @@ class Layer(Strict):
     @property
     def table(self) -> str:
         return self.name
+
+    @property
+    def schema(self) -> str:
+        """Inventory layers live in `patrimoine`, analysis results in `analysis`."""
+        return "analysis" if self.kind == "result" else "patrimoine"
+
+    @property
+    def qualified(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.table)
 
     def attribute(self, name: str) -> Attribute:
         for a in self.attributes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from psycopg import sql
 from rich.table import Table
 
 from gis_patrimoine.cli_analyse import analyse_app
@@ -104,7 +105,7 @@ def db_status() -> None:
         console.print(f"Storage SRID: EPSG:{srid}")
         table = Table("layer", "features", "data version")
         for layer in get_catalogue().layers.values():
-            count = conn.execute(f"SELECT count(*) FROM patrimoine.{layer.table}").fetchone()[0]  # noqa: S608
+            count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(layer.qualified)).fetchone()[0]
             version = conn.execute(
                 "SELECT version FROM patrimoine_sys.data_version WHERE layer = %s", (layer.table,)
             ).fetchone()

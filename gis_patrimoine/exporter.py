@@ -54,7 +54,7 @@ def export_layer(
             [
                 *(
                     sql.SQL("{}::text").format(sql.Identifier(a.name))
-                    if a.type in ("uuid", "jsonb", "codes")
+                    if a.type in ("uuid", "jsonb", "codes", "texts", "bigints")
                     else sql.Identifier(a.name)
                     for a in columns
                 ),
@@ -67,7 +67,7 @@ def export_layer(
             else sql.SQL("")
         )
         query = sql.SQL("SELECT {s} FROM {t} {w} ORDER BY {k}").format(
-            s=select, t=sql.Identifier("patrimoine", layer.table), w=where, k=sql.Identifier(layer.key)
+            s=select, t=layer.qualified, w=where, k=sql.Identifier(layer.key)
         )
         if path.exists():
             for sibling in path.parent.glob(path.stem + ".*") if driver == "ESRI Shapefile" else [path]:

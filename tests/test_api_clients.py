@@ -11,19 +11,21 @@ import pytest
 from owslib.ogcapi.features import Features
 
 TABLES = {
-    "communes": "commune",
-    "depots": "depot",
-    "roads": "road",
-    "street_lights": "street_light",
-    "green_spaces": "green_space",
-    "buildings": "building",
+    "communes": "patrimoine.commune",
+    "depots": "patrimoine.depot",
+    "roads": "patrimoine.road",
+    "street_lights": "patrimoine.street_light",
+    "green_spaces": "patrimoine.green_space",
+    "buildings": "patrimoine.building",
+    "rounds": "analysis.round",
+    "round_stops": "analysis.round_stop",
 }
 
 
 def db_counts(db: str) -> dict[str, int]:
     with psycopg.connect(db) as conn:
         return {
-            c: conn.execute(f"SELECT count(*) FROM patrimoine.{t}").fetchone()[0]  # noqa: S608
+            c: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
             for c, t in TABLES.items()
         }
 

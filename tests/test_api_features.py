@@ -35,7 +35,10 @@ def test_landing_conformance_and_openapi(api: str) -> None:
 
 def test_collections_have_extent_and_crs(api: str) -> None:
     collections = {c["id"]: c for c in get(f"{api}/collections").json()["collections"]}
-    assert set(collections) == {"communes", "depots", "roads", "street_lights", "green_spaces", "buildings"}
+    assert set(collections) == {
+        *("communes", "depots", "roads", "street_lights", "green_spaces", "buildings"),
+        *("rounds", "round_stops"),  # analysis results, read-only
+    }
     roads = collections["roads"]
     assert roads["storageCrs"] == STORAGE and CRS84 in roads["crs"]
     xmin, ymin, xmax, ymax = roads["extent"]["spatial"]["bbox"][0]

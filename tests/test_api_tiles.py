@@ -104,6 +104,8 @@ def test_tilejson_tilesets_and_style(api: str) -> None:
         "street_lights",
         "green_spaces",
         "buildings",
+        "rounds",
+        "round_stops",
     }
     one = httpx.get(f"{api}/collections/roads/tiles/WebMercatorQuad/tilejson.json").json()
     assert one["vector_layers"][0]["fields"]["road_class"] == "Classe"

@@ -97,4 +97,32 @@ def test_rounds_that_cannot_fit_say_what_to_change() -> None:
     with pytest.raises(RoundsDoNotFit) as info:
         solve(p, seconds=0.5, workers=1)
     message = str(info.value)
-    assert "2 vehicle" in message and ("shift" in message or "capacity" in message)
+    assert "2 round(s)" in message and ("shift" in message or "capacity" in message)
+
+
+def test_two_depots_and_exclusive_groups_reach_the_brute_force_optimum() -> None:
+    """Arc routing's encoding: a group of clients of which exactly one is served (one per direction of a
+    segment), and rounds that start from either of two depots."""
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 1000, (8, 2))  # nodes 0, 1 depots; 2..7 clients; (2, 3) and (4, 5) are groups
+    dist = np.rint(np.hypot(*(xy[:, None] - xy[None, :]).transpose(2, 0, 1))).astype(int)
+    groups = ((2, 3), (4, 5))
+    p = Problem(distance=dist, depots=2, depot_vehicles=(1, 1), groups=groups)
+    solution = solve(p, seconds=1, workers=1)
+
+    def cost(depot: int, route: tuple[int, ...]) -> int:
+        return sum(dist[a, b] for a, b in itertools.pairwise([depot, *route, depot])) if route else 0
+
+    best = float("inf")
+    for a in groups[0]:
+        for b in groups[1]:
+            visits = [a, b, 6, 7]
+            for mask in itertools.product((0, 1), repeat=4):  # which depot serves each visit
+                split = [[v for v, m in zip(visits, mask, strict=True) if m == d] for d in (0, 1)]
+                total = sum(min(cost(d, order) for order in itertools.permutations(split[d])) for d in (0, 1))
+                best = min(best, total)
+    served = sorted(c for r in solution.routes for c in r)
+    assert len(served) == 4 and 6 in served and 7 in served
+    assert sum(c in served for c in groups[0]) == 1 and sum(c in served for c in groups[1]) == 1
+    assert solution.distance == sum(cost(d, tuple(r)) for d, r in zip(solution.depots, solution.routes, strict=True))
+    assert solution.distance <= best * 1.01

@@ -26,47 +26,79 @@ class RoundsDoNotFit(ValueError):
 
 @dataclass(frozen=True)
 class Problem:
-    distance: np.ndarray  # (n, n) integers, node 0 is the depot
+    """Nodes 0..depots-1 are depots, the others clients. A group is a list of client nodes of which exactly one
+    is visited: arc routing gives each required road segment one client per direction it may be worked in."""
+
+    distance: np.ndarray  # (n, n) integers
     duration: np.ndarray | None = None  # (n, n) integer seconds; defaults to distance
-    service: np.ndarray | None = None  # (n,) integer seconds on site (0 for the depot)
-    demand: np.ndarray | None = None  # (n,) integer load (0 for the depot)
-    vehicles: int = 1
+    service: np.ndarray | None = None  # (n,) integer seconds on site (0 for depots)
+    demand: np.ndarray | None = None  # (n,) integer load (0 for depots)
+    vehicles: int = 1  # per depot unless depot_vehicles says otherwise
     capacity: int | None = None
     max_duration: int | None = None  # shift length in seconds, travel + service
+    depots: int = 1
+    depot_vehicles: tuple[int, ...] | None = None
+    groups: tuple[tuple[int, ...], ...] = ()
+    fixed_cost: int = 0  # per round used: makes fewer, fuller rounds win over equal distances
 
 
 @dataclass
 class Solution:
-    routes: list[list[int]]  # client node numbers (1..n-1), in visiting order, depot excluded
+    routes: list[list[int]]  # client node numbers, in visiting order, depots excluded
     distance: int
     duration: int
     feasible: bool
     seed: int = 0
     stats: dict = field(default_factory=dict)
+    depots: list[int] = field(default_factory=list)  # the depot node of each route
 
 
-def _model(problem: Problem):
-    from pyvrp import Model
+def _data(problem: Problem):
+    """PyVRP's ProblemData straight from the matrices (no Python loop over the n² edges)."""
+    from pyvrp import Client, ClientGroup, Depot, Location, ProblemData, VehicleType
 
     n = len(problem.distance)
-    duration = problem.duration if problem.duration is not None else problem.distance
+    nd = problem.depots
+    distance = np.ascontiguousarray(problem.distance, dtype=np.int64)
+    duration = np.ascontiguousarray(problem.duration if problem.duration is not None else distance, dtype=np.int64)
     service = problem.service if problem.service is not None else np.zeros(n, dtype=int)
     demand = problem.demand if problem.demand is not None else np.zeros(n, dtype=int)
-    m = Model()
     capacity = problem.capacity if problem.capacity is not None else int(demand.sum()) + 1
+    in_group = {node: g for g, members in enumerate(problem.groups) for node in members}
+    clients = [
+        Client(
+            location=i,
+            delivery=[int(demand[i])],
+            service_duration=int(service[i]),
+            required=i not in in_group,
+            group=in_group.get(i),
+        )
+        for i in range(nd, n)
+    ]
+    groups = [ClientGroup([node - nd for node in members], required=True) for members in problem.groups]
+    per_depot = problem.depot_vehicles or (problem.vehicles,) * nd
     kwargs = {"shift_duration": int(problem.max_duration)} if problem.max_duration is not None else {}
-    m.add_vehicle_type(num_available=problem.vehicles, capacity=[int(capacity)], **kwargs)
-    locations = [m.add_location(x=0, y=0) for _ in range(n)]  # geometry lives in the matrices
-    m.add_depot(locations[0])
-    for i in range(1, n):
-        m.add_client(locations[i], delivery=[int(demand[i])], service_duration=int(service[i]))
-    for i in range(n):
-        for j in range(n):
-            if i != j:
-                m.add_edge(
-                    locations[i], locations[j], distance=int(problem.distance[i, j]), duration=int(duration[i, j])
-                )
-    return m
+    vehicle_types = [
+        VehicleType(
+            num_available=int(k),
+            capacity=[int(capacity)],
+            start_depot=d,
+            end_depot=d,
+            fixed_cost=problem.fixed_cost,
+            **kwargs,
+        )
+        for d, k in enumerate(per_depot)
+        if k > 0
+    ]
+    return ProblemData(
+        locations=[Location(0, 0) for _ in range(n)],  # geometry lives in the matrices
+        clients=clients,
+        depots=[Depot(location=d) for d in range(nd)],
+        vehicle_types=vehicle_types,
+        distance_matrices=[distance],
+        duration_matrices=[duration],
+        groups=groups,
+    )
 
 
 def _is_client(activity: object) -> bool:
@@ -75,24 +107,27 @@ def _is_client(activity: object) -> bool:
 
 
 def _solve_one(args: tuple[Problem, float, int]) -> Solution:
-
+    from pyvrp import solve as pyvrp_solve
     from pyvrp.stop import MaxRuntime
 
     problem, seconds, seed = args
+    data = _data(problem)
     with warnings.catch_warnings():  # infeasibility is reported by `solve`, in our words
         warnings.simplefilter("ignore")
-        result = _model(problem).solve(stop=MaxRuntime(seconds), seed=seed, display=False)
+        result = pyvrp_solve(data, stop=MaxRuntime(seconds), seed=seed, display=False)
 
     best = result.best
-    # activities of a route: the depot, then clients (idx among clients: node idx + 1), then the depot
-    routes = [[activity.idx + 1 for activity in route if _is_client(activity)] for route in best.routes()]
+    nd = problem.depots
+    # a route's activities: its depot, clients (idx among clients), its depot again
+    routes = [[a.idx + nd for a in route if _is_client(a)] for route in best.routes()]
     return Solution(
         routes=routes,
         distance=int(best.distance()),
         duration=int(best.duration()),
         feasible=bool(best.is_feasible()),
         seed=seed,
-        stats={"iterations": result.num_iterations, "runtime": result.runtime},
+        stats={"iterations": result.num_iterations, "runtime": result.runtime, "depots": nd},
+        depots=[int(route.start_depot()) for route in best.routes()],
     )
 
 
@@ -108,14 +143,16 @@ def solve(problem: Problem, seconds: float = 10.0, workers: int | None = None, s
     feasible = [s for s in solutions if s.feasible]
     if not feasible:
         best = min(solutions, key=lambda s: s.distance)
-        limits = [f"{problem.vehicles} vehicle(s)"]
+        vehicles = sum(problem.depot_vehicles) if problem.depot_vehicles else problem.vehicles * problem.depots
+        limits = [f"{vehicles} round(s)"]
         if problem.capacity is not None:
             limits.append(f"capacity {problem.capacity}")
         if problem.max_duration is not None:
             limits.append(f"a shift of {problem.max_duration / 3600:.1f} h")
+        stops = len(problem.distance) - problem.depots - sum(len(g) - 1 for g in problem.groups)
         raise RoundsDoNotFit(
-            f"{len(problem.distance) - 1} stops do not fit in {', '.join(limits)} (best attempt: "
+            f"{stops} stops do not fit in {', '.join(limits)} (best attempt: "
             f"{len(best.routes)} rounds over the limits); add crews, "
             "lengthen the shift or split the work over more days"
         )
-    return min(feasible, key=lambda s: (s.distance, s.seed))
+    return min(feasible, key=lambda s: (s.distance + problem.fixed_cost * len(s.routes), s.seed))

@@ -196,7 +196,7 @@ async def create(
         "WITH new AS (INSERT INTO {table} ({cols}, geom) VALUES ({vals}, {geom}) RETURNING *) "
         "SELECT {key}, {feature}::text FROM new"
     ).format(
-        table=sql.Identifier("patrimoine", layer.table),
+        table=layer.qualified,
         cols=sql.SQL(", ").join(map(sql.Identifier, names)),
         vals=sql.SQL(", ").join(sql.Literal(values[n]) for n in names),
         geom=geom,
@@ -210,9 +210,7 @@ async def _existing(conn: psycopg.AsyncConnection, layer: Layer, feature_id: str
     if not feature_id.isdigit():
         raise HTTPException(404, f"no feature {feature_id!r} in {layer.collection}")
     cur = await conn.execute(
-        sql.SQL("SELECT id, commune_insee FROM {} WHERE id = %s FOR UPDATE").format(
-            sql.Identifier("patrimoine", layer.table)
-        ),
+        sql.SQL("SELECT id, commune_insee FROM {} WHERE id = %s FOR UPDATE").format(layer.qualified),
         (int(feature_id),),
     )
     row = await cur.fetchone()
@@ -257,7 +255,7 @@ async def _update(
         "SELECT id, {feature}::text FROM changed UNION ALL "
         "SELECT id, {feature}::text FROM {table} WHERE id = {fid} AND NOT EXISTS (SELECT 1 FROM changed)"
     ).format(
-        table=sql.Identifier("patrimoine", layer.table),
+        table=layer.qualified,
         sets=sql.SQL(", ").join(sets),
         fid=sql.Literal(fid),
         feature=feature_sql(layer, [a for a in layer.attributes if a.name != layer.key], 4326),
@@ -297,7 +295,5 @@ async def delete(request: Request, collection_id: str, feature_id: str, conn: Co
     except (HTTPException, psycopg.Error):
         await _rollback_on_error(conn)
         raise
-    query = sql.SQL("DELETE FROM {} WHERE id = {} RETURNING id").format(
-        sql.Identifier("patrimoine", layer.table), sql.Literal(fid)
-    )
+    query = sql.SQL("DELETE FROM {} WHERE id = {} RETURNING id").format(layer.qualified, sql.Literal(fid))
     return await _finish(request, conn, layer, query, 204, fid)

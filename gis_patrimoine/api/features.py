@@ -49,6 +49,7 @@ CONFORMANCE = [
 JSON_SCHEMA_TYPES = {
     "identity": "integer",
     "integer": "integer",
+    "bigint": "integer",
     "reference": "integer",
     "real": "number",
     "boolean": "boolean",
@@ -60,6 +61,8 @@ JSON_SCHEMA_TYPES = {
     "timestamp": "string",
     "jsonb": "object",
     "codes": "array",
+    "texts": "array",
+    "bigints": "array",
 }
 
 
@@ -187,7 +190,7 @@ async def layer_extents(request: Request, conn: psycopg.AsyncConnection, layers:
                 sql.SQL(
                     "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
                     "(SELECT ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, {}), 4326) AS e FROM {}) s"
-                ).format(sql.Literal(request.app.state.srid), sql.Identifier("patrimoine", layer.table))
+                ).format(sql.Literal(request.app.state.srid), layer.qualified)
             )
             extent = await cur.fetchone()
             cache.put(key, extent)
@@ -364,7 +367,7 @@ async def items(
             raise HTTPException(400, f"unknown query parameter {name!r}; queryables: {', '.join(columns)}")
         conditions.append(sql.SQL("{}::text = {}").format(sql.Identifier(name), sql.Literal(value)))
     where_sql = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
-    table = sql.Identifier("patrimoine", layer.table)
+    table = layer.qualified
     query = sql.SQL("SELECT {feature}::text FROM {table}{where} ORDER BY {order} LIMIT {limit} OFFSET {offset}").format(
         feature=feature_sql(layer, attrs, out_srid),
         order=_sortby(layer, sortby),
@@ -444,7 +447,7 @@ async def item(
         raise HTTPException(404, f"no feature {feature_id!r} in {collection_id}")
     query = sql.SQL("SELECT {feature}::text FROM {table} WHERE {key} = {value}").format(
         feature=feature_sql(layer, _properties(layer, properties), out_srid),
-        table=sql.Identifier("patrimoine", layer.table),
+        table=layer.qualified,
         key=sql.Identifier(layer.key),
         value=sql.Literal(int(feature_id) if key.type == "identity" else feature_id),
     )

@@ -98,8 +98,11 @@ def tile_query(
         min_size = min_size * min_size
     if size is not None and min_size > 0:
         conditions.append(sql.SQL("{} >= {}").format(size, sql.Literal(min_size)))
-    if commune and layer.kind == "asset":
+    names = {a.name for a in layer.attributes}
+    if commune and "commune_insee" in names:
         conditions.append(sql.SQL("commune_insee = ANY({})").format(sql.Literal(commune)))
+    elif commune and "communes" in names:  # results that span communes (rounds, zones)
+        conditions.append(sql.SQL("communes && {}::text[]").format(sql.Literal(commune)))
     elif commune:
         conditions.append(sql.SQL("{} = ANY({})").format(key, sql.Literal(commune)))
     if where is not None:
@@ -146,7 +149,7 @@ def tile_query(
         idcol=sql.Identifier(idcol),
         fid=fid,
         cols=cols,
-        table=sql.Identifier("patrimoine", layer.table),
+        table=layer.qualified,
         conditions=sql.SQL(" AND ").join(conditions),
         order=order,
         cap_plus_one=sql.Literal(t.max_features + 1),

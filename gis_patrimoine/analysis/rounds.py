@@ -1,0 +1,524 @@
+"""Maintenance rounds: one pass of an activity over its assets, split into crew shifts from the depots.
+
+Point assets (lights, buildings, green spaces) are visits: the assets of one road segment within
+`stop_spread_m` of each other make one stop (a crew parks once), placed on the segment where the first is.
+Road work is arc routing: each required segment is served once, in a direction its one-way rule allows — one
+client per allowed direction, in a group of which the solver serves exactly one. Travel times come from the
+network (`access`), the plan from PyVRP (`vrp`), kilometres and geometry from the legs actually chosen.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from gis_patrimoine.analysis import access, vrp
+from gis_patrimoine.analysis.access import Edge, Place, Unreachable
+from gis_patrimoine.analysis.params import Parameters
+from gis_patrimoine.analysis.params import load as load_params
+from gis_patrimoine.analysis.workload import UNITS
+from gis_patrimoine.catalogue import Activity, Catalogue, Layer, get_catalogue
+
+UNREACHABLE_S = 10**8  # stands for "no road" in the solver's matrix; a plan using it is refused
+
+
+class NothingToDo(ValueError):
+    """The request selects no asset; the message says which service, activity and communes were asked."""
+
+
+class DepotProblem(ValueError):
+    """A depot unknown, not serving the service, or off the road network; the message says what to change."""
+
+
+@dataclass
+class RoundRequest:
+    service: str
+    activity: str | None = None
+    communes: list[str] = field(default_factory=list)  # INSEE codes; empty: every commune
+    depots: list[int] = field(default_factory=list)  # empty: the depots serving the service in the communes
+    crews: int | None = None  # crews per depot; default: the depot's own `crews`
+    days: int | None = None  # working days to do the pass in; default: as many as it takes
+    label: str | None = None
+    seconds: float | None = None  # solver time; default: the territory's solver_seconds
+
+
+@dataclass
+class Stop:
+    place: Place
+    layer: str
+    assets: list[int]
+    commune: str
+    service_s: float
+    work_m: float
+    label: str
+
+
+@dataclass
+class Depot:
+    id: int
+    name: str
+    crews: int
+    place: Place
+    distance_m: float
+
+
+@dataclass
+class Round:
+    number: int
+    depot: Depot
+    day: int
+    crew: int
+    stops: list[int]  # indexes into Plan.stops
+    arrivals_s: list[float]
+    travel_s: float
+    service_s: float
+    travel_m: float
+    work_m: float
+    lines: list[list[tuple[float, float]]]
+
+
+@dataclass
+class Plan:
+    request: RoundRequest
+    params: Parameters
+    layer: Layer
+    activity: Activity
+    communes: list[str]
+    stops: list[Stop]
+    depots: list[Depot]
+    rounds: list[Round]
+    warnings: list[str]
+    solver: dict
+    id: int | None = None
+
+    @property
+    def days(self) -> int:
+        return max((r.day for r in self.rounds), default=0)
+
+    def summary(self) -> dict:
+        travel_h = sum(r.travel_s for r in self.rounds) / 3600
+        site_h = sum(r.service_s for r in self.rounds) / 3600
+        return {
+            "rounds": len(self.rounds),
+            "days": self.days,
+            "stops": len(self.stops),
+            "assets": sum(len(s.assets) for s in self.stops),
+            "km_travel": round(sum(r.travel_m for r in self.rounds) / 1000, 3),
+            "km_work": round(sum(r.work_m for r in self.rounds) / 1000, 3),
+            "hours_travel": round(travel_h, 3),
+            "hours_on_site": round(site_h, 3),
+            "longest_round_h": round(max(((r.travel_s + r.service_s) / 3600 for r in self.rounds), default=0), 3),
+            "depots": [{"id": d.id, "name": d.name, "crews": d.crews} for d in self.depots],
+            "warnings": self.warnings,
+            "solver": self.solver,
+        }
+
+
+def pick_activity(catalogue: Catalogue, service: str, activity: str | None) -> tuple[Layer, Activity]:
+    """The layer and activity a request is about; the first activity of the service when none is named."""
+    options = [
+        (layer, act)
+        for layer in catalogue.asset_layers
+        if layer.maintenance and layer.maintenance.service == service
+        for act in layer.maintenance.activities
+    ]
+    if not options:
+        services = sorted({la.maintenance.service for la in catalogue.asset_layers if la.maintenance})
+        raise NothingToDo(f"unknown service {service!r}; services: {', '.join(services)}")
+    for layer, act in options:
+        if activity in (None, act.name):
+            return layer, act
+    names = ", ".join(a.name for _, a in options)
+    raise NothingToDo(f"service {service} has no activity {activity!r}; its activities: {names}")
+
+
+def _asset_query(layer: Layer, activity: Activity, communes: list[str]) -> sql.Composable:
+    conditions = [sql.SQL("commune_insee = ANY({})").format(sql.Literal(communes))]
+    conditions += [
+        sql.SQL("{} = ANY({})").format(sql.Identifier(f), sql.Literal(codes)) for f, codes in activity.where.items()
+    ]
+    return sql.SQL("SELECT id, geom, commune_insee, {units} AS units FROM {t} WHERE {w}").format(
+        units=sql.SQL(UNITS[activity.per]), t=layer.qualified, w=sql.SQL(" AND ").join(conditions)
+    )
+
+
+def _road_names(conn: psycopg.Connection, ids: set[int]) -> dict[int, str]:
+    rows = conn.execute("SELECT id, coalesce(name, road_class) FROM patrimoine.road WHERE id = ANY(%s)", (list(ids),))
+    return dict(rows.fetchall())
+
+
+def point_stops(
+    conn: psycopg.Connection, layer: Layer, activity: Activity, communes: list[str], params: Parameters
+) -> tuple[list[Stop], list[str]]:
+    """Assets grouped into stops along their nearest road segment; far assets are kept, with a warning."""
+    query = _asset_query(layer, activity, communes)
+    snapped = access.snap(conn, sql.SQL("SELECT id, geom FROM ({}) a").format(query))
+    info = {r[0]: (r[2], float(r[3])) for r in conn.execute(query)}
+    edges = access.load_edges(conn, {r[1] for r in snapped})
+    names = _road_names(conn, set(edges))
+    far = [(aid, dist) for aid, _, _, dist in snapped if dist > params.snap_warn_m]
+    warnings = []
+    if far:
+        listed = ", ".join(f"{aid} ({dist:.0f} m)" for aid, dist in sorted(far, key=lambda x: -x[1])[:10])
+        warnings.append(
+            f"{len(far)} {layer.collection} are farther than {params.snap_warn_m:g} m from any road and are served "
+            f"from the nearest one: {listed}{' …' if len(far) > 10 else ''}; check their position or import the "
+            "roads that lead to them"
+        )
+    by_edge: dict[int, list[tuple[float, int]]] = {}
+    for aid, edge, frac, _ in snapped:
+        by_edge.setdefault(edge, []).append((frac, aid))
+    stops = []
+    minutes = activity.minutes * 60  # seconds per unit
+    for edge_id in sorted(by_edge):
+        e = edges[edge_id]
+        group: list[tuple[float, int]] = []
+        for frac, aid in [*sorted(by_edge[edge_id]), (math.inf, -1)]:
+            if group and (aid == -1 or (frac - group[0][0]) * e.length > params.stop_spread_m):
+                ids = [a for _, a in group]
+                stops.append(
+                    Stop(
+                        place=Place(edge_id, group[0][0]),
+                        layer=layer.collection,
+                        assets=ids,
+                        commune=info[ids[0]][0],
+                        service_s=sum(info[a][1] for a in ids) * minutes,
+                        work_m=0.0,
+                        label=f"{names.get(edge_id, 'road')} — {len(ids)} × {layer.title.en.lower()}",
+                    )
+                )
+                group = []
+            if aid != -1:
+                group.append((frac, aid))
+    return stops, warnings
+
+
+def arc_stops(
+    conn: psycopg.Connection, layer: Layer, activity: Activity, communes: list[str]
+) -> tuple[list[Stop], list[tuple[int, ...]]]:
+    """One stop per direction a required segment may be worked in; groups pair the two directions."""
+    query = _asset_query(layer, activity, communes)
+    rows = conn.execute(sql.SQL("SELECT id, commune_insee, units FROM ({}) a ORDER BY id").format(query)).fetchall()
+    edges = access.load_edges(conn, {r[0] for r in rows})
+    names = _road_names(conn, set(edges))
+    stops: list[Stop] = []
+    groups: list[tuple[int, ...]] = []
+    for rid, commune, units in rows:
+        e = edges[rid]
+        members = []
+        for forward, allowed in ((True, e.cost >= 0), (False, e.reverse_cost >= 0)):
+            if allowed:
+                members.append(len(stops))
+                stops.append(
+                    Stop(
+                        place=Place(rid, arc=True, forward=forward),
+                        layer=layer.collection,
+                        assets=[rid],
+                        commune=commune,
+                        service_s=float(units) * activity.minutes * 60,
+                        work_m=e.length,
+                        label=f"{names.get(rid, 'road')} ({e.length:.0f} m)",
+                    )
+                )
+        if len(members) > 1:
+            groups.append(tuple(members))
+    return stops, groups
+
+
+def resolve_depots(
+    conn: psycopg.Connection, service: str, communes: list[str], ids: list[int], crews: int | None, params: Parameters
+) -> list[Depot]:
+    """The depots named, else those serving the service in the communes, else the nearest one serving it."""
+    if ids:
+        rows = conn.execute(
+            "SELECT id, name, crews, %s = ANY(services) FROM patrimoine.depot WHERE id = ANY(%s) ORDER BY id",
+            (service, ids),
+        ).fetchall()
+        if unknown := set(ids) - {r[0] for r in rows}:
+            raise DepotProblem(f"no depot with id {sorted(unknown)}; list them at /collections/depots/items")
+        if not_serving := [r[1] for r in rows if not r[3]]:
+            raise DepotProblem(
+                f"depot {', '.join(not_serving)} does not serve {service}; "
+                f"add {service} to its services or pick another"
+            )
+    else:
+        rows = conn.execute(
+            "SELECT id, name, crews, true FROM patrimoine.depot WHERE %s = ANY(services) AND commune_insee = ANY(%s) "
+            "ORDER BY id",
+            (service, communes),
+        ).fetchall()
+        if not rows:
+            rows = conn.execute(
+                "SELECT d.id, d.name, d.crews, true FROM patrimoine.depot d, "
+                "(SELECT ST_Union(geom) g FROM patrimoine.commune WHERE insee = ANY(%s)) c "
+                "WHERE %s = ANY(d.services) ORDER BY d.geom <-> c.g LIMIT 1",
+                (communes, service),
+            ).fetchall()
+        if not rows:
+            raise DepotProblem(f"no depot serves {service}; import depots or add {service} to a depot's services")
+    ids = [r[0] for r in rows]
+    chosen = sql.SQL("SELECT id, geom FROM patrimoine.depot WHERE id = ANY({})").format(sql.Literal(ids))
+    snapped = {r[0]: r[1:] for r in access.snap(conn, chosen)}
+    depots = []
+    for did, name, own_crews, _ in rows:
+        edge, frac, dist = snapped[did]
+        if dist > params.snap_warn_m:
+            raise DepotProblem(
+                f"depot {name} (id {did}) is {dist:.0f} m from the nearest road (limit {params.snap_warn_m:g} m): "
+                "move it next to its access road, or import the roads around it"
+            )
+        n = crews if crews is not None else own_crews
+        if n < 1:
+            raise DepotProblem(f"depot {name} (id {did}) has no crew; set its crews or pass crews")
+        depots.append(Depot(did, name, n, Place(edge, frac), dist))
+    return depots
+
+
+def _check_reachable(travel: np.ndarray, nd: int, stops: list[Stop], groups: list[tuple[int, ...]]) -> None:
+    from_depot = np.isfinite(travel[:nd, nd:]).any(axis=0)
+    to_depot = np.isfinite(travel[nd:, :nd]).any(axis=1)
+    ok = from_depot & to_depot
+    alternatives = {m: g for g in groups for m in g}
+    bad = [i for i in range(len(stops)) if not ok[i] and not any(ok[j] for j in alternatives.get(i, ()) if j != i)]
+    if bad:
+        listed = "; ".join(f"{stops[i].label}: {stops[i].layer} {stops[i].assets[:5]}" for i in bad[:5])
+        raise Unreachable(
+            f"{len(bad)} stop(s) cannot be reached from the depot and back by road: {listed}"
+            f"{' …' if len(bad) > 5 else ''}; connect their road segments to the network (end points must meet), "
+            "check the one-way directions, or pick a depot on the same part of the network"
+        )
+
+
+def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Catalogue | None = None) -> Plan:
+    """Compute (not store) the rounds of one pass of the activity over the selected assets."""
+    catalogue = catalogue or get_catalogue()
+    params = load_params(conn, solver_seconds=request.seconds)
+    layer, activity = pick_activity(catalogue, request.service, request.activity)
+    known = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
+    communes = request.communes or known
+    if unknown := sorted(set(communes) - set(known)):
+        raise NothingToDo(f"unknown commune(s) {', '.join(unknown)}; see /collections/communes/items")
+    access.ensure_network(conn)
+    groups: list[tuple[int, ...]] = []
+    warnings: list[str] = []
+    if activity.routing == "arc":
+        stops, groups = arc_stops(conn, layer, activity, communes)
+    else:
+        stops, warnings = point_stops(conn, layer, activity, communes, params)
+    if not stops:
+        where = f" where {activity.where}" if activity.where else ""
+        raise NothingToDo(
+            f"no {layer.collection}{where} in commune(s) {', '.join(communes)} for {request.service}/{activity.name}; "
+            "import them, or choose other communes or another activity"
+        )
+    depots = resolve_depots(conn, request.service, communes, request.depots, request.crews, params)
+    nd = len(depots)
+    places = [d.place for d in depots] + [s.place for s in stops]
+    edges = access.load_edges(conn, {p.edge for p in places})
+    travel = access.travel_matrix(conn, places, edges)
+    _check_reachable(travel, nd, stops, groups)
+    service = np.array([0] * nd + [round(s.service_s) for s in stops], dtype=np.int64)
+    seconds = np.where(np.isfinite(travel), np.rint(travel), UNREACHABLE_S).astype(np.int64)
+    shift = params.shift_seconds
+    alone = [
+        service[nd + i] + min(seconds[d, nd + i] + seconds[nd + i, d] for d in range(nd)) for i in range(len(stops))
+    ]
+    worst = int(np.argmax(alone))
+    if alone[worst] > shift:
+        raise vrp.RoundsDoNotFit(
+            f"stop {stops[worst].label} alone takes {alone[worst] / 3600:.1f} h with its travel, more than a "
+            f"{params.shift_hours:g} h shift; lengthen the shift (shift_hours) or split the segment"
+        )
+    # each crew of each depot does one round a day: `days` bounds the rounds, else as many as it takes
+    if request.days is not None:
+        per_depot = tuple(d.crews * request.days for d in depots)
+    else:
+        needed = math.ceil(1.5 * int(service.sum()) / shift) + 1
+        per_depot = tuple(max(d.crews, 2 * needed) for d in depots)
+    problem = vrp.Problem(
+        distance=seconds,
+        duration=seconds,
+        service=service,
+        depots=nd,
+        depot_vehicles=per_depot,
+        max_duration=shift,
+        groups=tuple(tuple(nd + m for m in g) for g in groups),
+        fixed_cost=600,
+    )
+    try:
+        solution = vrp.solve(problem, seconds=params.solver_seconds)
+    except vrp.RoundsDoNotFit as exc:
+        days = f" in {request.days} day(s)" if request.days else ""
+        raise vrp.RoundsDoNotFit(
+            f"{layer.collection} {activity.name} of {len(communes)} commune(s){days}: {exc}; "
+            f"(crews: {', '.join(f'{d.name} {d.crews}' for d in depots)})"
+        ) from exc
+    used = [c for r in solution.routes for c in r]
+    if any(
+        seconds[a, b] >= UNREACHABLE_S
+        for r, d in zip(solution.routes, solution.depots, strict=True)
+        for a, b in zip([d, *r], [*r, d], strict=True)
+    ):
+        raise Unreachable("the rounds would need a road that does not exist; check the network report")
+    assert len(used) == len(set(used))
+    rounds = _expand(conn, solution, depots, stops, places, edges, travel, service)
+    return Plan(
+        request=request,
+        params=params,
+        layer=layer,
+        activity=activity,
+        communes=communes,
+        stops=stops,
+        depots=depots,
+        rounds=rounds,
+        warnings=warnings,
+        solver={"name": "pyvrp", "seconds": params.solver_seconds, "seed": solution.seed, **solution.stats},
+    )
+
+
+def _expand(
+    conn: psycopg.Connection,
+    solution: vrp.Solution,
+    depots: list[Depot],
+    stops: list[Stop],
+    places: list[Place],
+    edges: dict[int, Edge],
+    travel: np.ndarray,
+    service: np.ndarray,
+) -> list[Round]:
+    nd = len(depots)
+    order = sorted(range(len(solution.routes)), key=lambda k: (solution.depots[k], -len(solution.routes[k])))
+    pairs = []
+    for k in order:
+        nodes = [solution.depots[k], *solution.routes[k], solution.depots[k]]
+        pairs += [(places[a], places[b]) for a, b in itertools.pairwise(nodes)]
+    all_legs = iter(access.legs(conn, pairs, edges))
+    rounds: list[Round] = []
+    per_depot: dict[int, int] = {}
+    for number, k in enumerate(order, start=1):
+        d = solution.depots[k]
+        nodes = [d, *solution.routes[k], d]
+        seen = per_depot.get(d, 0)
+        per_depot[d] = seen + 1
+        lines, arrivals = [], []
+        clock = travel_s = travel_m = work_m = 0.0
+        for b in nodes[1:]:
+            leg = next(all_legs)
+            clock += leg.seconds
+            travel_s += leg.seconds
+            travel_m += leg.metres
+            if leg.line:
+                lines.append(leg.line)
+            if b >= nd:
+                stop = stops[b - nd]
+                arrivals.append(clock)
+                clock += service[b]
+                if stop.place.arc:
+                    work_m += stop.work_m
+                    lines.append(access.work_line(stop.place, edges[stop.place.edge]))
+        rounds.append(
+            Round(
+                number=number,
+                depot=depots[d],
+                day=seen // depots[d].crews + 1,
+                crew=seen % depots[d].crews + 1,
+                stops=[b - nd for b in solution.routes[k]],
+                arrivals_s=arrivals,
+                travel_s=travel_s,
+                service_s=float(sum(service[b] for b in solution.routes[k])),
+                travel_m=travel_m,
+                work_m=work_m,
+                lines=[line for line in lines if len(line) >= 2],
+            )
+        )
+    return rounds
+
+
+def store(conn: psycopg.Connection, plan: Plan, user: str | None = None) -> int:
+    """Write the plan, its rounds and stops in one transaction; returns the plan id."""
+    srid = int(conn.execute("SELECT value FROM patrimoine_sys.setting WHERE key = 'srid'").fetchone()[0])
+    label = plan.request.label or f"{plan.layer.title.en} — {plan.activity.title.en} ({len(plan.communes)} communes)"
+    with conn.transaction():
+        if user:
+            conn.execute("SELECT set_config('gis_patrimoine.user', %s, true)", (user,))
+        plan_id = conn.execute(
+            "INSERT INTO analysis.round_plan (service, activity, label, communes, routing, parameters, summary) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                plan.request.service,
+                plan.activity.name,
+                label,
+                plan.communes,
+                plan.activity.routing,
+                json.dumps(plan.params.model_dump()),
+                json.dumps(plan.summary()),
+            ),
+        ).fetchone()[0]
+        edges = access.load_edges(conn, {s.place.edge for s in plan.stops})
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO analysis.round (plan_id, number, label, service, activity, depot_id, depot_name, day, "
+                "crew, stops, assets, km_travel, km_work, hours_on_site, hours_travel, communes, geom) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                "ST_SetSRID(ST_GeomFromText(%s), %s))",
+                [
+                    (
+                        plan_id,
+                        r.number,
+                        f"{r.depot.name} — day {r.day}, crew {r.crew}",
+                        plan.request.service,
+                        plan.activity.name,
+                        r.depot.id,
+                        r.depot.name,
+                        r.day,
+                        r.crew,
+                        len(r.stops),
+                        sum(len(plan.stops[i].assets) for i in r.stops),
+                        r.travel_m / 1000,
+                        r.work_m / 1000,
+                        r.service_s / 3600,
+                        r.travel_s / 3600,
+                        sorted({plan.stops[i].commune for i in r.stops}),
+                        _multiline_wkt(r.lines),
+                        srid,
+                    )
+                    for r in plan.rounds
+                ],
+            )
+            cur.executemany(
+                "INSERT INTO analysis.round_stop (plan_id, round_number, seq, layer, asset_ids, road_id, "
+                "commune_insee, label, arrival_min, on_site_min, geom) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), %s))",
+                [
+                    (
+                        plan_id,
+                        r.number,
+                        seq,
+                        s.layer,
+                        s.assets,
+                        s.place.edge,
+                        s.commune,
+                        s.label,
+                        r.arrivals_s[seq - 1] / 60,
+                        s.service_s / 60,
+                        *access.point_of(s.place, edges[s.place.edge]),
+                        srid,
+                    )
+                    for r in plan.rounds
+                    for seq, s in enumerate((plan.stops[i] for i in r.stops), start=1)
+                ],
+            )
+    plan.id = plan_id
+    return plan_id
+
+
+def _multiline_wkt(lines: list[list[tuple[float, float]]]) -> str:
+    if not lines:
+        return "MULTILINESTRING EMPTY"
+    return "MULTILINESTRING(" + ",".join("(" + ",".join(f"{x!r} {y!r}" for x, y in ln) + ")" for ln in lines) + ")"
