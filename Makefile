@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing
+.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds
 
 setup: system venv db
 
@@ -60,6 +60,9 @@ bench-serve: setup
 
 bench-routing: setup
 	$(BIN)/python bench/routing_bench.py
+
+bench-rounds: setup
+	$(BIN)/python bench/rounds_bench.py
 
 bench-demo: setup
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import psycopg
+from psycopg import sql
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -75,3 +76,37 @@ def component_sizes_from_roads(conn: psycopg.Connection) -> list[int]:
     ends = np.array(rows, dtype=float)
     labels = endpoint_components(ends[:, :2], ends[:, 2:])
     return sorted(np.bincount(labels).tolist(), reverse=True)
+
+
+def network_report(conn: psycopg.Connection, far_m: float = 150.0) -> dict:
+    """Connected parts of the network (pgRouting) and, per point/area layer, the assets farther than `far_m`
+    from any road: what keeps rounds from reaching everything."""
+    ensure_network(conn)
+    parts = conn.execute(
+        "SELECT count(DISTINCT e.id), sum(e.length_m) / 1000, min(e.commune_insee) FROM pgr_connectedComponents(%s) c "
+        "JOIN analysis.network_edge e ON e.source = c.node GROUP BY c.component ORDER BY 1 DESC",
+        (EDGES_SQL,),
+    ).fetchall()
+    total = conn.execute("SELECT count(*), coalesce(sum(length_m), 0) / 1000 FROM analysis.network_edge").fetchone()
+    far: dict[str, list[tuple[int, float]]] = {}
+    for table, collection in (
+        ("street_light", "street_lights"),
+        ("building", "buildings"),
+        ("green_space", "green_spaces"),
+        ("depot", "depots"),
+    ):
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT a.id, d.dist FROM patrimoine.{} a CROSS JOIN LATERAL (SELECT ST_Distance(e.geom, a.geom) dist "
+                "FROM analysis.network_edge e ORDER BY e.geom <-> a.geom LIMIT 1) d WHERE d.dist > %s "
+                "ORDER BY d.dist DESC"
+            ).format(sql.Identifier(table)),
+            (far_m,),
+        ).fetchall()
+        far[collection] = [(r[0], float(r[1])) for r in rows]
+    return {
+        "segments": total[0],
+        "km": float(total[1]),
+        "components": [{"segments": r[0], "km": float(r[1]), "commune": r[2]} for r in parts],
+        "far_assets": far,
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +26,8 @@ from gis_patrimoine.analysis.params import load as load_params
 from gis_patrimoine.analysis.workload import UNITS
 from gis_patrimoine.catalogue import Activity, Catalogue, Layer, get_catalogue
 
-UNREACHABLE_S = 10**8  # stands for "no road" in the solver's matrix; a plan using it is refused
+TICKS = 10  # the solver counts time in tenths of a second, rounded up: its shifts hold in exact seconds too
+UNREACHABLE = 10**9  # stands for "no road" in the solver's matrix; a plan using it is refused
 
 
 class NothingToDo(ValueError):
@@ -107,8 +109,8 @@ class Plan:
         return {
             "rounds": len(self.rounds),
             "days": self.days,
-            "stops": len(self.stops),
-            "assets": sum(len(s.assets) for s in self.stops),
+            "stops": sum(len(r.stops) for r in self.rounds),  # arcs: the direction served, not both candidates
+            "assets": sum(len(self.stops[i].assets) for r in self.rounds for i in r.stops),
             "km_travel": round(sum(r.travel_m for r in self.rounds) / 1000, 3),
             "km_work": round(sum(r.work_m for r in self.rounds) / 1000, 3),
             "hours_travel": round(travel_h, 3),
@@ -304,7 +306,17 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
     communes = request.communes or known
     if unknown := sorted(set(communes) - set(known)):
         raise NothingToDo(f"unknown commune(s) {', '.join(unknown)}; see /collections/communes/items")
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
     access.ensure_network(conn)
+    lap("network")
     groups: list[tuple[int, ...]] = []
     warnings: list[str] = []
     if activity.routing == "arc":
@@ -318,21 +330,22 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
             "import them, or choose other communes or another activity"
         )
     depots = resolve_depots(conn, request.service, communes, request.depots, request.crews, params)
+    lap("stops")
     nd = len(depots)
     places = [d.place for d in depots] + [s.place for s in stops]
     edges = access.load_edges(conn, {p.edge for p in places})
     travel = access.travel_matrix(conn, places, edges)
     _check_reachable(travel, nd, stops, groups)
-    service = np.array([0] * nd + [round(s.service_s) for s in stops], dtype=np.int64)
-    seconds = np.where(np.isfinite(travel), np.rint(travel), UNREACHABLE_S).astype(np.int64)
-    shift = params.shift_seconds
-    alone = [
-        service[nd + i] + min(seconds[d, nd + i] + seconds[nd + i, d] for d in range(nd)) for i in range(len(stops))
-    ]
+    lap("matrix")
+    service_s = np.array([0.0] * nd + [s.service_s for s in stops])
+    service = np.ceil(service_s * TICKS).astype(np.int64)
+    ticks = np.where(np.isfinite(travel), np.ceil(travel * TICKS), UNREACHABLE).astype(np.int64)
+    shift = params.shift_seconds * TICKS
+    alone = [service[nd + i] + min(ticks[d, nd + i] + ticks[nd + i, d] for d in range(nd)) for i in range(len(stops))]
     worst = int(np.argmax(alone))
     if alone[worst] > shift:
         raise vrp.RoundsDoNotFit(
-            f"stop {stops[worst].label} alone takes {alone[worst] / 3600:.1f} h with its travel, more than a "
+            f"stop {stops[worst].label} alone takes {alone[worst] / TICKS / 3600:.1f} h with its travel, more than a "
             f"{params.shift_hours:g} h shift; lengthen the shift (shift_hours) or split the segment"
         )
     # each crew of each depot does one round a day: `days` bounds the rounds, else as many as it takes
@@ -342,14 +355,15 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
         needed = math.ceil(1.5 * int(service.sum()) / shift) + 1
         per_depot = tuple(max(d.crews, 2 * needed) for d in depots)
     problem = vrp.Problem(
-        distance=seconds,
-        duration=seconds,
+        distance=ticks,
+        duration=ticks,
         service=service,
         depots=nd,
         depot_vehicles=per_depot,
         max_duration=shift,
         groups=tuple(tuple(nd + m for m in g) for g in groups),
-        fixed_cost=600,
+        fixed_cost=600 * TICKS,
+        seconds_per_unit=1 / TICKS,
     )
     try:
         solution = vrp.solve(problem, seconds=params.solver_seconds)
@@ -359,15 +373,17 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
             f"{layer.collection} {activity.name} of {len(communes)} commune(s){days}: {exc}; "
             f"(crews: {', '.join(f'{d.name} {d.crews}' for d in depots)})"
         ) from exc
+    lap("solve")
     used = [c for r in solution.routes for c in r]
     if any(
-        seconds[a, b] >= UNREACHABLE_S
+        ticks[a, b] >= UNREACHABLE
         for r, d in zip(solution.routes, solution.depots, strict=True)
         for a, b in zip([d, *r], [*r, d], strict=True)
     ):
         raise Unreachable("the rounds would need a road that does not exist; check the network report")
     assert len(used) == len(set(used))
-    rounds = _expand(conn, solution, depots, stops, places, edges, travel, service)
+    rounds = _expand(conn, solution, depots, stops, places, edges, service_s)
+    lap("legs")
     return Plan(
         request=request,
         params=params,
@@ -378,7 +394,13 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
         depots=depots,
         rounds=rounds,
         warnings=warnings,
-        solver={"name": "pyvrp", "seconds": params.solver_seconds, "seed": solution.seed, **solution.stats},
+        solver={
+            "name": "pyvrp",
+            "seconds": params.solver_seconds,
+            "seed": solution.seed,
+            **solution.stats,
+            "timings_s": timings,
+        },
     )
 
 
@@ -389,7 +411,6 @@ def _expand(
     stops: list[Stop],
     places: list[Place],
     edges: dict[int, Edge],
-    travel: np.ndarray,
     service: np.ndarray,
 ) -> list[Round]:
     nd = len(depots)

@@ -12,6 +12,7 @@ time and a demand, vehicles with a capacity and a maximum shift duration.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -40,6 +41,7 @@ class Problem:
     depot_vehicles: tuple[int, ...] | None = None
     groups: tuple[tuple[int, ...], ...] = ()
     fixed_cost: int = 0  # per round used: makes fewer, fuller rounds win over equal distances
+    seconds_per_unit: float = 1.0  # of durations, for messages
 
 
 @dataclass
@@ -138,7 +140,8 @@ def solve(problem: Problem, seconds: float = 10.0, workers: int | None = None, s
     if workers == 1:
         solutions = [_solve_one(jobs[0])]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # forkserver: the API calls this from a worker thread, and forking a threaded process is unsafe
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
             solutions = list(pool.map(_solve_one, jobs))
     feasible = [s for s in solutions if s.feasible]
     if not feasible:
@@ -148,7 +151,7 @@ def solve(problem: Problem, seconds: float = 10.0, workers: int | None = None, s
         if problem.capacity is not None:
             limits.append(f"capacity {problem.capacity}")
         if problem.max_duration is not None:
-            limits.append(f"a shift of {problem.max_duration / 3600:.1f} h")
+            limits.append(f"a shift of {problem.max_duration * problem.seconds_per_unit / 3600:.1f} h")
         stops = len(problem.distance) - problem.depots - sum(len(g) - 1 for g in problem.groups)
         raise RoundsDoNotFit(
             f"{stops} stops do not fit in {', '.join(limits)} (best attempt: "

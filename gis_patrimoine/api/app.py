@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from gis_patrimoine import __version__
-from gis_patrimoine.api import edits, features, pages, tiles
+from gis_patrimoine.api import analysis, edits, features, pages, tiles
 from gis_patrimoine.api.deps import Unavailable
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.db.connection import database_url
@@ -44,8 +44,9 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.database_url = url or database_url(settings)
         pool = AsyncConnectionPool(
-            url or database_url(settings),
+            app.state.database_url,
             min_size=settings.pool_min,
             max_size=settings.pool_max,
             timeout=settings.pool_timeout_s,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     app.include_router(edits.router, tags=["OGC API – Features, Part 4: writes"])
     app.include_router(tiles.router, tags=["OGC API – Tiles"])
 
+    app.include_router(analysis.router, tags=["Analysis"])
     app.include_router(pages.router, tags=["Map"])
     maplibre = Path(settings.static_dir) / "maplibre-gl" / "dist"
     if maplibre.exists():

@@ -1,0 +1,72 @@
+"""Which depot and round serve a place or an asset: the route planner's question, answered from stored plans.
+
+An asset is found in the stops that list it; a place (longitude, latitude) by the nearest stop. The latest
+plan of each service and activity answers unless a plan is named.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from gis_patrimoine.catalogue import get_catalogue
+
+
+def lookup(
+    conn: psycopg.Connection,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+    collection: str | None = None,
+    asset_id: int | None = None,
+    service: str | None = None,
+    plan_id: int | None = None,
+) -> list[dict]:
+    """One answer per plan considered (latest per service and activity): round, depot, day, crew, stop."""
+    args: dict = {"layer": None, "asset": None}
+    if asset_id is not None and collection:
+        layer = get_catalogue().layer(collection)
+        args = {"layer": layer.collection, "asset": asset_id}
+        if layer.maintenance:
+            service = service or layer.maintenance.service
+    elif lon is None or lat is None:
+        raise ValueError("give lon and lat, or collection and id")
+    args |= {"service": service, "plan": plan_id, "lon": lon, "lat": lat}
+    plans = conn.execute(
+        "SELECT DISTINCT ON (service, activity) id FROM analysis.round_plan "
+        "WHERE (%(plan)s::bigint IS NULL OR id = %(plan)s) AND (%(service)s::text IS NULL OR service = %(service)s) "
+        "ORDER BY service, activity, id DESC",
+        args,
+    ).fetchall()
+    answers = []
+    for (pid,) in plans:
+        row = conn.execute(
+            "SELECT p.id, p.service, p.activity, r.number, r.label, r.depot_id, r.depot_name, r.day, r.crew, s.seq, "
+            "s.label, s.arrival_min, "
+            "CASE WHEN %(lon)s::float8 IS NULL THEN 0 ELSE ST_Distance(s.geom, ST_Transform("
+            "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), ST_SRID(s.geom))) END AS dist "
+            "FROM analysis.round_stop s JOIN analysis.round r ON r.plan_id = s.plan_id AND r.number = s.round_number "
+            "JOIN analysis.round_plan p ON p.id = s.plan_id "
+            "WHERE s.plan_id = %(pid)s AND (%(asset)s::bigint IS NULL "
+            "OR (s.layer = %(layer)s AND %(asset)s::bigint = ANY(s.asset_ids))) "
+            "ORDER BY s.geom <-> CASE WHEN %(lon)s::float8 IS NULL THEN s.geom ELSE ST_Transform("
+            "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), ST_SRID(s.geom)) END LIMIT 1",
+            {**args, "pid": pid},
+        ).fetchone()
+        if row:
+            keys = [
+                "plan_id",
+                "service",
+                "activity",
+                "round",
+                "round_label",
+                "depot_id",
+                "depot_name",
+                "day",
+                "crew",
+                "stop",
+                "stop_label",
+                "arrival_min",
+                "distance_m",
+            ]
+            answers.append(dict(zip(keys, row, strict=True)))
+    return answers

@@ -1,0 +1,170 @@
+"""/analysis: workload, rounds (compute, list, read, export), lookup.
+
+Computing rounds writes a plan, so it needs a token (any role: route planners read the inventory but plan
+rounds); it runs in a worker thread on a connection of its own, outside the read-only pool, and the solver
+uses every core. Stored plans are also the `rounds` and `round_stops` collections and tiles.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from gis_patrimoine.analysis import export
+from gis_patrimoine.analysis.access import Unreachable
+from gis_patrimoine.analysis.lookup import lookup as lookup_fn
+from gis_patrimoine.analysis.rounds import DepotProblem, NothingToDo, RoundRequest, plan_rounds, store
+from gis_patrimoine.analysis.vrp import RoundsDoNotFit
+from gis_patrimoine.analysis.workload import workload as workload_fn
+from gis_patrimoine.api.auth import account
+from gis_patrimoine.api.deps import connection
+from gis_patrimoine.api.features import base_url
+
+router = APIRouter(prefix="/analysis")
+Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
+
+
+class RoundsBody(BaseModel):
+    """What to plan: a service (and activity), communes, depots, crews and days."""
+
+    service: Literal["lighting", "green_spaces", "roads", "buildings"]
+    activity: str | None = Field(None, description="Default: the service's first activity (e.g. inspection)")
+    communes: list[str] = Field(default_factory=list, description="INSEE codes; empty: all communes")
+    depots: list[int] = Field(default_factory=list, description="Depot ids; empty: those serving the communes")
+    crews: int | None = Field(None, ge=1, le=200, description="Crews per depot; default: each depot's own")
+    days: int | None = Field(None, ge=1, le=366, description="Working days for the pass; default: as many as needed")
+    label: str | None = None
+    seconds: float | None = Field(None, gt=0, le=600, description="Solver time; default: the territory's")
+
+
+def _run(url: str, body: RoundsBody, user: str) -> int:
+    with psycopg.connect(url) as conn:
+        plan = plan_rounds(conn, RoundRequest(**body.model_dump()))
+        return store(conn, plan, user=user)
+
+
+def _sync(url: str, fn, *args, **kwargs):
+    with psycopg.connect(url, options="-c default_transaction_read_only=on") as conn:
+        return fn(conn, *args, **kwargs)
+
+
+@router.post("/rounds", status_code=201, summary="Compute and store the rounds of one pass of an activity")
+async def create_rounds(request: Request, body: RoundsBody, conn: Conn) -> JSONResponse:
+    acct = await account(request, conn)
+    try:
+        plan_id = await run_in_threadpool(_run, request.app.state.database_url, body, acct.username)
+    except (NothingToDo, DepotProblem, Unreachable, RoundsDoNotFit) as exc:
+        raise HTTPException(422, str(exc)) from exc
+    summary = await run_in_threadpool(_sync, request.app.state.database_url, export.plan_summary, plan_id)
+    url = f"{base_url(request)}/analysis/rounds/{plan_id}"
+    summary["links"] = _links(url)
+    return JSONResponse(summary, status_code=201, headers={"Location": url})
+
+
+def _links(url: str) -> list[dict]:
+    return [
+        {"rel": "self", "href": url, "type": "application/json"},
+        {"rel": "alternate", "href": f"{url}.geojson", "type": "application/geo+json"},
+        {"rel": "alternate", "href": f"{url}.gpx", "type": "application/gpx+xml"},
+        {"rel": "describedby", "href": f"{url}/sheet", "type": "text/html", "title": "round sheets"},
+    ]
+
+
+@router.get("/rounds", summary="Stored round plans, latest first")
+async def list_rounds(request: Request, conn: Conn) -> JSONResponse:
+    cur = await conn.execute(
+        "SELECT id, service, activity, label, communes, summary, created_at FROM analysis.round_plan "
+        "ORDER BY id DESC LIMIT 200"
+    )
+    plans = [
+        {
+            "id": r[0],
+            "service": r[1],
+            "activity": r[2],
+            "label": r[3],
+            "communes": r[4],
+            "summary": {k: v for k, v in r[5].items() if k not in ("warnings", "solver")},
+            "created_at": r[6].isoformat(),
+            "links": _links(f"{base_url(request)}/analysis/rounds/{r[0]}"),
+        }
+        for r in await cur.fetchall()
+    ]
+    return JSONResponse({"plans": plans})
+
+
+async def _plan_call(request: Request, fn, *args):
+    try:
+        return await run_in_threadpool(_sync, request.app.state.database_url, fn, *args)
+    except export.NoSuchPlan as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+@router.get("/rounds/{plan_id}.geojson", summary="A plan's rounds and stops as GeoJSON")
+async def rounds_geojson(request: Request, plan_id: int) -> JSONResponse:
+    return JSONResponse(await _plan_call(request, export.geojson, plan_id), media_type="application/geo+json")
+
+
+@router.get("/rounds/{plan_id}.gpx", summary="A plan's rounds as GPX tracks and waypoints")
+async def rounds_gpx(request: Request, plan_id: int, round: int | None = None) -> Response:
+    text = await _plan_call(request, export.gpx, plan_id, round)
+    return Response(
+        text,
+        media_type="application/gpx+xml",
+        headers={"Content-Disposition": f'attachment; filename="rounds-{plan_id}.gpx"'},
+    )
+
+
+@router.get("/rounds/{plan_id}/sheet", summary="Printable round sheets (map and ordered stops)")
+async def rounds_sheet(request: Request, plan_id: int, round: int | None = None) -> HTMLResponse:
+    return HTMLResponse(await _plan_call(request, export.sheet, plan_id, round))
+
+
+@router.get("/rounds/{plan_id}", summary="A plan: parameters, totals and its rounds")
+async def rounds_plan(request: Request, plan_id: int) -> JSONResponse:
+    summary = await _plan_call(request, export.plan_summary, plan_id)
+    summary["links"] = _links(f"{base_url(request)}/analysis/rounds/{plan_id}")
+    return JSONResponse(summary)
+
+
+@router.get("/lookup", summary="Which depot and round serve a place or an asset")
+async def lookup(
+    request: Request,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    collection: str | None = None,
+    id: int | None = None,
+    service: str | None = None,
+    plan: int | None = None,
+) -> JSONResponse:
+    try:
+        answers = await run_in_threadpool(
+            _sync,
+            request.app.state.database_url,
+            lookup_fn,
+            lon=lon,
+            lat=lat,
+            collection=collection,
+            asset_id=id,
+            service=service,
+            plan_id=plan,
+        )
+    except (ValueError, KeyError) as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if not answers:
+        raise HTTPException(404, "no stored round serves this; compute rounds first (POST /analysis/rounds)")
+    return JSONResponse({"answers": answers})
+
+
+@router.get("/workload", summary="Annual on-site hours per commune, service and activity")
+async def workload(
+    request: Request, commune: Annotated[list[str] | None, Query()] = None, service: str | None = None
+) -> JSONResponse:
+    rows = await run_in_threadpool(
+        _sync, request.app.state.database_url, workload_fn, communes=commune or None, service=service
+    )
+    return JSONResponse({"workload": [r.__dict__ for r in rows]})
