@@ -199,3 +199,62 @@ def network_cmd(
     for layer, items in report["far_assets"].items():
         table.add_row(layer, str(len(items)), ", ".join(f"{i} ({d:.0f})" for i, d in items[:5]))
     console.print(table)
+
+
+@analyse_app.command("compare")
+def compare_cmd(
+    service: Annotated[list[str], typer.Argument(help="Services to compare; default: all four")] = [],  # noqa: B006
+    activity: Annotated[str | None, typer.Option(help="With one service: its activity (default: the first)")] = None,
+    seconds: Annotated[float, typer.Option(help="Solver time per round problem, at most")] = 0.5,
+) -> None:
+    """ "Each commune alone" vs "pooled" (depot catchments across boundaries), per service: annual km, crew hours,
+    crews, cost, CO2, per commune with the cost-sharing key; stored as scenarios (collection scenario_communes)."""
+    import time
+
+    from gis_patrimoine.analysis.rounds import DepotProblem, NothingToDo
+    from gis_patrimoine.analysis.scenarios import commune_names, compare, main_activities, store
+
+    wanted = [(s, activity) for s in service] if service else main_activities()
+    with psycopg.connect(database_url_or_exit()) as conn:
+        names = commune_names(conn)
+        summary = Table(
+            "service",
+            "activity",
+            "km alone",
+            "km pooled",
+            "crew h alone",
+            "crew h pooled",
+            "cost alone €",
+            "cost pooled €",
+            "saving",
+            "CO2 saved kg",
+            "scenario",
+            title="Alone vs pooled, per year",
+        )
+        for svc, act in wanted:
+            start = time.perf_counter()
+            try:
+                with console.status(f"{svc}: rounds commune by commune, then per pooled zone…"):
+                    comparison = compare(conn, svc, act, seconds=seconds)
+            except (NothingToDo, DepotProblem) as exc:
+                fail(str(exc))
+            sid = store(conn, comparison)
+            t = comparison.table(names)
+            a, p = t["alone"], t["pooled"]
+            summary.add_row(
+                svc,
+                t["activity"],
+                f"{a['km']:,.0f}",
+                f"{p['km']:,.0f}",
+                f"{a['crew_hours']:,.0f}",
+                f"{p['crew_hours']:,.0f}",
+                f"{a['cost_eur']:,.0f}",
+                f"{p['cost_eur']:,.0f}",
+                f"{t['saving_pct']['cost_eur']:.1f} %",
+                f"{t['saving']['co2_kg']:,.0f}",
+                str(sid),
+            )
+            console.print(f"{svc}: {time.perf_counter() - start:.1f} s")
+            for note in t["notes"]:
+                console.print(f"[yellow]note:[/] {note}")
+        console.print(summary)

@@ -19,6 +19,7 @@ TABLES = {
     "buildings": "patrimoine.building",
     "rounds": "analysis.round",
     "round_stops": "analysis.round_stop",
+    "scenario_communes": "analysis.scenario_commune",
 }
 
 

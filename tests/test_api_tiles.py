@@ -106,6 +106,7 @@ def test_tilejson_tilesets_and_style(api: str) -> None:
         "buildings",
         "rounds",
         "round_stops",
+        "scenario_communes",
     }
     one = httpx.get(f"{api}/collections/roads/tiles/WebMercatorQuad/tilejson.json").json()
     assert one["vector_layers"][0]["fields"]["road_class"] == "Classe"

@@ -48,6 +48,10 @@ class RoundRequest:
     days: int | None = None  # working days to do the pass in; default: as many as it takes
     label: str | None = None
     seconds: float | None = None  # solver time; default: the territory's solver_seconds
+    workers: int | None = None  # parallel searches; default: one per core
+    stop_spread_m: float | None = None  # default: the territory's
+    assets: list[int] | None = None  # only these assets (ids in the activity's layer): a zone's share
+    seconds_per_stop: float | None = None  # scale the solver time to the problem, `seconds` at most
 
 
 @dataclass
@@ -140,8 +144,12 @@ def pick_activity(catalogue: Catalogue, service: str, activity: str | None) -> t
     raise NothingToDo(f"service {service} has no activity {activity!r}; its activities: {names}")
 
 
-def _asset_query(layer: Layer, activity: Activity, communes: list[str]) -> sql.Composable:
+def asset_query(
+    layer: Layer, activity: Activity, communes: list[str], assets: list[int] | None = None
+) -> sql.Composable:
     conditions = [sql.SQL("commune_insee = ANY({})").format(sql.Literal(communes))]
+    if assets is not None:
+        conditions.append(sql.SQL("id = ANY({})").format(sql.Literal(assets)))
     conditions += [
         sql.SQL("{} = ANY({})").format(sql.Identifier(f), sql.Literal(codes)) for f, codes in activity.where.items()
     ]
@@ -156,10 +164,15 @@ def _road_names(conn: psycopg.Connection, ids: set[int]) -> dict[int, str]:
 
 
 def point_stops(
-    conn: psycopg.Connection, layer: Layer, activity: Activity, communes: list[str], params: Parameters
+    conn: psycopg.Connection,
+    layer: Layer,
+    activity: Activity,
+    communes: list[str],
+    params: Parameters,
+    assets: list[int] | None = None,
 ) -> tuple[list[Stop], list[str]]:
     """Assets grouped into stops along their nearest road segment; far assets are kept, with a warning."""
-    query = _asset_query(layer, activity, communes)
+    query = asset_query(layer, activity, communes, assets)
     snapped = access.snap(conn, sql.SQL("SELECT id, geom FROM ({}) a").format(query))
     info = {r[0]: (r[2], float(r[3])) for r in conn.execute(query)}
     edges = access.load_edges(conn, {r[1] for r in snapped})
@@ -202,10 +215,10 @@ def point_stops(
 
 
 def arc_stops(
-    conn: psycopg.Connection, layer: Layer, activity: Activity, communes: list[str]
+    conn: psycopg.Connection, layer: Layer, activity: Activity, communes: list[str], assets: list[int] | None = None
 ) -> tuple[list[Stop], list[tuple[int, ...]]]:
     """One stop per direction a required segment may be worked in; groups pair the two directions."""
-    query = _asset_query(layer, activity, communes)
+    query = asset_query(layer, activity, communes, assets)
     rows = conn.execute(sql.SQL("SELECT id, commune_insee, units FROM ({}) a ORDER BY id").format(query)).fetchall()
     edges = access.load_edges(conn, {r[0] for r in rows})
     names = _road_names(conn, set(edges))
@@ -300,7 +313,7 @@ def _check_reachable(travel: np.ndarray, nd: int, stops: list[Stop], groups: lis
 def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Catalogue | None = None) -> Plan:
     """Compute (not store) the rounds of one pass of the activity over the selected assets."""
     catalogue = catalogue or get_catalogue()
-    params = load_params(conn, solver_seconds=request.seconds)
+    params = load_params(conn, solver_seconds=request.seconds, stop_spread_m=request.stop_spread_m)
     layer, activity = pick_activity(catalogue, request.service, request.activity)
     known = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
     communes = request.communes or known
@@ -320,9 +333,9 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
     groups: list[tuple[int, ...]] = []
     warnings: list[str] = []
     if activity.routing == "arc":
-        stops, groups = arc_stops(conn, layer, activity, communes)
+        stops, groups = arc_stops(conn, layer, activity, communes, request.assets)
     else:
-        stops, warnings = point_stops(conn, layer, activity, communes, params)
+        stops, warnings = point_stops(conn, layer, activity, communes, params, request.assets)
     if not stops:
         where = f" where {activity.where}" if activity.where else ""
         raise NothingToDo(
@@ -366,7 +379,10 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
         seconds_per_unit=1 / TICKS,
     )
     try:
-        solution = vrp.solve(problem, seconds=params.solver_seconds)
+        budget = params.solver_seconds
+        if request.seconds_per_stop:
+            budget = min(budget, max(0.05, request.seconds_per_stop * len(stops)))
+        solution = vrp.solve(problem, seconds=budget, workers=request.workers)
     except vrp.RoundsDoNotFit as exc:
         days = f" in {request.days} day(s)" if request.days else ""
         raise vrp.RoundsDoNotFit(

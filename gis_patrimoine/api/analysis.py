@@ -168,3 +168,58 @@ async def workload(
         _sync, request.app.state.database_url, workload_fn, communes=commune or None, service=service
     )
     return JSONResponse({"workload": [r.__dict__ for r in rows]})
+
+
+class CompareBody(BaseModel):
+    """A pooling scenario: one service (and activity) over all communes."""
+
+    service: Literal["lighting", "green_spaces", "roads", "buildings"]
+    activity: str | None = None
+    communes: list[str] = Field(default_factory=list, description="INSEE codes; empty: all communes")
+    seconds: float = Field(0.5, gt=0, le=60, description="Solver time per round problem, at most")
+
+
+def _compare(url: str, body: CompareBody) -> int:
+    from gis_patrimoine.analysis.scenarios import compare, store
+
+    with psycopg.connect(url) as conn:
+        comparison = compare(conn, body.service, body.activity, body.communes or None, seconds=body.seconds)
+        return store(conn, comparison)
+
+
+@router.post("/scenarios", status_code=201, summary='"Each commune alone" vs "pooled" for a service')
+async def create_scenario(request: Request, body: CompareBody, conn: Conn) -> JSONResponse:
+    await account(request, conn)
+    try:
+        sid = await run_in_threadpool(_compare, request.app.state.database_url, body)
+    except (NothingToDo, DepotProblem, Unreachable, RoundsDoNotFit) as exc:
+        raise HTTPException(422, str(exc)) from exc
+    cur = await conn.execute("SELECT result FROM analysis.scenario WHERE id = %s", (sid,))
+    result = (await cur.fetchone())[0]
+    url = f"{base_url(request)}/analysis/scenarios/{sid}"
+    return JSONResponse({"id": sid, **result}, status_code=201, headers={"Location": url})
+
+
+@router.get("/scenarios", summary="Stored scenarios, latest first")
+async def list_scenarios(conn: Conn) -> JSONResponse:
+    cur = await conn.execute(
+        "SELECT id, service, activity, result -> 'saving_pct', created_at FROM analysis.scenario ORDER BY id DESC "
+        "LIMIT 200"
+    )
+    return JSONResponse(
+        {
+            "scenarios": [
+                {"id": r[0], "service": r[1], "activity": r[2], "saving_pct": r[3], "created_at": r[4].isoformat()}
+                for r in await cur.fetchall()
+            ]
+        }
+    )
+
+
+@router.get("/scenarios/{scenario_id}", summary="A scenario: totals alone and pooled, per commune, assumptions")
+async def get_scenario(scenario_id: int, conn: Conn) -> JSONResponse:
+    cur = await conn.execute("SELECT result FROM analysis.scenario WHERE id = %s", (scenario_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise HTTPException(404, f"no scenario {scenario_id}; list them at /analysis/scenarios")
+    return JSONResponse({"id": scenario_id, **row[0]})

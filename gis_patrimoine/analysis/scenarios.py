@@ -1,0 +1,307 @@
+""" "Each commune alone" vs "pooled": the same activity planned both ways, compared from the rounds themselves.
+
+Alone: every commune plans its own rounds from its own depots (the nearest depot serving the service when it
+has none — flagged). Pooled: one plan for all the communes from all the depots that serve the service, crews
+shared. Both are one pass of the activity, turned into a year by the activity's visits per year; hours are crew
+hours (on site and travelling), kilometres vehicle km. Costs, fuel and CO₂ follow from the territory's
+parameters (CO₂: 3.17 kg CO₂e per litre of diesel, arrêté du 26 avril 2017).
+
+Nothing is estimated apart from the rounds: every figure of a scenario is a sum over its own rounds, so a pooled
+scenario can only report the saving its rounds show. In the pooled plan, each round's travel is shared among
+the communes it serves in proportion to its on-site time there. The cost-sharing key is each commune's share of
+the stand-alone costs: each pays what it would pay alone, less the same share of the saving, so no commune pays
+more than alone when pooling saves (the report lists any that would).
+
+Pooled zones are network catchments: each asset goes to the depot nearest to it by road (pgr_drivingDistance),
+and each depot's zone is planned with its own crews.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from gis_patrimoine.analysis.access import snap
+from gis_patrimoine.analysis.network import catchments
+from gis_patrimoine.analysis.params import Parameters
+from gis_patrimoine.analysis.rounds import (
+    DepotProblem,
+    NothingToDo,
+    Plan,
+    RoundRequest,
+    asset_query,
+    pick_activity,
+    plan_rounds,
+)
+from gis_patrimoine.catalogue import Activity, Layer, get_catalogue
+
+
+@dataclass
+class Totals:
+    """Annual figures of a set of rounds (or of a commune's part of them)."""
+
+    km: float = 0.0
+    hours_on_site: float = 0.0
+    hours_travel: float = 0.0
+    rounds_per_pass: int = 0
+
+    def add(self, other: Totals) -> None:
+        self.km += other.km
+        self.hours_on_site += other.hours_on_site
+        self.hours_travel += other.hours_travel
+        self.rounds_per_pass += other.rounds_per_pass
+
+    def money(self, p: Parameters) -> dict:
+        hours = self.hours_on_site + self.hours_travel
+        fuel_l = self.km * p.fuel_l_per_km
+        return {
+            "km": round(self.km, 1),
+            "hours_on_site": round(self.hours_on_site, 1),
+            "hours_travel": round(self.hours_travel, 1),
+            "crew_hours": round(hours, 1),
+            "crews_needed": round(hours / (p.working_days_per_year * p.shift_hours), 2),
+            "fuel_l": round(fuel_l, 1),
+            "co2_kg": round(fuel_l * p.co2_kg_per_l, 1),
+            "cost_eur": round(
+                hours * p.crew_size * p.cost_per_hour + self.km * (p.cost_per_km + p.fuel_l_per_km * p.fuel_price), 0
+            ),
+        }
+
+
+@dataclass
+class Comparison:
+    service: str
+    activity: str
+    visits_per_year: float
+    params: Parameters
+    alone: dict[str, Totals]  # per commune
+    pooled: dict[str, Totals]  # per commune (shares of the pooled rounds)
+    pooled_total: Totals
+    alone_plans: dict[str, Plan] = field(default_factory=dict)
+    pooled_plans: list[Plan] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def alone_total(self) -> Totals:
+        total = Totals()
+        for t in self.alone.values():
+            total.add(t)
+        return total
+
+    def table(self, names: dict[str, str]) -> dict:
+        p = self.params
+        alone, pooled = self.alone_total.money(p), self.pooled_total.money(p)
+        alone_cost = alone["cost_eur"] or 1.0
+        ratio = pooled["cost_eur"] / alone_cost
+        communes = []
+        for code in sorted(self.alone, key=lambda c: names.get(c, c)):
+            a = self.alone[code].money(p)
+            share = a["cost_eur"] / alone_cost  # the key: each pays its stand-alone cost, less its share of the saving
+            pays = round(a["cost_eur"] * ratio, 0)
+            communes.append(
+                {
+                    "insee": code,
+                    "name": names.get(code, code),
+                    "alone": a,
+                    "pooled": self.pooled[code].money(p),
+                    "key": round(share, 4),
+                    "pays_pooled_eur": pays,
+                    "saving_eur": round(a["cost_eur"] - pays, 0),
+                }
+            )
+        return {
+            "service": self.service,
+            "activity": self.activity,
+            "visits_per_year": self.visits_per_year,
+            "alone": alone,
+            "pooled": pooled,
+            "saving": {k: round(alone[k] - pooled[k], 2) for k in alone},
+            "saving_pct": {k: round(100 * (alone[k] - pooled[k]) / alone[k], 1) if alone[k] else 0.0 for k in alone},
+            "communes": communes,
+            "losers": [c["name"] for c in communes if c["saving_eur"] < 0],
+            "notes": self.notes,
+            "parameters": p.model_dump(),
+        }
+
+
+def _annual(plan: Plan, visits: float) -> tuple[Totals, dict[str, Totals]]:
+    """Totals of a plan per year, and each commune's part (travel shared by on-site time in each round)."""
+    total = Totals(rounds_per_pass=len(plan.rounds))
+    per: dict[str, Totals] = {}
+    for r in plan.rounds:
+        site_by: dict[str, float] = {}
+        for i in r.stops:
+            site_by[plan.stops[i].commune] = site_by.get(plan.stops[i].commune, 0.0) + plan.stops[i].service_s
+        on_site = sum(site_by.values()) or 1.0
+        km = (r.travel_m + r.work_m) / 1000 * visits
+        total.km += km
+        total.hours_on_site += r.service_s / 3600 * visits
+        total.hours_travel += r.travel_s / 3600 * visits
+        for code, site in site_by.items():
+            share = site / on_site
+            t = per.setdefault(code, Totals())
+            t.km += km * share
+            t.hours_on_site += site / 3600 * visits
+            t.hours_travel += r.travel_s / 3600 * visits * share
+    return total, per
+
+
+def compare(
+    conn: psycopg.Connection,
+    service: str,
+    activity: str | None = None,
+    communes: list[str] | None = None,
+    seconds: float = 0.5,
+    stop_spread_m: float | None = 150.0,
+) -> Comparison:
+    """Plan the activity commune by commune and pooled, and compare the years they make."""
+    catalogue = get_catalogue()
+    layer, act = pick_activity(catalogue, service, activity)
+    known = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
+    communes = communes or known
+    kwargs = {"seconds": seconds, "workers": 1, "stop_spread_m": stop_spread_m, "seconds_per_stop": 0.002}
+    alone: dict[str, Totals] = {}
+    plans: dict[str, Plan] = {}
+    notes = []
+    for code in communes:
+        try:
+            own = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM patrimoine.depot WHERE commune_insee = %s AND %s = ANY(services) AND crews > 0",
+                    (code, service),
+                )
+            ]
+            plan = plan_rounds(conn, RoundRequest(service, act.name, [code], own, **kwargs), catalogue)
+        except NothingToDo:
+            continue  # no such asset in this commune
+        if not own:
+            notes.append(f"{code} has no depot serving {service}: alone, it is served from {plan.depots[0].name}")
+        plans[code] = plan
+        alone[code] = _annual(plan, act.visits)[0]
+    if not alone:
+        raise NothingToDo(
+            f"no {layer.collection} for {service}/{act.name} in the communes asked; "
+            "import them or choose another service"
+        )
+    zones = pooled_zones(conn, layer, act, sorted(alone), service)
+    pooled_total, pooled = Totals(), {code: Totals() for code in alone}
+    zone_plans = []
+    for depot_id, assets in sorted(zones.items()):
+        request = RoundRequest(service, act.name, sorted(alone), [depot_id], assets=assets, **kwargs)
+        zone_plan = plan_rounds(conn, request, catalogue)
+        zone_plans.append(zone_plan)
+        total, per = _annual(zone_plan, act.visits)
+        pooled_total.add(total)
+        for code, t in per.items():
+            pooled[code].add(t)
+    return Comparison(
+        service=service,
+        activity=act.name,
+        visits_per_year=act.visits,
+        params=zone_plans[0].params,
+        alone=alone,
+        pooled=pooled,
+        pooled_total=pooled_total,
+        alone_plans=plans,
+        pooled_plans=zone_plans,
+        notes=notes,
+    )
+
+
+def pooled_zones(
+    conn: psycopg.Connection, layer: Layer, activity: Activity, communes: list[str], service: str
+) -> dict[int, list[int]]:
+    """Pooled service zones: every asset goes to the depot nearest to it by road (network catchments), whatever
+    commune either is in. Returns depot id -> asset ids."""
+    depots = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM patrimoine.depot WHERE %s = ANY(services) AND crews > 0 ORDER BY id", (service,)
+        )
+    ]
+    if not depots:
+        raise DepotProblem(f"no depot with crews serves {service}; import depots or add {service} to their services")
+    nearest = catchments(conn, depots)
+    query = asset_query(layer, activity, communes)
+    if activity.routing == "arc":
+        rows = conn.execute(
+            sql.SQL("SELECT a.id, e.source, e.target FROM ({}) a JOIN analysis.network_edge e ON e.id = a.id").format(
+                query
+            )
+        ).fetchall()
+    else:
+        snapped = snap(conn, sql.SQL("SELECT id, geom FROM ({}) a").format(query))
+        ends = dict(
+            (r[0], r[1:])
+            for r in conn.execute(
+                "SELECT id, source, target FROM analysis.network_edge WHERE id = ANY(%s)", ([s[1] for s in snapped],)
+            )
+        )
+        rows = [(aid, *ends[edge]) for aid, edge, _, _ in snapped]
+    zones: dict[int, list[int]] = {}
+    for aid, source, target in rows:
+        options = [nearest[n] for n in (source, target) if n in nearest]
+        if options:
+            zones.setdefault(min(options, key=lambda o: o[1])[0], []).append(aid)
+    return zones
+
+
+def main_activities() -> list[tuple[str, str]]:
+    """(service, activity) of the four services' first activity: the default full comparison."""
+    out = []
+    for layer in get_catalogue().asset_layers:
+        if layer.maintenance and layer.maintenance.activities:
+            out.append((layer.maintenance.service, layer.maintenance.activities[0].name))
+    return sorted(
+        set(out),
+        key=lambda x: (
+            ["lighting", "green_spaces", "roads", "buildings"].index(x[0])
+            if x[0] in ("lighting", "green_spaces", "roads", "buildings")
+            else math.inf
+        ),
+    )
+
+
+def commune_names(conn: psycopg.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT insee, name FROM patrimoine.commune").fetchall())
+
+
+def store(conn: psycopg.Connection, comparison: Comparison) -> int:
+    """The comparison and its per-commune figures (with outlines, for maps) in one transaction."""
+    result = comparison.table(commune_names(conn))
+    with conn.transaction():
+        sid = conn.execute(
+            "INSERT INTO analysis.scenario (service, activity, result) VALUES (%s, %s, %s) RETURNING id",
+            (comparison.service, comparison.activity, json.dumps(result)),
+        ).fetchone()[0]
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO analysis.scenario_commune (scenario_id, service, activity, commune_insee, name, alone_km, "
+                "pooled_km, alone_hours, pooled_hours, alone_cost_eur, pays_pooled_eur, saving_eur, saving_pct, "
+                "sharing_key, geom) SELECT %s, %s, %s, insee, name, %s, %s, %s, %s, %s, %s, %s, %s, %s, geom "
+                "FROM patrimoine.commune WHERE insee = %s",
+                [
+                    (
+                        sid,
+                        comparison.service,
+                        comparison.activity,
+                        c["alone"]["km"],
+                        c["pooled"]["km"],
+                        c["alone"]["crew_hours"],
+                        c["pooled"]["crew_hours"],
+                        c["alone"]["cost_eur"],
+                        c["pays_pooled_eur"],
+                        c["saving_eur"],
+                        round(100 * c["saving_eur"] / c["alone"]["cost_eur"], 1) if c["alone"]["cost_eur"] else 0.0,
+                        c["key"],
+                        c["insee"],
+                    )
+                    for c in result["communes"]
+                ],
+            )
+    return sid
