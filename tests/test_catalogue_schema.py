@@ -58,10 +58,9 @@ def test_columns_match_catalogue(conn: psycopg.Connection, layer) -> None:
             assert col["nullable"], f"{layer.name}.{attr.name} should accept NULL (not required in catalogue)"
         if attr.type == "code":
             assert fks.get(attr.name) == f"patrimoine_vl.{attr.codelist}", f"{layer.name}.{attr.name}: FK"
-        elif attr.type == "commune" or (attr.name == "plan_id" and layer.kind == "result"):
-            if layer.kind == "result":
-                assert attr.name not in fks or fks[attr.name] == "analysis.round_plan"
-                continue
+        elif layer.kind == "result":  # results reference only their parent run (plan, scenario)
+            assert fks.get(attr.name, "analysis.").startswith("analysis."), f"{layer.name}.{attr.name}: FK"
+        elif attr.type == "commune":
             assert fks.get(attr.name) == "patrimoine.commune"
         elif attr.type == "reference":
             assert fks.get(attr.name) == f"patrimoine.{attr.references}"
