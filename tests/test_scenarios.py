@@ -87,3 +87,17 @@ def test_scenario_through_the_api(api: str, demo_db: str) -> None:
     ).json()
     assert items["numberMatched"] == len(body["communes"])
     assert httpx.get(f"{api}/analysis/scenarios/{body['id']}").json()["service"] == "buildings"
+
+
+def test_statistics_per_commune_agree_with_the_inventory(api: str, demo_db: str) -> None:
+    rows = httpx.get(f"{api}/analysis/statistics", timeout=60).json()["statistics"]
+    with psycopg.connect(demo_db) as conn:
+        lights = dict(conn.execute("SELECT commune_insee, count(*) FROM patrimoine.street_light GROUP BY 1").fetchall())
+        km = dict(conn.execute("SELECT commune_insee, sum(length_m) / 1000 FROM patrimoine.road GROUP BY 1").fetchall())
+        population = dict(conn.execute("SELECT insee, population FROM patrimoine.commune").fetchall())
+    laval = {r["service"]: r for r in rows if r["insee"] == "53130"}
+    assert laval["lighting"]["assets"] == lights["53130"]
+    assert laval["lighting"]["hours_per_year"] > 0
+    assert laval["roads"]["size"] == pytest.approx(km["53130"], abs=1e-3)
+    assert laval["lighting"]["assets_per_1000"] == pytest.approx(lights["53130"] * 1000 / population["53130"], abs=0.01)
+    assert len(rows) == 4 * len(population)

@@ -223,3 +223,11 @@ async def get_scenario(scenario_id: int, conn: Conn) -> JSONResponse:
     if row is None:
         raise HTTPException(404, f"no scenario {scenario_id}; list them at /analysis/scenarios")
     return JSONResponse({"id": scenario_id, **row[0]})
+
+
+@router.get("/statistics", summary="Per commune and service: assets, size, annual hours, per 1,000 inhabitants")
+async def statistics(request: Request) -> JSONResponse:
+    from gis_patrimoine.analysis.statistics import statistics as statistics_fn
+
+    rows = await run_in_threadpool(_sync, request.app.state.database_url, statistics_fn)
+    return JSONResponse({"statistics": rows})
