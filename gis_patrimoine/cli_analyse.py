@@ -206,6 +206,7 @@ def compare_cmd(
     service: Annotated[list[str], typer.Argument(help="Services to compare; default: all four")] = [],  # noqa: B006
     activity: Annotated[str | None, typer.Option(help="With one service: its activity (default: the first)")] = None,
     seconds: Annotated[float, typer.Option(help="Solver time per round problem, at most")] = 0.5,
+    report: Annotated[Path | None, typer.Option(help="Write each scenario's report (HTML) into this folder")] = None,
 ) -> None:
     """ "Each commune alone" vs "pooled" (depot catchments across boundaries), per service: annual km, crew hours,
     crews, cost, CO2, per commune with the cost-sharing key; stored as scenarios (collection scenario_communes)."""
@@ -239,6 +240,11 @@ def compare_cmd(
             except (NothingToDo, DepotProblem) as exc:
                 fail(str(exc))
             sid = store(conn, comparison)
+            if report is not None:
+                from gis_patrimoine.analysis.report import scenario_report
+
+                report.mkdir(parents=True, exist_ok=True)
+                (report / f"scenario-{sid}-{svc}.html").write_text(scenario_report(conn, sid), encoding="utf-8")
             t = comparison.table(names)
             a, p = t["alone"], t["pooled"]
             summary.add_row(
@@ -258,3 +264,125 @@ def compare_cmd(
             for note in t["notes"]:
                 console.print(f"[yellow]note:[/] {note}")
         console.print(summary)
+
+
+@analyse_app.command("grid")
+def grid_cmd(
+    size: Annotated[float, typer.Option(help="Hexagon side in metres")] = 500.0,
+    service: Annotated[str | None, typer.Option(help="One service; default: all")] = None,
+) -> None:
+    """Workload density on a hexagonal grid across commune boundaries (collection workload_grid)."""
+    from gis_patrimoine.analysis.grid import store_grid
+
+    with psycopg.connect(database_url_or_exit()) as conn:
+        try:
+            cells = store_grid(conn, size, service)
+        except ValueError as exc:
+            fail(str(exc))
+    console.print(f"{cells:,} cells with work (hexagons of {size:g} m): collection workload_grid")
+
+
+@analyse_app.command("areas")
+def areas_cmd(
+    minutes: Annotated[list[float], typer.Option(help="Isochrone times (repeat)")] = [5.0, 10.0, 15.0],  # noqa: B006
+    service: Annotated[str | None, typer.Option(help="Depots serving this service; default: all depots")] = None,
+) -> None:
+    """Isochrones from each depot and network catchments (collection depot_areas)."""
+    from gis_patrimoine.analysis.areas import store_areas
+
+    with psycopg.connect(database_url_or_exit()) as conn:
+        made = store_areas(conn, minutes, service)
+    console.print(f"{made['isochrones']} isochrones, {made['catchments']} catchments: collection depot_areas")
+
+
+@analyse_app.command("zones")
+def zones_cmd(
+    service: Annotated[str, typer.Argument(help="lighting, green_spaces, roads or buildings")],
+    size: Annotated[float, typer.Option(help="Cell size (hexagon side, m)")] = 1000.0,
+    tolerance: Annotated[float, typer.Option(help="Allowed deviation from each zone's target, e.g. 0.10")] = 0.10,
+    depot: Annotated[list[int], typer.Option(help="Candidate depot id (repeat); default: all serving")] = [],  # noqa: B006
+    picture: Annotated[Path | None, typer.Option(help="Also draw status quo vs balanced zones to this PNG")] = None,
+) -> None:
+    """Service zones balanced on workload (and the status quo), contiguous, travel kept short."""
+    from gis_patrimoine.analysis.zones import CannotBalance, zones
+
+    with psycopg.connect(database_url_or_exit()) as conn:
+        try:
+            result = zones(conn, service, size, tolerance, depot or None)
+        except CannotBalance as exc:
+            fail(str(exc))
+        if picture is not None:
+            from gis_patrimoine.analysis.render import render_zones
+
+            console.print(f"wrote {render_zones(conn, result['run_id'], picture)}")
+    for variant in ("balanced", "status_quo"):
+        table = Table(
+            "depot",
+            "crews",
+            "hours/yr",
+            "target",
+            "deviation",
+            "longest travel",
+            "communes",
+            title=f"{service}: {variant.replace('_', ' ')} (run {result['run_id']})",
+        )
+        for z in result[variant]:
+            table.add_row(
+                z["depot_name"][:40],
+                str(z["crews"]),
+                f"{z['hours']:,.0f}",
+                f"{z['target_hours']:,.0f}",
+                f"{z['deviation_pct']:+.0f} %",
+                f"{z['longest_travel_min']:.0f} min",
+                ", ".join(f"{c} ({s:.0%})" for c, s in z["commune_shares"].items()),
+            )
+        console.print(table)
+
+
+@analyse_app.command("opportunities")
+def opportunities_cmd(
+    service: Annotated[str, typer.Argument(help="lighting, green_spaces, roads or buildings")],
+    activity: Annotated[str | None, typer.Option()] = None,
+    top: Annotated[int, typer.Option(help="Candidate pairs to measure with rounds")] = 6,
+) -> None:
+    """Neighbouring communes ranked by the crew hours pooling them saves (collection opportunities)."""
+    from gis_patrimoine.analysis import opportunities
+
+    with psycopg.connect(database_url_or_exit()) as conn:
+        ranked = opportunities.rank(conn, service, activity, top=top)
+        opportunities.store(conn, ranked, service)
+    table = Table("rank", "communes", "hours saved/yr", "km saved/yr", "assets driving it")
+    for m in ranked:
+        table.add_row(
+            str(m["rank"]), m["label"], f"{m['hours_saved']:,.1f}", f"{m['km_saved']:,.1f}", str(len(m["assets"]))
+        )
+    console.print(table if ranked else "no neighbouring communes would gain: each depot is the nearest for its assets")
+
+
+@analyse_app.command("equipment")
+def equipment_cmd(age: Annotated[int | None, typer.Option(help="Renewal age in years")] = None) -> None:
+    """Equipment held vs machine-days needed, status quo vs pooled; assets due for renewal across communes."""
+    from gis_patrimoine.analysis.equipment import equipment, renewals
+
+    with psycopg.connect(database_url_or_exit()) as conn:
+        eq = equipment(conn)
+        due = renewals(conn, age)
+    table = Table(
+        "equipment", "units", "machine-days/yr", "use (status quo)", "units pooled", "shareable", "use (pooled)"
+    )
+    for e in eq["equipment"]:
+        table.add_row(
+            e["equipment"],
+            str(e["units_held"]),
+            f"{e['machine_days']:,.0f}",
+            f"{e['utilisation_status_quo'] or 0:.0%}",
+            str(e["units_needed_pooled"]),
+            str(e["units_shareable"]),
+            f"{e['utilisation_pooled'] or 0:.0%}",
+        )
+    console.print(table)
+    for d in due:
+        console.print(
+            f"{d['layer']} {d['type']} installed before {d['installed_before']}: {d['total']:,} in "
+            f"{len(d['communes'])} communes — a joint purchase"
+        )

@@ -20,6 +20,10 @@ TABLES = {
     "rounds": "analysis.round",
     "round_stops": "analysis.round_stop",
     "scenario_communes": "analysis.scenario_commune",
+    "workload_grid": "analysis.workload_hex",
+    "depot_areas": "analysis.depot_area",
+    "service_zones": "analysis.service_zone",
+    "opportunities": "analysis.opportunity",
 }
 
 

@@ -37,7 +37,8 @@ def test_collections_have_extent_and_crs(api: str) -> None:
     collections = {c["id"]: c for c in get(f"{api}/collections").json()["collections"]}
     assert set(collections) == {
         *("communes", "depots", "roads", "street_lights", "green_spaces", "buildings"),
-        *("rounds", "round_stops", "scenario_communes"),  # analysis results, read-only
+        *("rounds", "round_stops", "scenario_communes", "workload_grid", "depot_areas", "service_zones"),
+        "opportunities",  # analysis results, read-only
     }
     roads = collections["roads"]
     assert roads["storageCrs"] == STORAGE and CRS84 in roads["crs"]

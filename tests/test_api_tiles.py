@@ -107,6 +107,10 @@ def test_tilejson_tilesets_and_style(api: str) -> None:
         "rounds",
         "round_stops",
         "scenario_communes",
+        "workload_grid",
+        "depot_areas",
+        "service_zones",
+        "opportunities",
     }
     one = httpx.get(f"{api}/collections/roads/tiles/WebMercatorQuad/tilejson.json").json()
     assert one["vector_layers"][0]["fields"]["road_class"] == "Classe"

@@ -7,6 +7,7 @@ plan of each service and activity answers unless a plan is named.
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 
 from gis_patrimoine.catalogue import get_catalogue
 
@@ -70,3 +71,40 @@ def lookup(
             ]
             answers.append(dict(zip(keys, row, strict=True)))
     return answers
+
+
+def zone_lookup(
+    conn: psycopg.Connection,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+    collection: str | None = None,
+    asset_id: int | None = None,
+    service: str | None = None,
+) -> list[dict]:
+    """The service zone (latest balanced run per service) holding a place or an asset, with its depot."""
+    if asset_id is not None and collection:
+        layer = get_catalogue().layer(collection)
+        row = conn.execute(
+            sql.SQL("SELECT ST_PointOnSurface(geom) FROM {} WHERE id = %s").format(layer.qualified), (asset_id,)
+        ).fetchone()
+        if row is None:
+            raise ValueError(f"no {layer.collection} with id {asset_id}")
+        point = row[0]
+    elif lon is not None and lat is not None:
+        point = conn.execute(
+            "SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), value::int) FROM patrimoine_sys.setting "
+            "WHERE key = 'srid'",
+            (lon, lat),
+        ).fetchone()[0]
+    else:
+        raise ValueError("give lon and lat, or collection and id")
+    rows = conn.execute(
+        "SELECT z.service, z.run_id, z.depot_id, z.depot_name, z.crews, z.hours FROM analysis.service_zone z "
+        "JOIN (SELECT service, max(run_id) run_id FROM analysis.service_zone GROUP BY service) latest "
+        "USING (service, run_id) WHERE z.variant = 'balanced' AND ST_Intersects(z.geom, %s::geometry) "
+        "AND (%s::text IS NULL OR z.service = %s) ORDER BY z.service",
+        (point, service, service),
+    ).fetchall()
+    keys = ["service", "run_id", "depot_id", "depot_name", "crews", "zone_hours"]
+    return [dict(zip(keys, r, strict=True)) for r in rows]

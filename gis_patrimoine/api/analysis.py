@@ -141,23 +141,20 @@ async def lookup(
     service: str | None = None,
     plan: int | None = None,
 ) -> JSONResponse:
+    from gis_patrimoine.analysis.lookup import zone_lookup
+
+    where = {"lon": lon, "lat": lat, "collection": collection, "asset_id": id, "service": service}
+    url = request.app.state.database_url
     try:
-        answers = await run_in_threadpool(
-            _sync,
-            request.app.state.database_url,
-            lookup_fn,
-            lon=lon,
-            lat=lat,
-            collection=collection,
-            asset_id=id,
-            service=service,
-            plan_id=plan,
-        )
+        answers = await run_in_threadpool(_sync, url, lookup_fn, **where, plan_id=plan)
+        zones = await run_in_threadpool(_sync, url, zone_lookup, **where)
     except (ValueError, KeyError) as exc:
         raise HTTPException(400, str(exc)) from exc
-    if not answers:
-        raise HTTPException(404, "no stored round serves this; compute rounds first (POST /analysis/rounds)")
-    return JSONResponse({"answers": answers})
+    if not answers and not zones:
+        raise HTTPException(
+            404, "no stored round or zone serves this; compute them first (POST /analysis/rounds or /analysis/zones)"
+        )
+    return JSONResponse({"answers": answers, "zones": zones})
 
 
 @router.get("/workload", summary="Annual on-site hours per commune, service and activity")
@@ -231,3 +228,107 @@ async def statistics(request: Request) -> JSONResponse:
 
     rows = await run_in_threadpool(_sync, request.app.state.database_url, statistics_fn)
     return JSONResponse({"statistics": rows})
+
+
+class GridBody(BaseModel):
+    size_m: float = Field(500.0, ge=50, le=20_000, description="Hexagon side")
+    service: Literal["lighting", "green_spaces", "roads", "buildings"] | None = None
+
+
+class AreasBody(BaseModel):
+    minutes: list[float] = Field(default_factory=lambda: [5.0, 10.0, 15.0], max_length=10)
+    service: Literal["lighting", "green_spaces", "roads", "buildings"] | None = None
+
+
+class ZonesBody(BaseModel):
+    service: Literal["lighting", "green_spaces", "roads", "buildings"]
+    size_m: float = Field(1000.0, ge=100, le=20_000)
+    tolerance: float = Field(0.10, gt=0, le=1)
+    depots: list[int] = Field(default_factory=list, description="Candidate depots; empty: all serving")
+
+
+class OpportunitiesBody(BaseModel):
+    service: Literal["lighting", "green_spaces", "roads", "buildings"]
+    activity: str | None = None
+    top: int = Field(6, ge=1, le=30)
+
+
+def _write(url: str, fn, *args):
+    with psycopg.connect(url) as conn:
+        return fn(conn, *args)
+
+
+@router.post("/grid", status_code=201, summary="Workload density on a hexagonal grid (collection workload_grid)")
+async def create_grid(request: Request, body: GridBody, conn: Conn) -> JSONResponse:
+    from gis_patrimoine.analysis.grid import store_grid
+
+    await account(request, conn)
+    cells = await run_in_threadpool(_write, request.app.state.database_url, store_grid, body.size_m, body.service)
+    return JSONResponse({"cells": cells, "collection": "workload_grid"}, status_code=201)
+
+
+@router.post("/areas", status_code=201, summary="Isochrones and catchments of the depots (collection depot_areas)")
+async def create_areas(request: Request, body: AreasBody, conn: Conn) -> JSONResponse:
+    from gis_patrimoine.analysis.areas import store_areas
+
+    await account(request, conn)
+    made = await run_in_threadpool(_write, request.app.state.database_url, store_areas, body.minutes, body.service)
+    return JSONResponse({**made, "collection": "depot_areas"}, status_code=201)
+
+
+@router.post("/zones", status_code=201, summary="Service zones balanced on workload, and the status quo")
+async def create_zones(request: Request, body: ZonesBody, conn: Conn) -> JSONResponse:
+    from gis_patrimoine.analysis.zones import CannotBalance, zones
+
+    await account(request, conn)
+    try:
+        result = await run_in_threadpool(
+            _write,
+            request.app.state.database_url,
+            zones,
+            body.service,
+            body.size_m,
+            body.tolerance,
+            body.depots or None,
+        )
+    except CannotBalance as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return JSONResponse(result, status_code=201)
+
+
+@router.post("/opportunities", status_code=201, summary="Pairs of communes ranked by what pooling them saves")
+async def create_opportunities(request: Request, body: OpportunitiesBody, conn: Conn) -> JSONResponse:
+    from gis_patrimoine.analysis import opportunities
+
+    def run(c: psycopg.Connection) -> list[dict]:
+        ranked = opportunities.rank(c, body.service, body.activity, top=body.top)
+        opportunities.store(c, ranked, body.service)
+        return [{k: v for k, v in m.items() if k != "layer"} for m in ranked]
+
+    await account(request, conn)
+    try:
+        ranked = await run_in_threadpool(_write, request.app.state.database_url, run)
+    except (NothingToDo, DepotProblem, Unreachable, RoundsDoNotFit) as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return JSONResponse({"opportunities": ranked}, status_code=201)
+
+
+@router.get("/equipment", summary="Equipment held vs machine-days needed, status quo vs pooled; renewals")
+async def equipment(request: Request, age: Annotated[int | None, Query(ge=1, le=100)] = None) -> JSONResponse:
+    from gis_patrimoine.analysis.equipment import equipment as equipment_fn
+    from gis_patrimoine.analysis.equipment import renewals
+
+    url = request.app.state.database_url
+    eq = await run_in_threadpool(_sync, url, equipment_fn)
+    due = await run_in_threadpool(_sync, url, renewals, age)
+    return JSONResponse({**eq, "renewals": due})
+
+
+@router.get("/scenarios/{scenario_id}/report", summary="A scenario report for directors (printable HTML)")
+async def scenario_report(request: Request, scenario_id: int) -> HTMLResponse:
+    from gis_patrimoine.analysis.report import scenario_report as report_fn
+
+    try:
+        return HTMLResponse(await run_in_threadpool(_sync, request.app.state.database_url, report_fn, scenario_id))
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from exc

@@ -127,15 +127,15 @@ def tile_query(
             LIMIT {slack}
         ),
         rendered AS (
-            SELECT {idcol}{cols}, {rank} AS rank,
+            SELECT {idcol}{cols}, {rank} AS gp_tile_rank,
                    ST_AsMVTGeom(ST_Transform({geom}, 3857), bounds.merc, {extent}, {buffer}, true) AS geom
             FROM picked, bounds
         ),
         kept AS (
-            SELECT * FROM rendered WHERE geom IS NOT NULL ORDER BY rank LIMIT {cap_plus_one}
+            SELECT * FROM rendered WHERE geom IS NOT NULL ORDER BY gp_tile_rank LIMIT {cap_plus_one}
         ),
         mvtgeom AS (
-            SELECT {idcol}{cols}, geom FROM (SELECT * FROM kept ORDER BY rank LIMIT {cap}) k
+            SELECT {idcol}{cols}, geom FROM (SELECT * FROM kept ORDER BY gp_tile_rank LIMIT {cap}) k
         )
         SELECT (SELECT ST_AsMVT(mvtgeom, {name}, {extent}, 'geom'{fid}) FROM mvtgeom),
                (SELECT count(*) FROM kept)

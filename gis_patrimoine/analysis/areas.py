@@ -1,0 +1,97 @@
+"""Travel from the depots over the network: costs to every junction, isochrones, catchments.
+
+pgr_drivingDistance from each depot gives the travel time to every junction it reaches (a depot starts from
+the junction at the near end of its segment). Isochrones are the concave hull of the junctions reached within
+a time; catchments give each junction to the depot nearest to it by road and are drawn as the union of the
+junctions' Voronoi cells, clipped to the territory: a partition of it that follows the network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+
+from gis_patrimoine.analysis.network import EDGES_SQL, ensure_network
+
+
+def depots_serving(conn: psycopg.Connection, service: str | None) -> list[tuple[int, str, int]]:
+    """(id, name, crews) of the depots with crews that serve the service (all services when None)."""
+    return conn.execute(
+        "SELECT id, name, crews FROM patrimoine.depot WHERE crews > 0 AND (%s::text IS NULL OR %s = ANY(services)) "
+        "ORDER BY id",
+        (service, service),
+    ).fetchall()
+
+
+def depot_nodes(conn: psycopg.Connection, depot_ids: list[int]) -> dict[int, int]:
+    """The junction each depot starts from."""
+    ensure_network(conn)
+    return dict(
+        conn.execute(
+            "SELECT d.id, CASE WHEN ST_LineLocatePoint(e.geom, d.geom) < 0.5 THEN e.source ELSE e.target END "
+            "FROM patrimoine.depot d CROSS JOIN LATERAL (SELECT * FROM analysis.network_edge e "
+            "ORDER BY e.geom <-> d.geom LIMIT 1) e WHERE d.id = ANY(%s)",
+            (depot_ids,),
+        ).fetchall()
+    )
+
+
+def depot_costs(conn: psycopg.Connection, depot_ids: list[int]) -> tuple[list[int], np.ndarray]:
+    """Junction ids and a (depots × junctions) matrix of seconds from each depot (inf where unreachable)."""
+    starts = depot_nodes(conn, depot_ids)
+    nodes = [r[0] for r in conn.execute("SELECT id FROM analysis.network_node ORDER BY id")]
+    index = {n: i for i, n in enumerate(nodes)}
+    row_of = {node: k for k, node in enumerate(starts[d] for d in depot_ids)}
+    costs = np.full((len(depot_ids), len(nodes)), np.inf)
+    for start, node, cost in conn.execute(
+        "SELECT from_v, node, agg_cost FROM pgr_drivingDistance(%s, %s::bigint[], 1e12, directed => true, "
+        "equicost => false)",
+        (EDGES_SQL, sorted(set(row_of))),
+    ):
+        costs[row_of[start], index[node]] = cost
+    for k, d in enumerate(depot_ids):  # two depots on one junction share its row
+        costs[k] = costs[row_of[starts[d]]]
+    return nodes, costs
+
+
+def store_areas(conn: psycopg.Connection, minutes: list[float], service: str | None = None) -> dict[str, int]:
+    """Replace the isochrones and catchments of the depots serving `service` (all depots when None)."""
+    depots = depots_serving(conn, service)
+    ids = [d[0] for d in depots]
+    nodes, costs = depot_costs(conn, ids)
+    nearest = np.argmin(costs, axis=0)
+    reachable = np.isfinite(costs.min(axis=0))
+    with conn.transaction():
+        conn.execute("CREATE TEMP TABLE depot_cost (depot_id bigint, node bigint, cost float8) ON COMMIT DROP")
+        with conn.cursor().copy("COPY depot_cost FROM STDIN") as cp:
+            for k, d in enumerate(ids):
+                for j in np.flatnonzero(np.isfinite(costs[k])):
+                    cp.write_row((d, nodes[j], float(costs[k, j])))
+        conn.execute("CREATE TEMP TABLE nearest_depot (node bigint, depot_id bigint) ON COMMIT DROP")
+        with conn.cursor().copy("COPY nearest_depot FROM STDIN") as cp:
+            for j in np.flatnonzero(reachable):
+                cp.write_row((nodes[j], ids[nearest[j]]))
+        conn.execute("DELETE FROM analysis.depot_area WHERE service IS NOT DISTINCT FROM %s", (service,))
+        iso = conn.execute(
+            "INSERT INTO analysis.depot_area (kind, depot_id, depot_name, minutes, service, geom) "
+            "SELECT 'isochrone', d.id, d.name, m, %s, ST_Multi(ST_CollectionExtract(ST_ConcaveHull("
+            "ST_Collect(n.geom), 0.3), 3)) FROM depot_cost c JOIN analysis.network_node n ON n.id = c.node "
+            "JOIN patrimoine.depot d ON d.id = c.depot_id CROSS JOIN unnest(%s::float8[]) m "
+            "WHERE c.cost <= m * 60 GROUP BY d.id, d.name, m "
+            "HAVING ST_Dimension(ST_ConcaveHull(ST_Collect(n.geom), 0.3)) = 2",
+            (service, minutes),
+        ).rowcount
+        catch = conn.execute(
+            "WITH territory AS (SELECT ST_Union(geom) g FROM patrimoine.commune), "
+            "cells AS (SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(geom)))).geom cell "
+            "FROM analysis.network_node), "
+            "owned AS (SELECT nd.depot_id, c.cell FROM cells c "
+            "JOIN analysis.network_node n ON ST_Within(n.geom, c.cell) "
+            "JOIN nearest_depot nd ON nd.node = n.id) "
+            "INSERT INTO analysis.depot_area (kind, depot_id, depot_name, minutes, service, geom) "
+            "SELECT 'catchment', d.id, d.name, NULL, %s, ST_Multi(ST_CollectionExtract(ST_Intersection("
+            "ST_Union(o.cell), t.g), 3)) FROM owned o JOIN patrimoine.depot d ON d.id = o.depot_id, territory t "
+            "GROUP BY d.id, d.name, t.g",
+            (service,),
+        ).rowcount
+    return {"isochrones": iso, "catchments": catch}

@@ -1,0 +1,150 @@
+"""Pooling evidence on the demo territory: workload grid, isochrones and catchments, balanced zones and the
+status quo, opportunities, equipment, lookup and the director's report — through the API where users call it."""
+
+from __future__ import annotations
+
+import hashlib
+
+import httpx
+import psycopg
+import pytest
+
+from gis_patrimoine.analysis.equipment import equipment, renewals
+from gis_patrimoine.analysis.workload import totals, workload
+from gis_patrimoine.analysis.zones import CannotBalance, zones
+
+AUTH = {"Authorization": "Bearer token-analyst"}
+
+
+@pytest.fixture(scope="module")
+def analyst(demo_db: str) -> str:
+    with psycopg.connect(demo_db) as conn:
+        conn.execute(
+            "INSERT INTO patrimoine_sys.api_token (token_sha256, username, role, communes) VALUES (%s, 'analyst', "
+            "'reader', '{}') ON CONFLICT DO NOTHING",
+            (hashlib.sha256(b"token-analyst").hexdigest(),),
+        )
+    return demo_db
+
+
+def test_grid_keeps_every_hour_across_boundaries(api: str, analyst: str) -> None:
+    r = httpx.post(f"{api}/analysis/grid", json={"size_m": 700}, headers=AUTH, timeout=120)
+    assert r.status_code == 201 and r.json()["cells"] > 0
+    with psycopg.connect(analyst) as conn:
+        expected: dict[str, float] = {}
+        for (_, service), hours in totals(workload(conn)).items():
+            expected[service] = expected.get(service, 0.0) + hours
+        got = dict(conn.execute("SELECT service, sum(hours) FROM analysis.workload_hex WHERE size_m = 700 GROUP BY 1"))
+        lights = conn.execute("SELECT count(*) FROM patrimoine.street_light").fetchone()[0]
+        cells = conn.execute(
+            "SELECT sum(assets) FROM analysis.workload_hex WHERE size_m = 700 AND service = 'lighting'"
+        ).fetchone()[0]
+        crossing = conn.execute(
+            "SELECT count(*) FROM analysis.workload_hex WHERE size_m = 700 AND cardinality(communes) > 1"
+        ).fetchone()[0]
+    assert got.keys() == expected.keys()
+    for service, hours in expected.items():
+        assert got[service] == pytest.approx(hours, rel=1e-6), service
+    assert cells == pytest.approx(lights)  # each light in exactly one cell
+    assert crossing > 0  # cells straddle commune boundaries
+
+
+def test_catchments_partition_the_territory_and_isochrones_grow(api: str, analyst: str) -> None:
+    r = httpx.post(f"{api}/analysis/areas", json={"minutes": [5, 10]}, headers=AUTH, timeout=120)
+    assert r.status_code == 201, r.text
+    with psycopg.connect(analyst) as conn:
+        territory = conn.execute("SELECT ST_Area(ST_Union(geom)) FROM patrimoine.commune").fetchone()[0]
+        total, union = conn.execute(
+            "SELECT sum(ST_Area(geom)), ST_Area(ST_Union(geom)) FROM analysis.depot_area WHERE kind = 'catchment'"
+        ).fetchone()
+        shrinking = conn.execute(
+            "SELECT count(*) FROM analysis.depot_area a JOIN analysis.depot_area b ON a.depot_id = b.depot_id "
+            "AND a.kind = 'isochrone' AND b.kind = 'isochrone' AND a.minutes < b.minutes "
+            "WHERE ST_Area(a.geom) > ST_Area(b.geom) * 1.001"
+        ).fetchone()[0]
+    assert total == pytest.approx(territory, rel=1e-3)  # covers the territory ...
+    assert union == pytest.approx(total, rel=1e-3)  # ... without overlaps
+    assert shrinking == 0
+
+
+def test_balanced_zones_are_contiguous_and_within_tolerance(api: str, analyst: str) -> None:
+    with psycopg.connect(analyst) as conn:
+        candidates = [r[0] for r in conn.execute("SELECT id FROM patrimoine.depot WHERE crews >= 2 ORDER BY id")]
+    body = {"service": "roads", "size_m": 500, "tolerance": 0.15, "depots": candidates}
+    r = httpx.post(f"{api}/analysis/zones", json=body, headers=AUTH, timeout=120)
+    assert r.status_code == 201, r.text
+    result = r.json()
+    balanced, status = result["balanced"], result["status_quo"]
+    assert all(abs(z["deviation_pct"]) <= 15 + 1e-6 for z in balanced)
+    assert sum(z["hours"] for z in balanced) == pytest.approx(sum(z["hours"] for z in status))
+    with psycopg.connect(analyst) as conn:
+        parts = conn.execute(
+            "SELECT depot_id, ST_NumGeometries(geom) FROM analysis.service_zone WHERE run_id = %s AND "
+            "variant = 'balanced'",
+            (result["run_id"],),
+        ).fetchall()
+        inside = conn.execute(
+            "SELECT bool_and(ST_Intersects(z.geom, d.geom)) FROM analysis.service_zone z "
+            "JOIN patrimoine.depot d ON d.id = z.depot_id WHERE z.run_id = %s AND z.variant = 'balanced'",
+            (result["run_id"],),
+        ).fetchone()[0]
+        road_hours = sum(h for (_, s), h in totals(workload(conn)).items() if s == "roads")
+        depot = conn.execute(
+            "SELECT ST_X(g), ST_Y(g) FROM (SELECT ST_Transform(geom, 4326) g FROM patrimoine.depot WHERE id = %s) s",
+            (candidates[0],),
+        ).fetchone()
+    assert all(n == 1 for _, n in parts)  # one piece each: contiguous
+    assert inside  # each zone holds its depot
+    assert sum(z["hours"] for z in balanced) == pytest.approx(road_hours, rel=1e-6)
+    assert max(abs(z["deviation_pct"]) for z in status) > 15  # the status quo is what needed balancing here
+    found = httpx.get(f"{api}/analysis/lookup", params={"lon": depot[0], "lat": depot[1], "service": "roads"}).json()
+    assert found["zones"][0]["depot_id"] == candidates[0]
+
+    with psycopg.connect(analyst) as conn, pytest.raises(CannotBalance, match="widen the tolerance"):
+        zones(conn, "roads", 5000, 0.01, candidates)  # cells too coarse for 1 %
+    r = httpx.post(f"{api}/analysis/zones", json={**body, "size_m": 5000, "tolerance": 0.01}, headers=AUTH, timeout=120)
+    assert r.status_code == 422 and "cannot be balanced" in r.json()["description"]
+
+
+def test_opportunities_are_ranked_by_their_rounds(api: str, analyst: str) -> None:
+    r = httpx.post(
+        f"{api}/analysis/opportunities", json={"service": "green_spaces", "top": 3}, headers=AUTH, timeout=300
+    )
+    assert r.status_code == 201, r.text
+    ranked = r.json()["opportunities"]
+    assert [m["rank"] for m in ranked] == list(range(1, len(ranked) + 1))
+    assert [m["hours_saved"] for m in ranked] == sorted((m["hours_saved"] for m in ranked), reverse=True)
+    items = httpx.get(f"{api}/collections/opportunities/items", params={"filter": "service = 'green_spaces'"}).json()
+    assert items["numberMatched"] == len(ranked)
+
+
+def test_equipment_days_follow_the_workload(analyst: str) -> None:
+    with psycopg.connect(analyst) as conn:
+        eq = equipment(conn)
+        van = next(e for e in eq["equipment"] if e["equipment"] == "van")
+        hours = conn.execute(
+            "SELECT (SELECT count(*) * 6 / 60.0 FROM patrimoine.street_light) + "
+            "(SELECT count(*) * 45 * 2 / 60.0 + sum(ST_Area(geom)) / 100 * 20 * 4 / 60.0 FROM patrimoine.building) + "
+            "(SELECT coalesce(sum(ST_Area(geom)) / 100 * 3 * 10 / 60.0, 0) FROM patrimoine.green_space "
+            " WHERE kind = 'cemetery') + (SELECT sum(length_m) / 100 * 1.5 / 60.0 FROM patrimoine.road)"
+        ).fetchone()[0]
+        due = renewals(conn, age=20, year=2026)
+        old = conn.execute(
+            "SELECT count(*) FROM patrimoine.street_light WHERE lamp_type = 'hps' AND installed_year <= 2006"
+        ).fetchone()[0]
+    assert van["machine_days"] == pytest.approx(float(hours) / eq["shift_hours"], rel=1e-3)
+    assert sum(d["days_status_quo"] for d in van["per_depot"]) == pytest.approx(van["machine_days"], abs=0.5)
+    assert van["units_needed_pooled"] <= van["units_held"]
+    hps = next(d for d in due if d["type"] == "hps")
+    assert hps["total"] == old and sum(hps["communes"].values()) == old
+
+
+def test_scenario_report_for_directors(api: str, analyst: str) -> None:
+    r = httpx.post(
+        f"{api}/analysis/scenarios", json={"service": "buildings", "seconds": 0.2}, headers=AUTH, timeout=300
+    )
+    assert r.status_code == 201, r.text
+    report = httpx.get(f"{api}/analysis/scenarios/{r.json()['id']}/report")
+    assert report.status_code == 200 and "<svg" in report.text and "Laval" in report.text
+    assert "arrêté du 26 avril 2017" in report.text and "cost-sharing key" in report.text
+    assert httpx.get(f"{api}/analysis/scenarios/999999/report").status_code == 404
