@@ -2,8 +2,9 @@
 # Installs the Debian packages gis-patrimoine needs, only those missing (idempotent).
 # Needs root (or sudo) the first time; does nothing once everything is there.
 set -euo pipefail
-# chromium: the map page's tests; nodejs/npm: MapLibre GL JS, installed from npm and served by the app
-packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin python3-venv chromium)
+# chromium: the map page's tests; python3-qgis: the QGIS tests and `gis-patrimoine qgis project`;
+# nodejs/npm: MapLibre GL JS, installed from npm and served by the app
+packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin python3-venv chromium python3-qgis)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()

@@ -35,9 +35,9 @@ def editor_url(conn: psycopg.Connection, db_url: str) -> str:
     )
     conn.execute(
         sql.SQL(
-            "GRANT USAGE ON SCHEMA patrimoine, patrimoine_vl TO {r}; "
-            "GRANT SELECT, UPDATE, DELETE ON ALL TABLES IN SCHEMA patrimoine TO {r}"
-        ).format(r=sql.Identifier(EDITOR))
+            "GRANT gp_editor TO {r}; "
+            "INSERT INTO patrimoine_sys.user_commune VALUES ({n}, '53130') ON CONFLICT DO NOTHING"
+        ).format(r=sql.Identifier(EDITOR), n=sql.Literal(EDITOR))
     )
     conn.commit()
     return db_url.replace("postgres@", f"{EDITOR}@", 1)

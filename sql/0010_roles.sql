@@ -1,0 +1,102 @@
+-- gis-patrimoine 0010: roles and rights for direct database clients (QGIS, psql).
+-- depends: 0009_zones
+--
+-- Four group roles (cluster-wide, created once): gp_reader sees everything (pooling needs transparency),
+-- gp_editor may write the assets of the communes it is assigned to in patrimoine_sys.user_commune, gp_manager
+-- writes every commune (the agglomération), gp_admin also owns the schema's evolution. Logins are members of
+-- one of them (`gis-patrimoine users create`). Row-level security checks inserted rows; a statement-level
+-- trigger refuses, with a message naming user and commune, any update or delete that touches another commune's
+-- rows (or moves one there) — so QGIS reports the error and nothing is written, whatever the client.
+
+DO $$
+DECLARE r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['gp_reader', 'gp_editor', 'gp_manager', 'gp_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+GRANT gp_reader TO gp_editor;
+GRANT gp_editor TO gp_manager;
+GRANT gp_manager TO gp_admin;
+
+CREATE TABLE patrimoine_sys.user_commune (
+    username       text NOT NULL,
+    commune_insee  text NOT NULL REFERENCES patrimoine.commune (insee) ON UPDATE CASCADE ON DELETE CASCADE,
+    PRIMARY KEY (username, commune_insee)
+);
+
+GRANT USAGE ON SCHEMA patrimoine, patrimoine_vl, patrimoine_sys, analysis TO gp_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA patrimoine, patrimoine_vl, analysis TO gp_reader;
+GRANT SELECT ON patrimoine_sys.history, patrimoine_sys.data_version, patrimoine_sys.setting,
+    patrimoine_sys.import_job, patrimoine_sys.user_commune TO gp_reader;
+GRANT INSERT, UPDATE, DELETE ON patrimoine.road, patrimoine.street_light, patrimoine.green_space,
+    patrimoine.building, patrimoine.depot TO gp_editor;
+GRANT INSERT, UPDATE, DELETE ON patrimoine.commune, patrimoine.depot_equipment TO gp_manager;
+GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA analysis TO gp_admin;
+GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA patrimoine_vl TO gp_admin;
+GRANT INSERT, UPDATE, DELETE ON patrimoine_sys.user_commune TO gp_admin;
+
+-- Whether the current login may write everywhere: superusers, the schema's owner, managers and admins.
+CREATE FUNCTION patrimoine_app.writes_everywhere() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT current_setting('is_superuser') = 'on'
+        OR pg_has_role(current_user, 'gp_manager', 'MEMBER')
+        OR current_user = (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'patrimoine.road'::regclass)
+$$;
+
+CREATE FUNCTION patrimoine_app.may_edit(commune text) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$  -- not SECURITY DEFINER: current_user must stay the login
+    SELECT patrimoine_app.writes_everywhere()
+        OR EXISTS (SELECT 1 FROM patrimoine_sys.user_commune u
+                   WHERE u.username = current_user AND u.commune_insee = commune)
+$$;
+
+-- AFTER UPDATE/DELETE, per statement: rows taken from (or moved into) a commune the login may not edit abort
+-- the statement, with a message naming the login and the commune.
+CREATE FUNCTION patrimoine_app.check_communes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    denied text;
+BEGIN
+    IF patrimoine_app.writes_everywhere() THEN
+        RETURN NULL;
+    END IF;
+    SELECT commune_insee INTO denied FROM old_rows WHERE NOT patrimoine_app.may_edit(commune_insee) LIMIT 1;
+    IF denied IS NULL AND TG_OP = 'UPDATE' THEN
+        EXECUTE 'SELECT commune_insee FROM new_rows WHERE NOT patrimoine_app.may_edit(commune_insee) LIMIT 1'
+            INTO denied;
+    END IF;
+    IF denied IS NOT NULL THEN
+        RAISE EXCEPTION 'user % may not % assets of commune % (%): not among the communes assigned to them',
+            current_user, lower(TG_OP), denied, TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'an agglomération manager can assign it: gis-patrimoine users create LOGIN --commune INSEE';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['road', 'street_light', 'green_space', 'building', 'depot'] LOOP
+        EXECUTE format('ALTER TABLE patrimoine.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY read_all ON patrimoine.%I FOR SELECT USING (true)', t);
+        EXECUTE format('CREATE POLICY insert_own ON patrimoine.%I FOR INSERT '
+                       'WITH CHECK (patrimoine_app.may_edit(commune_insee))', t);
+        EXECUTE format('CREATE POLICY update_checked ON patrimoine.%I FOR UPDATE USING (true) WITH CHECK (true)', t);
+        EXECUTE format('CREATE POLICY delete_any ON patrimoine.%I FOR DELETE USING (true)', t);
+        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
+                       'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
+                       t || '_rights_update', t);
+        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
+                       t || '_rights_delete', t);
+    END LOOP;
+END
+$$;
+
+ALTER DEFAULT PRIVILEGES IN SCHEMA patrimoine, patrimoine_vl, analysis GRANT SELECT ON TABLES TO gp_reader;
