@@ -11,7 +11,9 @@ from rich.table import Table
 from gis_patrimoine.cli_analyse import analyse_app
 from gis_patrimoine.cli_common import console, fail
 from gis_patrimoine.cli_demo import demo_app
+from gis_patrimoine.cli_history import history_app
 from gis_patrimoine.cli_import import export_cmd, import_app
+from gis_patrimoine.cli_qgis import qgis_app
 from gis_patrimoine.cli_serve import serve_cmd
 from gis_patrimoine.cli_users import users_app
 from gis_patrimoine.db import cluster
@@ -28,6 +30,8 @@ app.add_typer(demo_app, name="demo")
 app.command("serve")(serve_cmd)
 app.add_typer(users_app, name="users")
 app.add_typer(analyse_app, name="analyse")
+app.add_typer(qgis_app, name="qgis")
+app.add_typer(history_app, name="history")
 
 
 @db_app.command("up")

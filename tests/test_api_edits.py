@@ -171,3 +171,27 @@ def test_moving_a_feature_needs_rights_on_both_communes(writable) -> None:
         url, json={"type": "Feature", "geometry": {"type": "Point", "coordinates": CHANGE}}, headers=auth("max")
     )
     assert ok.status_code == 200 and ok.json()["properties"]["commune_insee"] == "53054"
+
+
+def test_history_and_undo_over_the_api(writable) -> None:
+    api, _ = writable
+    items = f"{api}/collections/street_lights/items"
+    created = httpx.post(items, json=light(LAVAL, power_w=55), headers=auth("alice"))
+    assert created.status_code == 201
+    fid = created.json()["id"]
+    original = httpx.get(f"{items}/{fid}").json()
+    patch = {"type": "Feature", "properties": {"power_w": 90}}
+    assert httpx.patch(f"{items}/{fid}", json=patch, headers=auth("alice")).status_code == 200
+    assert httpx.delete(f"{items}/{fid}", headers=auth("alice")).status_code == 204
+    versions = httpx.get(f"{items}/{fid}/history").json()["versions"]
+    assert [v["operation"] for v in versions] == ["INSERT", "UPDATE", "DELETE"]
+    assert {v["api_user"] for v in versions} == {"alice"}
+    assert httpx.post(f"{items}/{fid}/restore", headers=auth("rita")).status_code == 403
+    r = httpx.post(f"{items}/{fid}/restore", headers=auth("alice"))
+    assert r.status_code == 200, r.text
+    assert httpx.get(f"{items}/{fid}").json()["properties"]["power_w"] == 90  # as it was when deleted
+    first = versions[0]["version"]
+    assert httpx.post(f"{items}/{fid}/restore", params={"version": first}, headers=auth("alice")).status_code == 200
+    back = httpx.get(f"{items}/{fid}").json()
+    assert back["properties"]["power_w"] == 55 and back["geometry"] == original["geometry"]
+    assert back["properties"]["uuid"] == original["properties"]["uuid"]

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from gis_patrimoine import __version__
-from gis_patrimoine.api import analysis, edits, features, pages, tiles
+from gis_patrimoine.api import analysis, edits, features, history, pages, tiles
 from gis_patrimoine.api.deps import Unavailable
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.db.connection import database_url
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     app.include_router(edits.router, tags=["OGC API – Features, Part 4: writes"])
     app.include_router(tiles.router, tags=["OGC API – Tiles"])
 
+    app.include_router(history.router, tags=["History"])
     app.include_router(analysis.router, tags=["Analysis"])
     app.include_router(pages.router, tags=["Map"])
     maplibre = Path(settings.static_dir) / "maplibre-gl" / "dist"

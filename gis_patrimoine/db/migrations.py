@@ -145,6 +145,9 @@ def migrate(
 
     result = InitResult(srid=srid, applied=applied)
     if upto is None:
+        from gis_patrimoine.qgis.styles import write_styles
+
         with psycopg.connect(url) as conn:
             result.codelist_changes = sync_codelists(conn, catalogue or get_catalogue())
+            write_styles(conn, catalogue or get_catalogue())
     return result

@@ -1,0 +1,60 @@
+"""A feature's history and its restore (undo) over the API, with the same rights as edits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from gis_patrimoine.api.auth import account
+from gis_patrimoine.api.deps import connection, layer_of
+from gis_patrimoine.db.restore import NothingToRestore, restore
+
+router = APIRouter()
+Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}/history", summary="Every change of a feature")
+async def feature_history(request: Request, collection_id: str, feature_id: str, conn: Conn) -> JSONResponse:
+    layer = layer_of(request, collection_id)
+    cur = await conn.execute(
+        "SELECT id, operation, changed_at, db_user, app_user, changed_fields, old_values, new_values "
+        "FROM patrimoine_sys.history WHERE layer = %s AND feature_id = %s ORDER BY id",
+        (layer.table, feature_id),
+    )
+    keys = ["version", "operation", "changed_at", "login", "api_user", "changed_fields", "old", "new"]
+    rows = [dict(zip(keys, r, strict=True)) for r in await cur.fetchall()]
+    for r in rows:
+        r["changed_at"] = r["changed_at"].isoformat()
+    return JSONResponse({"collection": layer.collection, "id": feature_id, "versions": rows})
+
+
+@router.post("/collections/{collection_id}/items/{feature_id}/restore", summary="Undo: restore a feature")
+async def restore_feature(
+    request: Request, collection_id: str, feature_id: str, conn: Conn, version: int | None = None
+) -> JSONResponse:
+    layer = layer_of(request, collection_id)
+    acct = await account(request, conn)
+    cur = await conn.execute(
+        "SELECT coalesce(new_values, old_values) ->> 'commune_insee' FROM patrimoine_sys.history WHERE layer = %s "
+        "AND feature_id = %s AND (id = %s OR (%s::bigint IS NULL AND operation = 'DELETE')) ORDER BY id DESC LIMIT 1",
+        (layer.table, feature_id, version, version),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise HTTPException(404, f"nothing to restore for {layer.collection} {feature_id} (version {version})")
+    if acct.role == "reader" or (row[0] and not acct.may_edit(row[0])):
+        raise HTTPException(403, f"{acct.username} may not edit the assets of commune {row[0]}")
+
+    def run() -> str:
+        with psycopg.connect(request.app.state.database_url) as c:
+            return restore(c, layer.collection, feature_id, version, user=acct.username)
+
+    try:
+        done = await run_in_threadpool(run)
+    except NothingToRestore as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return JSONResponse({"restored": done})

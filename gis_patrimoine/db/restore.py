@@ -1,0 +1,96 @@
+"""Undo from the history: bring back a deleted feature, or a feature as it was at an earlier change.
+
+The history keeps every row's exact values (geometry as hex EWKB), so a restore re-inserts (or re-writes) the
+stored values with the feature's own id and uuid: it comes back identical, and the restore itself is recorded
+in the history like any other change, under the login (and API user) who made it.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from gis_patrimoine.catalogue import Layer, get_catalogue
+
+
+class NothingToRestore(LookupError):
+    """No such feature or version in the history; the message says what exists."""
+
+
+def _columns(layer: Layer) -> list[str]:
+    return [a.name for a in layer.attributes if not a.generated] + ["geom"]
+
+
+def versions(conn: psycopg.Connection, layer: Layer, feature_id: str) -> list[tuple]:
+    """(history id, operation, when, login, API user, changed fields) of a feature, oldest first."""
+    return conn.execute(
+        "SELECT id, operation, changed_at, db_user, app_user, changed_fields FROM patrimoine_sys.history "
+        "WHERE layer = %s AND feature_id = %s ORDER BY id",
+        (layer.table, str(feature_id)),
+    ).fetchall()
+
+
+def restore(
+    conn: psycopg.Connection, collection: str, feature_id: str, version: int | None = None, user: str | None = None
+) -> str:
+    """Restore a feature: deleted → re-inserted as it was; `version` (a history id) → its values then.
+    Returns what was done. One transaction; rights are those of the login."""
+    layer = get_catalogue().layer(collection)
+    if layer.kind != "asset":
+        raise NothingToRestore(f"{layer.collection} have no history to restore from")
+    cols = _columns(layer)
+    target = sql.SQL(", ").join(map(sql.Identifier, cols))
+    with conn.transaction():
+        if user:
+            conn.execute("SELECT set_config('gis_patrimoine.user', %s, true)", (user,))
+        exists = conn.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE {} = %s").format(layer.qualified, sql.Identifier(layer.key)),
+            (feature_id,),
+        ).fetchone()
+        if version is None:
+            if exists:
+                raise NothingToRestore(
+                    f"{layer.collection} {feature_id} exists; give --version (a history id) to bring back an "
+                    "earlier state"
+                )
+            row = conn.execute(
+                "SELECT old_values FROM patrimoine_sys.history WHERE layer = %s AND feature_id = %s "
+                "AND operation = 'DELETE' ORDER BY id DESC LIMIT 1",
+                (layer.table, str(feature_id)),
+            ).fetchone()
+            if row is None:
+                raise NothingToRestore(f"no deletion of {layer.collection} {feature_id} in the history")
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM jsonb_populate_record(NULL::{t}, %s)"
+                ).format(t=layer.qualified, c=target),
+                (Jsonb(row[0]),),
+            )
+            return f"{layer.collection} {feature_id} restored as it was when deleted"
+        row = conn.execute(
+            "SELECT coalesce(new_values, old_values), operation FROM patrimoine_sys.history WHERE id = %s "
+            "AND layer = %s AND feature_id = %s",
+            (version, layer.table, str(feature_id)),
+        ).fetchone()
+        if row is None:
+            known = ", ".join(str(v[0]) for v in versions(conn, layer, feature_id)) or "none"
+            raise NothingToRestore(f"no version {version} of {layer.collection} {feature_id}; its versions: {known}")
+        settable = [c for c in cols if c != layer.key]
+        if exists:
+            conn.execute(
+                sql.SQL(
+                    "UPDATE {t} SET ({c}) = (SELECT {c} FROM jsonb_populate_record(NULL::{t}, %s)) WHERE {k} = %s"
+                ).format(
+                    t=layer.qualified, c=sql.SQL(", ").join(map(sql.Identifier, settable)), k=sql.Identifier(layer.key)
+                ),
+                (Jsonb(row[0]), feature_id),
+            )
+        else:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM jsonb_populate_record(NULL::{t}, %s)"
+                ).format(t=layer.qualified, c=target),
+                (Jsonb(row[0]),),
+            )
+        return f"{layer.collection} {feature_id} brought back to version {version}"

@@ -1,0 +1,143 @@
+"""Real PyQGIS (Debian's python3-qgis, headless) against the demo database and the running server: layers with
+their default styles and forms, the stored project, an editor's rights, the OGC API and tiles, and undo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from gis_patrimoine.catalogue import get_catalogue
+from gis_patrimoine.qgis.project import storage_uri
+from tests.test_migrations import run_cli
+
+PROBE = Path(__file__).with_name("qgis_probe.py")
+CATALOGUE = get_catalogue()
+
+
+def probe(spec: dict) -> dict:
+    result = subprocess.run(
+        ["/usr/bin/python3", str(PROBE)],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def qgis_db(demo_db: str) -> dict:
+    assert run_cli("qgis", "styles", url=demo_db).returncode == 0  # styles name the database they are for
+    p = conninfo_to_dict(demo_db)
+    return {"url": demo_db, "db": {"host": p["host"], "port": p["port"], "dbname": p["dbname"], "user": p["user"]}}
+
+
+def test_every_layer_opens_styled_with_its_form(qgis_db: dict) -> None:
+    spec = {
+        "db": qgis_db["db"],
+        "steps": ["layers"],
+        "layers": [{"schema": la.schema, "table": la.table, "key": la.key} for la in CATALOGUE.layers.values()],
+    }
+    seen = {r["table"]: r for r in probe(spec)["layers"]}
+    with psycopg.connect(qgis_db["url"]) as conn:
+        for layer in CATALOGUE.layers.values():
+            r = seen[layer.table]
+            count = conn.execute(f"SELECT count(*) FROM {layer.schema}.{layer.table}").fetchone()[0]  # noqa: S608
+            assert r["valid"], layer.name
+            assert r["geometry"] == layer.geometry and r["srid"] == 2154, layer.name
+            assert r["pk"] == [layer.key] and r["count"] == count, layer.name
+            if layer.style.by:
+                codes = CATALOGUE.codelists[layer.attribute(layer.style.by).codelist].codes
+                assert r["renderer"] == "categorizedSymbol" and r["categories"] == len(codes), layer.name
+            else:
+                assert r["renderer"] == "singleSymbol", layer.name
+            assert r["labels"] == bool(layer.style.label), layer.name
+            for a in layer.attributes:
+                assert r["aliases"][a.name] == a.title.fr
+                if a.type in ("code", "codes"):
+                    assert r["widgets"][a.name] == "ValueRelation", (layer.name, a.name)
+            if layer.attribute(layer.key).type == "identity":
+                assert r["readonly_id"], layer.name
+
+
+def test_stored_project_opens_with_every_layer_valid(qgis_db: dict, api: str, tmp_path: Path) -> None:
+    result = run_cli("qgis", "project", "--api-url", api, "--qgz", str(tmp_path / "p.qgz"), url=qgis_db["url"])
+    assert result.returncode == 0, result.stderr
+    assert "layers valid" in result.stdout and (tmp_path / "pg_service.conf").exists()
+    seen = probe({"db": qgis_db["db"], "steps": ["project"], "project_uri": storage_uri(qgis_db["url"])})["project"]
+    served = sum(la.kind != "result" for la in CATALOGUE.layers.values())  # OGC API layers, and one of tiles
+    n = len(CATALOGUE.layers) + len(CATALOGUE.codelists) + 1 + served
+    assert seen["read"] and seen["invalid"] == [] and seen["layers"] == n
+
+
+def test_editor_edits_its_commune_only_and_history_records_it(qgis_db: dict) -> None:
+    url = qgis_db["url"]
+    assert run_cli("users", "create", "gp_q_editor", "--role", "editor", "--commune", "53130", url=url).returncode == 0
+    with psycopg.connect(url) as conn:
+        own, other = (
+            conn.execute(
+                "SELECT id, ST_X(geom), ST_Y(geom) FROM patrimoine.street_light WHERE commune_insee = %s ORDER BY id "
+                "LIMIT 1",
+                (code,),
+            ).fetchone()
+            for code in ("53130", "53054")
+        )
+        before = conn.execute("SELECT count(*), sum(coalesce(power_w, 0)) FROM patrimoine.street_light").fetchone()
+    spec = {
+        "db": qgis_db["db"],
+        "steps": ["edit"],
+        "editor": {
+            "login": "gp_q_editor",
+            "own": "53130",
+            "own_xy": [own[1] + 5, own[2] + 5],
+            "own_light": own[0],
+            "other": "53054",
+            "other_xy": [other[1] + 5, other[2] + 5],
+            "other_light": other[0],
+        },
+    }
+    result = probe(spec)["edit"]
+    assert result["own"]["add"] and result["own"]["change"] and result["own"]["delete"], result["own"]
+    refused = result["other"]
+    assert not refused["add"] and "row-level security" in refused["add_errors"]
+    assert not refused["change"] and "may not update assets of commune 53054" in refused["change_errors"]
+    assert not refused["delete"] and "may not delete assets of commune 53054" in refused["delete_errors"]
+    with psycopg.connect(url) as conn:
+        kept = conn.execute("SELECT power_w FROM patrimoine.street_light WHERE id = %s", (other[0],)).fetchall()
+        assert len(kept) == 1 and kept[0][0] != 77  # neither deleted nor changed
+        assert conn.execute("SELECT count(*) FROM patrimoine.street_light WHERE source = 'qgis'").fetchone()[0] == 1
+        ops = conn.execute(
+            "SELECT operation, feature_id FROM patrimoine_sys.history WHERE db_user = 'gp_q_editor' ORDER BY id"
+        ).fetchall()
+        assert [o for o, _ in ops] == ["INSERT", "UPDATE", "DELETE"]
+        assert before[0] == conn.execute("SELECT count(*) FROM patrimoine.street_light").fetchone()[0]  # +1 −1
+
+        # undo: the light the editor deleted comes back identical
+        deleted = conn.execute(
+            "SELECT old_values FROM patrimoine_sys.history WHERE db_user = 'gp_q_editor' AND operation = 'DELETE'"
+        ).fetchone()[0]
+    assert run_cli("history", "restore", "street_lights", str(own[0]), url=url).returncode == 0
+    with psycopg.connect(url) as conn:
+        back = conn.execute(
+            "SELECT to_jsonb(s) - 'geom' || jsonb_build_object('geom', s.geom::text) FROM patrimoine.street_light s "
+            "WHERE id = %s",
+            (own[0],),
+        ).fetchone()[0]
+    assert back == {**deleted, "id": own[0]}
+
+
+def test_qgis_reads_the_ogc_api_and_the_tiles(qgis_db: dict, api: str) -> None:
+    seen = probe({"db": qgis_db["db"], "steps": ["server"], "api": api})["server"]
+    with psycopg.connect(qgis_db["url"]) as conn:
+        communes = conn.execute("SELECT count(*) FROM patrimoine.commune").fetchone()[0]
+        depots = conn.execute("SELECT count(*) FROM patrimoine.depot").fetchone()[0]
+    assert seen["communes"] == {"valid": True, "count": communes}
+    assert seen["depots"] == {"valid": True, "count": depots}
+    assert seen["tiles"]["valid"]
