@@ -120,6 +120,17 @@ def test_tilejson_tilesets_and_style(api: str) -> None:
     roads = next(layer for layer in style["layers"] if layer["id"] == "roads")
     assert roads["paint"]["line-color"][:2] == ["match", ["get", "road_class"]]
     assert "#e8590c" in roads["paint"]["line-color"]  # main roads, colour from layers/codelists.yaml
+    overlays = {la["source-layer"] for la in style["layers"] if la.get("metadata", {}).get("gis-patrimoine:overlay")}
+    assert overlays == {
+        "workload_grid",
+        "scenario_communes",
+        "service_zones",
+        "depot_areas",
+        "rounds",
+        "round_stops",
+        "opportunities",
+    }
+    assert all(la["layout"]["visibility"] == "none" for la in style["layers"] if la.get("source-layer") in overlays)
 
 
 def test_gdal_reads_a_tile(api: str, tmp_path) -> None:

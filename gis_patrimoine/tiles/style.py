@@ -9,6 +9,8 @@ from __future__ import annotations
 from gis_patrimoine.catalogue import Catalogue, Layer
 
 DRAW_ORDER = ("commune", "green_space", "building", "road", "depot", "street_light")
+# analysis results, drawn over the inventory, off until switched on in the map page's layer list
+OVERLAYS = ("workload_hex", "scenario_commune", "service_zone", "depot_area", "round", "round_stop", "opportunity")
 FALLBACK = "#868e96"
 
 
@@ -23,7 +25,7 @@ def _colour(catalogue: Catalogue, layer: Layer) -> object:
 
 def style_json(catalogue: Catalogue, tilejson_url: str, title: str = "gis-patrimoine") -> dict:
     layers: list[dict] = [{"id": "background", "type": "background", "paint": {"background-color": "#e9ecef"}}]
-    for name in DRAW_ORDER:
+    for name in (*DRAW_ORDER, *(o for o in OVERLAYS if o in catalogue.layers)):
         layer = catalogue.layers[name]
         style = layer.style
         base = {
@@ -94,6 +96,11 @@ def style_json(catalogue: Catalogue, tilejson_url: str, title: str = "gis-patrim
                     },
                 }
             )
+    overlays = {catalogue.layers[o].collection for o in OVERLAYS if o in catalogue.layers}
+    for entry in layers:
+        if entry.get("source-layer") in overlays:
+            entry["layout"] = {**entry.get("layout", {}), "visibility": "none"}
+            entry["metadata"]["gis-patrimoine:overlay"] = True
     return {
         "version": 8,
         "name": title,
