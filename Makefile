@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds
+.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios
 
 setup: system venv db
 
@@ -63,6 +63,9 @@ bench-routing: setup
 
 bench-rounds: setup
 	$(BIN)/python bench/rounds_bench.py
+
+bench-scenarios: setup
+	$(BIN)/python bench/scenarios_bench.py
 
 bench-demo: setup
 

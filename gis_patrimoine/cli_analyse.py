@@ -205,7 +205,7 @@ def network_cmd(
 def compare_cmd(
     service: Annotated[list[str], typer.Argument(help="Services to compare; default: all four")] = [],  # noqa: B006
     activity: Annotated[str | None, typer.Option(help="With one service: its activity (default: the first)")] = None,
-    seconds: Annotated[float, typer.Option(help="Solver time per round problem, at most")] = 0.5,
+    iterations: Annotated[int, typer.Option(help="Solver iterations per round problem (same result anywhere)")] = 300,
     report: Annotated[Path | None, typer.Option(help="Write each scenario's report (HTML) into this folder")] = None,
 ) -> None:
     """ "Each commune alone" vs "pooled" (depot catchments across boundaries), per service: annual km, crew hours,
@@ -236,7 +236,7 @@ def compare_cmd(
             start = time.perf_counter()
             try:
                 with console.status(f"{svc}: rounds commune by commune, then per pooled zone…"):
-                    comparison = compare(conn, svc, act, seconds=seconds)
+                    comparison = compare(conn, svc, act, iterations=iterations)
             except (NothingToDo, DepotProblem) as exc:
                 fail(str(exc))
             sid = store(conn, comparison)

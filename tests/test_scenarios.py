@@ -19,8 +19,8 @@ def served(plan) -> list[int]:
 @pytest.fixture(scope="module")
 def comparison(demo_db: str):
     with psycopg.connect(demo_db) as conn:
-        c = compare(conn, "green_spaces", "mowing", seconds=0.3)
-        again = compare(conn, "green_spaces", "mowing", seconds=0.3)
+        c = compare(conn, "green_spaces", "mowing", iterations=100)
+        again = compare(conn, "green_spaces", "mowing", iterations=100)
         names = commune_names(conn)
         mowed = [
             r[0]
@@ -75,7 +75,7 @@ def test_scenario_through_the_api(api: str, demo_db: str) -> None:
         )
     r = httpx.post(
         f"{api}/analysis/scenarios",
-        json={"service": "buildings", "seconds": 0.2},
+        json={"service": "buildings", "iterations": 50},
         headers={"Authorization": "Bearer token-director"},
         timeout=300,
     )

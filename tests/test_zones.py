@@ -141,7 +141,7 @@ def test_equipment_days_follow_the_workload(analyst: str) -> None:
 
 def test_scenario_report_for_directors(api: str, analyst: str) -> None:
     r = httpx.post(
-        f"{api}/analysis/scenarios", json={"service": "buildings", "seconds": 0.2}, headers=AUTH, timeout=300
+        f"{api}/analysis/scenarios", json={"service": "buildings", "iterations": 50}, headers=AUTH, timeout=300
     )
     assert r.status_code == 201, r.text
     report = httpx.get(f"{api}/analysis/scenarios/{r.json()['id']}/report")

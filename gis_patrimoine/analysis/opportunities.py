@@ -72,7 +72,7 @@ def candidates(conn: psycopg.Connection, service: str, activity: str | None) -> 
 
 
 def rank(
-    conn: psycopg.Connection, service: str, activity: str | None = None, top: int = 6, seconds: float = 0.3
+    conn: psycopg.Connection, service: str, activity: str | None = None, top: int = 6, iterations: int = 300
 ) -> list[dict]:
     """The `top` candidate pairs, measured by their rounds alone vs pooled, ranked by crew hours saved a year."""
     layer, act = pick_activity(get_catalogue(), service, activity)
@@ -80,7 +80,7 @@ def rank(
     measured = []
     for pair in candidates(conn, service, act.name)[:top]:
         try:
-            c = compare(conn, service, act.name, pair["communes"], seconds=seconds)
+            c = compare(conn, service, act.name, pair["communes"], iterations=iterations)
         except NothingToDo:
             continue
         alone, pooled = c.alone_total, c.pooled_total

@@ -52,6 +52,7 @@ class RoundRequest:
     stop_spread_m: float | None = None  # default: the territory's
     assets: list[int] | None = None  # only these assets (ids in the activity's layer): a zone's share
     seconds_per_stop: float | None = None  # scale the solver time to the problem, `seconds` at most
+    iterations: int | None = None  # stop after so many iterations instead: the same plan on any machine
 
 
 @dataclass
@@ -382,7 +383,7 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
         budget = params.solver_seconds
         if request.seconds_per_stop:
             budget = min(budget, max(0.05, request.seconds_per_stop * len(stops)))
-        solution = vrp.solve(problem, seconds=budget, workers=request.workers)
+        solution = vrp.solve(problem, seconds=budget, workers=request.workers, iterations=request.iterations)
     except vrp.RoundsDoNotFit as exc:
         days = f" in {request.days} day(s)" if request.days else ""
         raise vrp.RoundsDoNotFit(

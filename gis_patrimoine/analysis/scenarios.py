@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from gis_patrimoine.analysis.access import snap
-from gis_patrimoine.analysis.network import catchments
+from gis_patrimoine.analysis.network import catchments, ensure_network
 from gis_patrimoine.analysis.params import Parameters
 from gis_patrimoine.analysis.rounds import (
     DepotProblem,
@@ -155,50 +157,75 @@ def compare(
     service: str,
     activity: str | None = None,
     communes: list[str] | None = None,
-    seconds: float = 0.5,
     stop_spread_m: float | None = 150.0,
+    iterations: int = 300,
 ) -> Comparison:
     """Plan the activity commune by commune and pooled, and compare the years they make."""
     catalogue = get_catalogue()
     layer, act = pick_activity(catalogue, service, activity)
     known = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
     communes = communes or known
-    kwargs = {"seconds": seconds, "workers": 1, "stop_spread_m": stop_spread_m, "seconds_per_stop": 0.002}
-    alone: dict[str, Totals] = {}
-    plans: dict[str, Plan] = {}
-    notes = []
-    for code in communes:
-        try:
-            own = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM patrimoine.depot WHERE commune_insee = %s AND %s = ANY(services) AND crews > 0",
-                    (code, service),
-                )
-            ]
-            plan = plan_rounds(conn, RoundRequest(service, act.name, [code], own, **kwargs), catalogue)
-        except NothingToDo:
-            continue  # no such asset in this commune
-        if not own:
-            notes.append(f"{code} has no depot serving {service}: alone, it is served from {plan.depots[0].name}")
-        plans[code] = plan
-        alone[code] = _annual(plan, act.visits)[0]
-    if not alone:
+    # a fixed number of solver iterations: the same figures on any machine, for a fixed seed
+    kwargs = {"workers": 1, "stop_spread_m": stop_spread_m, "iterations": iterations}
+    ensure_network(conn)  # once, before the parallel plans read it
+    with_assets = sorted(
+        r[0]
+        for r in conn.execute(
+            sql.SQL("SELECT DISTINCT commune_insee FROM ({}) a").format(asset_query(layer, act, communes))
+        )
+    )
+    if not with_assets:
         raise NothingToDo(
             f"no {layer.collection} for {service}/{act.name} in the communes asked; "
             "import them or choose another service"
         )
-    zones = pooled_zones(conn, layer, act, sorted(alone), service)
-    pooled_total, pooled = Totals(), {code: Totals() for code in alone}
+    own = {code: [] for code in with_assets}
+    for did, code in conn.execute(
+        "SELECT id, commune_insee FROM patrimoine.depot WHERE %s = ANY(services) AND crews > 0 ORDER BY id", (service,)
+    ):
+        own.setdefault(code, []).append(did)
+    zones = pooled_zones(conn, layer, act, with_assets, service)
+    # every plan is independent: two at a time (each its own connection: pgRouting and the solver share the cores)
+    tasks = [("alone", code, RoundRequest(service, act.name, [code], own[code], **kwargs)) for code in with_assets]
+    tasks += [
+        ("pooled", depot_id, RoundRequest(service, act.name, with_assets, [depot_id], assets=assets, **kwargs))
+        for depot_id, assets in sorted(zones.items())
+    ]
+    url = make_conninfo(conn.info.dsn, password=conn.info.password) if conn.info.password else conn.info.dsn
+
+    def run(task: tuple) -> Plan:
+        with psycopg.connect(url) as own_conn:
+            return plan_rounds(own_conn, task[2], catalogue)
+
+    sizes = dict(
+        conn.execute(
+            sql.SQL("SELECT commune_insee, count(*) FROM ({}) a GROUP BY 1").format(asset_query(layer, act, communes))
+        ).fetchall()
+    )
+    order = sorted(
+        range(len(tasks)),
+        key=lambda k: -(sizes.get(tasks[k][1], 0) if tasks[k][0] == "alone" else len(tasks[k][2].assets or [])),
+    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = dict(zip(order, pool.map(run, [tasks[k] for k in order]), strict=True))
+    alone: dict[str, Totals] = {}
+    plans: dict[str, Plan] = {}
+    notes = []
+    pooled_total, pooled = Totals(), {code: Totals() for code in with_assets}
     zone_plans = []
-    for depot_id, assets in sorted(zones.items()):
-        request = RoundRequest(service, act.name, sorted(alone), [depot_id], assets=assets, **kwargs)
-        zone_plan = plan_rounds(conn, request, catalogue)
-        zone_plans.append(zone_plan)
-        total, per = _annual(zone_plan, act.visits)
-        pooled_total.add(total)
-        for code, t in per.items():
-            pooled[code].add(t)
+    for k, (kind, key, _) in enumerate(tasks):
+        plan = done[k]
+        if kind == "alone":
+            if not own[key]:
+                notes.append(f"{key} has no depot serving {service}: alone, it is served from {plan.depots[0].name}")
+            plans[key] = plan
+            alone[key] = _annual(plan, act.visits)[0]
+        else:
+            zone_plans.append(plan)
+            total, per = _annual(plan, act.visits)
+            pooled_total.add(total)
+            for code, t in per.items():
+                pooled[code].add(t)
     return Comparison(
         service=service,
         activity=act.name,

@@ -108,15 +108,17 @@ def _is_client(activity: object) -> bool:
     return bool(flag() if callable(flag) else flag)
 
 
-def _solve_one(args: tuple[Problem, float, int]) -> Solution:
+def _solve_one(args: tuple[Problem, float, int, int | None]) -> Solution:
     from pyvrp import solve as pyvrp_solve
-    from pyvrp.stop import MaxRuntime
+    from pyvrp.stop import MaxIterations, MaxRuntime
 
-    problem, seconds, seed = args
+    problem, seconds, seed, iterations = args
+    # a number of iterations gives the same plan on any machine; a time limit, the best plan in that time
+    stop = MaxIterations(iterations) if iterations else MaxRuntime(seconds)
     data = _data(problem)
     with warnings.catch_warnings():  # infeasibility is reported by `solve`, in our words
         warnings.simplefilter("ignore")
-        result = pyvrp_solve(data, stop=MaxRuntime(seconds), seed=seed, display=False)
+        result = pyvrp_solve(data, stop=stop, seed=seed, display=False)
 
     best = result.best
     nd = problem.depots
@@ -133,10 +135,12 @@ def _solve_one(args: tuple[Problem, float, int]) -> Solution:
     )
 
 
-def solve(problem: Problem, seconds: float = 10.0, workers: int | None = None, seed: int = 1) -> Solution:
+def solve(
+    problem: Problem, seconds: float = 10.0, workers: int | None = None, seed: int = 1, iterations: int | None = None
+) -> Solution:
     """Best of independent searches (different seeds) run in parallel, one per core, for `seconds` each."""
     workers = workers or max(1, min(os.cpu_count() or 1, 4))
-    jobs = [(problem, seconds, seed + k) for k in range(workers)]
+    jobs = [(problem, seconds, seed + k, iterations) for k in range(workers)]
     if workers == 1:
         solutions = [_solve_one(jobs[0])]
     else:

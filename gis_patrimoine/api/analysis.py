@@ -173,14 +173,14 @@ class CompareBody(BaseModel):
     service: Literal["lighting", "green_spaces", "roads", "buildings"]
     activity: str | None = None
     communes: list[str] = Field(default_factory=list, description="INSEE codes; empty: all communes")
-    seconds: float = Field(0.5, gt=0, le=60, description="Solver time per round problem, at most")
+    iterations: int = Field(300, ge=10, le=20_000, description="Solver iterations per round problem")
 
 
 def _compare(url: str, body: CompareBody) -> int:
     from gis_patrimoine.analysis.scenarios import compare, store
 
     with psycopg.connect(url) as conn:
-        comparison = compare(conn, body.service, body.activity, body.communes or None, seconds=body.seconds)
+        comparison = compare(conn, body.service, body.activity, body.communes or None, iterations=body.iterations)
         return store(conn, comparison)
 
 
