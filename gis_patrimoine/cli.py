@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -76,6 +77,32 @@ def db_init(
         console.print(f"Code lists: {result.codelist_changes} value(s) written")
     if not result.changed:
         console.print(f"Database up to date (storage SRID EPSG:{result.srid}); nothing changed.")
+
+
+@db_app.command("backup")
+def db_backup(path: Annotated[Path, typer.Argument(help="Backup file to write (pg_dump custom format)")]) -> None:
+    """Back up the whole database: inventory, history, journal, results, styles, QGIS project."""
+    from gis_patrimoine.db.backup import BackupFailed, backup
+
+    try:
+        backup(database_url(), path)
+    except BackupFailed as exc:
+        fail(str(exc))
+    console.print(f"Backed up to {path} ({path.stat().st_size / 1e6:.1f} MB).")
+
+
+@db_app.command("restore")
+def db_restore(path: Annotated[Path, typer.Argument(help="A backup made by `db backup`")]) -> None:
+    """Restore a backup into the database (its objects replaced), in one transaction."""
+    from gis_patrimoine.db.backup import BackupFailed, restore
+
+    url = database_url()
+    try:
+        ensure_database(url)
+        restore(url, path)
+    except BackupFailed as exc:
+        fail(str(exc))
+    console.print(f"Restored {path}.")
 
 
 @db_app.command("status")

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     tile_cache_mb: int = 256
     slow_tile_ms: int = 500
     static_dir: Path = PROJECT_ROOT / "node_modules"
+    # security and limits
+    read_requires_token: bool = False  # reads public (the default: pooling needs transparency) or token-only
+    cors_origins: list[str] = []  # e.g. ["https://sig.agglo-laval.fr"]; none by default
+    max_body_mb: int = 50  # request bodies (edits, uploads)
 
 
 @lru_cache

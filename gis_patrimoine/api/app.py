@@ -9,12 +9,13 @@ from pathlib import Path
 import psycopg
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from gis_patrimoine import __version__
-from gis_patrimoine.api import analysis, edits, features, history, pages, tiles
+from gis_patrimoine.api import analysis, edits, features, health, history, imports, pages, tiles
 from gis_patrimoine.api.deps import Unavailable
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.db.connection import database_url
@@ -76,12 +77,15 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     app.state.catalogue = catalogue or get_catalogue()
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
     app.state.versioned_cache = features.VersionedCache()
+    app.state.import_jobs = {}
 
+    app.include_router(health.router, tags=["Health"])
     app.include_router(features.router, tags=["OGC API – Features"])
     app.include_router(edits.router, tags=["OGC API – Features, Part 4: writes"])
     app.include_router(tiles.router, tags=["OGC API – Tiles"])
 
     app.include_router(history.router, tags=["History"])
+    app.include_router(imports.router, tags=["Imports"])
     app.include_router(analysis.router, tags=["Analysis"])
     app.include_router(pages.router, tags=["Map"])
     maplibre = Path(settings.static_dir) / "maplibre-gl" / "dist"
@@ -89,6 +93,44 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
         app.mount("/static/maplibre-gl", StaticFiles(directory=maplibre), name="maplibre")
     else:
         log.warning("MapLibre GL JS not found in %s: run `make setup` (npm ci) for the map page", maplibre)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag", "Location"],
+        )
+
+    @app.middleware("http")
+    async def limits_and_access(request: Request, call_next):
+        """Bodies over the limit are refused before they are read; with read_requires_token, every request but
+        the health checks needs a valid token."""
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_mb * 1024 * 1024:
+            return JSONResponse(
+                {"code": 413, "description": f"request body over {settings.max_body_mb} MB"}, status_code=413
+            )
+        public = request.method == "OPTIONS" or request.url.path in ("/health", "/ready", "/favicon.ico")
+        if settings.read_requires_token and not public:
+            from gis_patrimoine.api.auth import account
+            from gis_patrimoine.api.deps import acquire
+
+            try:
+                async with acquire(request.app.state.pool) as conn:
+                    await account(request, conn)
+            except HTTPException as exc:
+                return JSONResponse(
+                    {"code": exc.status_code, "description": exc.detail},
+                    status_code=exc.status_code,
+                    headers=exc.headers,
+                )
+            except Unavailable as exc:
+                return JSONResponse(
+                    {"code": 503, "description": str(exc)}, status_code=503, headers={"Retry-After": "2"}
+                )
+        return await call_next(request)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

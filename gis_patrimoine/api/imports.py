@@ -1,0 +1,183 @@
+"""Uploads over the API: `POST /imports?layer=…` with a zipped shapefile, a GeoPackage or a GeoJSON as the body,
+imported by the same code as the CLI in a background job whose report is at `/imports/{id}`.
+
+Only managers and admins import over the API (an import may touch every commune). The body is streamed to a
+private temporary file up to the size limit; the file's type is decided by its first bytes, not its name; a
+zip is checked before anything reads it: entry count, names (no absolute path, no `..`, no link), expected
+extensions only, and its uncompressed size and compression ratio (zip bombs).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import tempfile
+import threading
+import uuid
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from gis_patrimoine.api.auth import account
+from gis_patrimoine.api.deps import acquire
+from gis_patrimoine.api.features import base_url
+from gis_patrimoine.importer.run import ImportFailed, ImportOptions, import_layer
+
+router = APIRouter()
+
+SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd", ".shp.xml"}
+MAX_ENTRIES = 64
+MAX_UNZIPPED = 2 * 1024**3  # 2 GiB
+MAX_RATIO = 200  # a shapefile compresses 3-20×; hundreds is a bomb
+MAGIC = {b"PK\x03\x04": "zip", b"SQLite format 3\x00": "gpkg"}
+
+
+class Refused(ValueError):
+    """An upload refused before any import: the message says why."""
+
+
+def sniff(head: bytes) -> str:
+    for magic, kind in MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"{"):
+        return "geojson"
+    raise Refused("not a zipped shapefile, a GeoPackage or a GeoJSON (judged by the file's first bytes)")
+
+
+def check_zip(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            entries = z.infolist()
+            if len(entries) > MAX_ENTRIES:
+                raise Refused(f"the zip holds {len(entries)} entries; at most {MAX_ENTRIES} are accepted")
+            total = 0
+            shp = 0
+            for e in entries:
+                name = PurePosixPath(e.filename.replace("\\", "/"))
+                absolute = name.is_absolute() or e.filename.startswith(("/", "\\")) or ":" in name.parts[0]
+                if absolute or ".." in name.parts:
+                    raise Refused(f"unsafe path in the zip: {e.filename!r}")
+                if stat.S_ISLNK(e.external_attr >> 16):
+                    raise Refused(f"links are not accepted in the zip: {e.filename!r}")
+                if e.is_dir():
+                    continue
+                suffix = (
+                    "".join(name.suffixes[-2:]).lower()
+                    if name.name.lower().endswith(".shp.xml")
+                    else (name.suffix.lower())
+                )
+                if suffix not in SHAPEFILE_PARTS:
+                    raise Refused(f"unexpected file in the zip: {e.filename!r} (only the parts of shapefiles)")
+                shp += suffix == ".shp"
+                total += e.file_size
+                if e.compress_size and e.file_size / e.compress_size > MAX_RATIO and e.file_size > 10 * 1024**2:
+                    raise Refused(f"{e.filename!r} expands {e.file_size / e.compress_size:.0f}×: refused as a zip bomb")
+                if total > MAX_UNZIPPED:
+                    raise Refused(f"the zip expands to more than {MAX_UNZIPPED // 1024**3} GiB")
+            if shp == 0:
+                raise Refused("the zip holds no .shp file")
+            bad = z.testzip()
+            if bad is not None:
+                raise Refused(f"the zip is damaged at {bad!r}")
+    except zipfile.BadZipFile as exc:
+        raise Refused(f"damaged zip: {exc}") from exc
+    except (EOFError, OSError) as exc:
+        raise Refused(f"damaged zip: {exc}") from exc
+
+
+async def _receive(request: Request, limit: int, folder: Path) -> Path:
+    raw = folder / "upload.bin"
+    size = 0
+    with raw.open("wb") as out:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"upload over {limit // 1024**2} MB")
+            out.write(chunk)
+    if size == 0:
+        raise Refused("empty upload: send the file as the request body")
+    with raw.open("rb") as f:
+        kind = sniff(f.read(64))
+    final = folder / {"zip": "upload.zip", "gpkg": "upload.gpkg", "geojson": "upload.geojson"}[kind]
+    raw.rename(final)
+    if kind == "zip":
+        check_zip(final)
+    return final
+
+
+def _run_job(app, job_id: str, options: ImportOptions, folder: Path) -> None:
+    jobs = app.state.import_jobs
+    try:
+        report = import_layer(app.state.database_url, options)
+        counts = report.counts()
+        jobs[job_id].update(
+            status="done" if report.committed or options.dry_run else "failed",
+            journal_id=report.job_id,
+            counts=counts,
+            refusals=[{"feature": f, "reason": r} for f, r in report.refusals[:50]],
+            warnings=report.warnings,
+        )
+    except ImportFailed as exc:  # the server's temporary folder is no business of the client's
+        jobs[job_id].update(status="failed", error=str(exc).replace(f"{folder}/", ""))
+    except Exception as exc:  # reported, never a stack trace to the client
+        jobs[job_id].update(status="failed", error=f"import failed: {type(exc).__name__}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@router.post("/imports", status_code=202, summary="Upload a file and import it into a layer (background job)")
+async def create_import(
+    request: Request,
+    layer: Literal["roads", "green_spaces", "street_lights", "buildings", "depots"],
+    mode: Literal["upsert", "append", "replace"] = "upsert",
+    profile: Literal["default", "osm", "bdtopo"] | None = None,
+    srs: str | None = Query(None, pattern=r"^EPSG:\d{3,6}$"),
+    encoding: str | None = Query(None, pattern=r"^[A-Za-z0-9_-]{2,20}$"),
+    layer_name: str | None = Query(None, max_length=128),
+    source: str | None = Query(None, max_length=128),
+    dry_run: bool = False,
+) -> JSONResponse:
+    async with acquire(request.app.state.pool) as conn:
+        acct = await account(request, conn)
+    if acct.role not in ("manager", "admin"):
+        raise HTTPException(403, f"{acct.username} may not import: imports over the API are for managers and admins")
+    folder = Path(tempfile.mkdtemp(prefix="gp-upload-"))
+    try:
+        path = await _receive(request, request.app.state.settings.max_body_mb * 1024**2, folder)
+    except Refused as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise HTTPException(422, str(exc)) from exc
+    except HTTPException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    job_id = uuid.uuid4().hex
+    options = ImportOptions(
+        layer=layer,
+        path=path,
+        mode=mode,
+        profile=profile,
+        srs=srs,
+        encoding=encoding,
+        layer_name=layer_name,
+        source=source or f"api upload {job_id[:8]}",
+        dry_run=dry_run,
+        app_user=acct.username,
+    )
+    request.app.state.import_jobs[job_id] = {"id": job_id, "status": "running", "layer": layer, "user": acct.username}
+    threading.Thread(target=_run_job, args=(request.app, job_id, options, folder), daemon=True).start()
+    url = f"{base_url(request)}/imports/{job_id}"
+    return JSONResponse({"id": job_id, "status": "running", "href": url}, status_code=202, headers={"Location": url})
+
+
+@router.get("/imports/{job_id}", summary="An upload's import: running, done (with its report) or failed (why)")
+async def get_import(request: Request, job_id: str) -> JSONResponse:
+    job = request.app.state.import_jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no import {job_id!r}")
+    return JSONResponse(json.loads(json.dumps(job, default=str)))

@@ -1,0 +1,236 @@
+"""Reliability and security over real HTTP: health, backups, uploads (and at least 20 hostile ones, each refused
+with a clear message and nothing written), body limits, token-only reads, CORS."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from gis_patrimoine.importer import CommuneOptions, import_communes
+from gis_patrimoine.settings import Settings
+from tests.conftest import SHARED_DATA, create_clone, drop_database, with_dbname
+from tests.importing import checksum, road, write_layer
+from tests.servers import running_server
+from tests.test_migrations import run_cli
+
+TOKENS = {"max": "manager", "alice": "editor", "rita": "reader"}
+
+
+def auth(user: str) -> dict:
+    return {"Authorization": f"Bearer token-{user}"}
+
+
+@pytest.fixture(scope="module")
+def uploads(server_url: str, template_db: str) -> Iterator[tuple[str, str]]:
+    name = create_clone(server_url, template_db, prefix="gp_upload")
+    url = with_dbname(server_url, name)
+    import_communes(url, CommuneOptions(Path(SHARED_DATA) / "laval-agglo" / "COMMUNE.shp"))
+    with psycopg.connect(url) as conn:
+        for user, role in TOKENS.items():
+            conn.execute(
+                "INSERT INTO patrimoine_sys.api_token (token_sha256, username, role, communes) VALUES (%s, %s, %s, %s)",
+                (hashlib.sha256(f"token-{user}".encode()).hexdigest(), user, role, ["53130"]),
+            )
+    settings = Settings(max_body_mb=2)
+    with running_server(url, settings=settings) as base:
+        yield base, url
+    drop_database(server_url, name)
+
+
+def roads_zip(tmp_path: Path, n: int = 3) -> bytes:
+    shp = write_layer(
+        tmp_path / "roads.shp",
+        [road(i * 200) for i in range(n)],
+        {"rid": [str(i) for i in range(n)], "road_class": ["street"] * n},
+        geometry_type="LineString",
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for part in shp.parent.glob("roads.*"):
+            z.write(part, part.name)
+    return buf.getvalue()
+
+
+def wait(api: str, job: str) -> dict:
+    for _ in range(300):
+        body = httpx.get(f"{api}/imports/{job}").json()
+        if body["status"] != "running":
+            return body
+        time.sleep(0.1)
+    raise AssertionError("the import did not finish")
+
+
+def test_health_and_ready(uploads) -> None:
+    api, _ = uploads
+    assert httpx.get(f"{api}/health").json() == {"status": "ok"}
+    ready = httpx.get(f"{api}/ready")
+    assert ready.status_code == 200 and ready.json()["database"] == "reachable"
+
+
+def test_upload_imports_in_the_background(uploads, tmp_path: Path) -> None:
+    api, db = uploads
+    body = roads_zip(tmp_path)
+    assert httpx.post(f"{api}/imports", params={"layer": "roads"}, content=body).status_code == 401
+    editor = httpx.post(f"{api}/imports", params={"layer": "roads"}, content=body, headers=auth("alice"))
+    assert editor.status_code == 403
+    r = httpx.post(f"{api}/imports", params={"layer": "roads"}, content=body, headers=auth("max"))
+    assert r.status_code == 202, r.text
+    done = wait(api, r.json()["id"])
+    assert done["status"] == "done" and done["counts"]["inserted"] == 3, done
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM patrimoine.road").fetchone()[0] == 3
+        assert conn.execute("SELECT count(*) FROM patrimoine_sys.import_job WHERE app_user = 'max'").fetchone()[0] == 1
+
+
+def _zip(entries: dict[str, bytes], **kwargs) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, **kwargs) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _symlink_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        info = zipfile.ZipInfo("roads.shp")
+        info.external_attr = 0o120777 << 16  # a symbolic link to /etc/passwd
+        z.writestr(info, "/etc/passwd")
+    return buf.getvalue()
+
+
+def _huge_dbf() -> bytes:
+    # a DBF header claiming a billion records of 100 bytes, with almost nothing behind it
+    header = struct.pack("<BBBBIHH20x", 3, 124, 1, 1, 1_000_000_000, 65, 100) + b"NAME" + b"\0" * 7 + b"C" + b"\0" * 4
+    header += bytes([99]) + b"\0" * 15 + b"\r"
+    return header + b" " * 200
+
+
+HOSTILE = {
+    "zip bomb": (lambda t: _zip({"roads.shp": b"\0" * (300 * 1024**2)}), {}, "zip bomb"),
+    "path traversal": (lambda t: _zip({"../../etc/roads.shp": b"x"}), {}, "unsafe path"),
+    "absolute path": (lambda t: _zip({"/tmp/roads.shp": b"x"}), {}, "unsafe path"),
+    "windows drive": (lambda t: _zip({"C:/roads.shp": b"x"}), {}, "unsafe path"),
+    "symlink": (lambda t: _symlink_zip(), {}, "links are not accepted"),
+    "executable in zip": (lambda t: _zip({"roads.shp": b"x", "setup.exe": b"MZ"}), {}, "unexpected file"),
+    "nested zip": (lambda t: _zip({"inner.zip": _zip({"roads.shp": b"x"})}), {}, "unexpected file"),
+    "too many entries": (lambda t: _zip({f"r{i}.shp": b"x" for i in range(100)}), {}, "entries"),
+    "no shp in zip": (lambda t: _zip({"roads.dbf": b"x", "roads.prj": b"x"}), {}, "no .shp"),
+    "wrong magic bytes (PNG)": (lambda t: b"\x89PNG\r\n\x1a\n" + b"\0" * 100, {}, "first bytes"),
+    "PDF named .zip": (lambda t: b"%PDF-1.7\n" + b"x" * 100, {}, "first bytes"),
+    "empty body": (lambda t: b"", {}, "empty upload"),
+    "truncated zip": (lambda t: roads_zip(t)[:300], {}, "damaged zip"),
+    "truncated shapefile in zip": (
+        lambda t: _zip({"roads.shp": roads_zip(t)[40:400], "roads.shx": b"\0" * 10, "roads.dbf": b"\0"}),
+        {},
+        "roads.shp",
+    ),
+    "huge DBF header": (
+        lambda t: _zip({"roads.shp": b"\0" * 100, "roads.shx": b"\0" * 100, "roads.dbf": _huge_dbf()}),
+        {},
+        "roads",
+    ),
+    "truncated GeoPackage": (lambda t: b"SQLite format 3\x00" + b"\x10\x00" + b"\0" * 500, {}, "upload.gpkg"),
+    "GeoJSON that is not JSON": (lambda t: b"{ this is not json", {}, "upload.geojson"),
+    "GeoJSON of another continent": (
+        lambda t: json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"road_class": "street"},
+                        "geometry": {"type": "LineString", "coordinates": [[150.0, -33.0], [150.1, -33.0]]},
+                    }
+                ],
+            }
+        ).encode(),
+        {},
+        "outside the area of use",
+    ),
+    "over the size limit": (lambda t: b"{" + b" " * (3 * 1024**2) + b"}", {}, "over 2 MB"),
+    "unknown layer": (lambda t: b"{}", {"layer": "passwords"}, "layer"),
+    "SQL in a parameter": (lambda t: b"{}", {"encoding": "utf8'; DROP TABLE patrimoine.road; --"}, "encoding"),
+    "bad srs": (lambda t: b"{}", {"srs": "EPSG:4326; DELETE"}, "srs"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=list(HOSTILE))
+def test_hostile_uploads_are_refused_and_nothing_is_written(uploads, tmp_path: Path, case: str) -> None:
+    api, db = uploads
+    make, params, fragment = HOSTILE[case]
+    before = checksum(db)
+    r = httpx.post(
+        f"{api}/imports", params={"layer": "roads", **params}, content=make(tmp_path), headers=auth("max"), timeout=120
+    )
+    if r.status_code == 202:  # accepted for reading, refused by the import itself
+        done = wait(api, r.json()["id"])
+        assert done["status"] == "failed", done
+        message = done["error"]
+    else:
+        assert r.status_code in (400, 413, 422), r.text
+        message = r.json()["description"]
+    assert fragment.lower() in message.lower(), message
+    assert "Traceback" not in message and "gp-upload-" not in message  # no stack, no server path
+    assert checksum(db) == before
+
+
+def test_chunked_body_over_the_limit_is_cut_off(uploads) -> None:
+    api, db = uploads
+    before = checksum(db)
+
+    def chunks():
+        for _ in range(40):
+            yield b" " * (128 * 1024)
+
+    r = httpx.post(f"{api}/imports", params={"layer": "roads"}, content=chunks(), headers=auth("max"), timeout=60)
+    assert r.status_code == 413 and "over 2 MB" in r.json()["description"]
+    assert checksum(db) == before
+
+
+def test_backup_and_restore_round_trip(uploads, server_url: str, tmp_path: Path) -> None:
+    _, db = uploads
+    backup = tmp_path / "gp.dump"
+    assert run_cli("db", "backup", str(backup), url=db).returncode == 0
+    target = with_dbname(server_url, f"gp_restored_{int(time.time() * 1000) % 10**8}")
+    try:
+        result = run_cli("db", "restore", str(backup), url=target)
+        assert result.returncode == 0, result.stderr
+        assert checksum(target) == checksum(db)
+        with psycopg.connect(db) as a, psycopg.connect(target) as b:
+            q = "SELECT md5(string_agg(h::text, '|' ORDER BY id)) FROM patrimoine_sys.history h"
+            assert a.execute(q).fetchone() == b.execute(q).fetchone()
+    finally:
+        drop_database(server_url, target.rsplit("/", 1)[1])
+    refused = run_cli("db", "restore", str(tmp_path / "missing.dump"), url=db)
+    assert refused.returncode != 0 and "no such backup" in refused.stdout + refused.stderr
+
+
+def test_token_only_reads_and_cors(uploads) -> None:
+    _, db = uploads
+    settings = Settings(read_requires_token=True, cors_origins=["https://sig.example.org"])
+    with running_server(db, settings=settings) as base:
+        assert httpx.get(f"{base}/collections").status_code == 401
+        assert httpx.get(f"{base}/collections", headers=auth("rita")).status_code == 200
+        assert httpx.get(f"{base}/health").status_code == 200
+        pre = httpx.options(
+            f"{base}/collections",
+            headers={
+                "Origin": "https://sig.example.org",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "Authorization",
+            },
+        )
+        assert pre.headers.get("access-control-allow-origin") == "https://sig.example.org"
+        other = httpx.get(f"{base}/health", headers={"Origin": "https://evil.example.com"})
+        assert "access-control-allow-origin" not in other.headers
