@@ -234,3 +234,40 @@ def test_token_only_reads_and_cors(uploads) -> None:
         assert pre.headers.get("access-control-allow-origin") == "https://sig.example.org"
         other = httpx.get(f"{base}/health", headers={"Origin": "https://evil.example.com"})
         assert "access-control-allow-origin" not in other.headers
+
+
+PAYLOADS = [
+    "'; DROP TABLE patrimoine.road; --",
+    "1; DELETE FROM patrimoine.commune",
+    "road_class = 'x' OR 1=1; UPDATE patrimoine.road SET name='pwned'",
+    '" OR "1"="1',
+    "name) FROM patrimoine.road; DROP TABLE patrimoine.depot; --",
+    "pg_sleep(5)",
+]
+
+
+def test_injection_attempts_never_reach_sql_as_code(uploads) -> None:
+    api, db = uploads
+    before = checksum(db)
+    for p in PAYLOADS:
+        requests = [
+            ("GET", f"/collections/{p}/items", {}),
+            ("GET", "/collections/roads/items", {"filter": p}),
+            ("GET", "/collections/roads/items", {"filter": f"name = '{p}'"}),
+            ("GET", "/collections/roads/items", {"filter": p, "filter-lang": "cql2-json"}),
+            ("GET", "/collections/roads/items", {"sortby": p}),
+            ("GET", "/collections/roads/items", {"properties": p}),
+            ("GET", "/collections/roads/items", {"bbox": p}),
+            ("GET", "/collections/roads/items", {"name": p}),
+            ("GET", f"/collections/roads/items/{p}", {}),
+            ("GET", "/tiles/WebMercatorQuad/14/5680/8100", {"collections": p}),
+            ("GET", "/tiles/WebMercatorQuad/14/5680/8100", {"commune": p}),
+            ("GET", "/analysis/lookup", {"collection": p, "id": 1}),
+            ("GET", "/analysis/workload", {"commune": p, "service": p}),
+            ("GET", f"/collections/roads/items/{p}/history", {}),
+        ]
+        for method, path, params in requests:
+            r = httpx.request(method, f"{api}{path}", params=params, headers=auth("rita"), timeout=30)
+            assert r.status_code < 500, (path, params, r.status_code, r.text[:200])
+            assert r.elapsed.total_seconds() < 4, (path, params)  # pg_sleep never ran
+    assert checksum(db) == before

@@ -110,7 +110,9 @@ async def rounds_geojson(request: Request, plan_id: int) -> JSONResponse:
 
 
 @router.get("/rounds/{plan_id}.gpx", summary="A plan's rounds as GPX tracks and waypoints")
-async def rounds_gpx(request: Request, plan_id: int, round: int | None = None) -> Response:
+async def rounds_gpx(
+    request: Request, plan_id: int, round: Annotated[int | None, Query(ge=1, le=100_000)] = None
+) -> Response:
     text = await _plan_call(request, export.gpx, plan_id, round)
     return Response(
         text,
@@ -120,7 +122,9 @@ async def rounds_gpx(request: Request, plan_id: int, round: int | None = None) -
 
 
 @router.get("/rounds/{plan_id}/sheet", summary="Printable round sheets (map and ordered stops)")
-async def rounds_sheet(request: Request, plan_id: int, round: int | None = None) -> HTMLResponse:
+async def rounds_sheet(
+    request: Request, plan_id: int, round: Annotated[int | None, Query(ge=1, le=100_000)] = None
+) -> HTMLResponse:
     return HTMLResponse(await _plan_call(request, export.sheet, plan_id, round))
 
 
@@ -150,6 +154,8 @@ async def lookup(
         zones = await run_in_threadpool(_sync, url, zone_lookup, **where)
     except (ValueError, KeyError) as exc:
         raise HTTPException(400, str(exc)) from exc
+    except psycopg.errors.InternalError_ as exc:  # PostGIS cannot project the point: far off the territory
+        raise HTTPException(400, "this point cannot be placed in the territory's coordinate system") from exc
     if not answers and not zones:
         raise HTTPException(
             404, "no stored round or zone serves this; compute them first (POST /analysis/rounds or /analysis/zones)"
@@ -319,7 +325,7 @@ async def equipment(request: Request, age: Annotated[int | None, Query(ge=1, le=
     from gis_patrimoine.analysis.equipment import renewals
 
     url = request.app.state.database_url
-    eq = await run_in_threadpool(_sync, url, equipment_fn)
+    eq = await run_in_threadpool(_write, url, equipment_fn)  # may (re)build the road network first
     due = await run_in_threadpool(_sync, url, renewals, age)
     return JSONResponse({**eq, "renewals": due})
 

@@ -147,6 +147,12 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
         return JSONResponse({"code": 503, "description": str(exc)}, status_code=503, headers={"Retry-After": "2"})
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """Never a stack trace to the client: logged here, a short JSON answer there."""
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"code": 500, "description": "internal error; it has been logged"}, status_code=500)
+
     @app.exception_handler(psycopg.errors.QueryCanceled)
     async def too_long(request: Request, exc: psycopg.Error) -> JSONResponse:
         return JSONResponse(

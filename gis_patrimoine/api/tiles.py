@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import time
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from gis_patrimoine.catalogue import Layer
 from gis_patrimoine.tiles.sql import tile_query
 
 router = APIRouter()
+INSEE = re.compile(r"[0-9][0-9AB][0-9]{3}")
 log = logging.getLogger("gis_patrimoine.tiles")
 TMS = morecantile.tms.get("WebMercatorQuad")
 MVT = "application/vnd.mapbox-vector-tile"
@@ -120,7 +122,10 @@ async def _tile(
 
 
 def _communes(commune: list[str] | None) -> list[str] | None:
-    return [c for item in commune for c in item.split(",") if c] if commune else None
+    codes = [c.strip() for item in commune for c in item.split(",") if c.strip()] if commune else []
+    if bad := [c for c in codes if not INSEE.fullmatch(c)]:
+        raise HTTPException(400, f"commune: {bad[0][:40]!r} is not an INSEE code (5 characters, e.g. 53130)")
+    return codes or None
 
 
 @router.get(

@@ -103,7 +103,7 @@ def tile_query(
         conditions.append(sql.SQL("commune_insee = ANY({})").format(sql.Literal(commune)))
     elif commune and "communes" in names:  # results that span communes (rounds, zones)
         conditions.append(sql.SQL("communes && {}::text[]").format(sql.Literal(commune)))
-    elif commune:
+    elif commune and layer.kind == "reference":  # the communes themselves, by their INSEE key
         conditions.append(sql.SQL("{} = ANY({})").format(key, sql.Literal(commune)))
     if where is not None:
         conditions.append(where)
