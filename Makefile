@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios
+.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios bench-stress
 
 setup: system venv db
 
@@ -66,6 +66,9 @@ bench-rounds: setup
 
 bench-scenarios: setup
 	$(BIN)/python bench/scenarios_bench.py
+
+bench-stress: setup
+	$(BIN)/python bench/stress.py
 
 bench-demo: setup
 

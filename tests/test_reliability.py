@@ -271,3 +271,115 @@ def test_injection_attempts_never_reach_sql_as_code(uploads) -> None:
             assert r.status_code < 500, (path, params, r.status_code, r.text[:200])
             assert r.elapsed.total_seconds() < 4, (path, params)  # pg_sleep never ran
     assert checksum(db) == before
+
+
+def _lights_file(tmp_path: Path, n: int, name: str = "lights.gpkg") -> Path:
+    import numpy as np
+    import shapely
+
+    from tests.importing import LAVAL_X, LAVAL_Y
+
+    rng = np.random.default_rng(5)
+    xy = np.column_stack([LAVAL_X + rng.uniform(-1500, 1500, n), LAVAL_Y + rng.uniform(-1500, 1500, n)])
+    return write_layer(
+        tmp_path / name,
+        list(shapely.points(xy)),
+        {"lid": [str(i) for i in range(n)], "lamp_type": ["led"] * n},
+        geometry_type="Point",
+    )
+
+
+def test_an_import_killed_halfway_leaves_the_database_as_before(uploads, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from tests.test_migrations import CLI
+
+    _, db = uploads
+    path = _lights_file(tmp_path, 150_000)
+    before = checksum(db)
+    env = {**os.environ, "DATABASE_URL": db}
+    proc = subprocess.Popen(
+        [*CLI, "import", "street_lights", str(path), "--id-field", "lid"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with psycopg.connect(db, autocommit=True) as conn:  # wait until it is writing, then kill it
+        for _ in range(600):
+            if conn.execute("SELECT count(*) FROM patrimoine_sys.import_job WHERE status = 'running'").fetchone()[0]:
+                break
+            time.sleep(0.05)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    time.sleep(0.5)  # the server notices the dropped connection and rolls its transaction back
+    assert checksum(db) == before
+    # and the layer is not left locked: the next import runs
+    small = _lights_file(tmp_path, 50, "small.gpkg")
+    again = subprocess.run(
+        [*CLI, "import", "street_lights", str(small), "--id-field", "lid"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM patrimoine.street_light").fetchone()[0] == 50
+        conn.execute("DELETE FROM patrimoine.street_light")
+
+
+def test_concurrent_imports_and_an_api_edit_end_consistent(uploads, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.test_migrations import CLI
+
+    api, db = uploads
+    path = _lights_file(tmp_path, 3000)
+    env = {**os.environ, "DATABASE_URL": db}
+    first = subprocess.run(
+        [*CLI, "import", "street_lights", str(path), "--id-field", "lid"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert first.returncode == 0, first.stderr
+    with psycopg.connect(db) as conn:
+        fid = conn.execute("SELECT id FROM patrimoine.street_light WHERE source_id = '7'").fetchone()[0]
+    procs = [
+        subprocess.Popen(
+            [*CLI, "import", "street_lights", str(path), "--id-field", "lid", "--mode", "upsert"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    edit = httpx.patch(
+        f"{api}/collections/street_lights/items/{fid}",
+        json={"type": "Feature", "properties": {"power_w": 123}},
+        headers=auth("max"),
+        timeout=60,
+    )
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert edit.status_code == 200, edit.text
+    with psycopg.connect(db) as conn:
+        n, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT (source, source_id)) FROM patrimoine.street_light"
+        ).fetchone()
+        assert n == distinct == 3000
+        power, history = conn.execute(
+            "SELECT s.power_w, (SELECT count(*) FROM patrimoine_sys.history h WHERE h.layer = 'street_light' "
+            "AND h.feature_id = s.id::text AND h.app_user = 'max') FROM patrimoine.street_light s WHERE s.id = %s",
+            (fid,),
+        ).fetchone()
+        # the edit is recorded; an upsert that came after it wrote the file's value back (the file has none)
+        assert history == 1 and power in (123, None)
+        conn.execute("DELETE FROM patrimoine.street_light")

@@ -13,6 +13,7 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
 from gis_patrimoine.analysis import export
@@ -22,7 +23,7 @@ from gis_patrimoine.analysis.rounds import DepotProblem, NothingToDo, RoundReque
 from gis_patrimoine.analysis.vrp import RoundsDoNotFit
 from gis_patrimoine.analysis.workload import workload as workload_fn
 from gis_patrimoine.api.auth import account
-from gis_patrimoine.api.deps import connection
+from gis_patrimoine.api.deps import Unavailable, connection
 from gis_patrimoine.api.features import base_url
 
 router = APIRouter(prefix="/analysis")
@@ -48,9 +49,16 @@ def _run(url: str, body: RoundsBody, user: str) -> int:
         return store(conn, plan, user=user)
 
 
-def _sync(url: str, fn, *args, **kwargs):
-    with psycopg.connect(url, options="-c default_transaction_read_only=on") as conn:
-        return fn(conn, *args, **kwargs)
+def _sync(pool, fn, *args, **kwargs):
+    """A read-only call of the analyses on a connection of the app's synchronous read pool (503 at once while
+    the database is known to be down, and after 2 s of waiting for a connection)."""
+    if getattr(pool, "gp_down", False):
+        raise Unavailable("the database is unavailable; retry shortly")
+    try:
+        with pool.connection(timeout=2.0) as conn:
+            return fn(conn, *args, **kwargs)
+    except PoolTimeout as exc:
+        raise Unavailable("the database is busy") from exc
 
 
 @router.post("/rounds", status_code=201, summary="Compute and store the rounds of one pass of an activity")
@@ -60,7 +68,7 @@ async def create_rounds(request: Request, body: RoundsBody, conn: Conn) -> JSONR
         plan_id = await run_in_threadpool(_run, request.app.state.database_url, body, acct.username)
     except (NothingToDo, DepotProblem, Unreachable, RoundsDoNotFit) as exc:
         raise HTTPException(422, str(exc)) from exc
-    summary = await run_in_threadpool(_sync, request.app.state.database_url, export.plan_summary, plan_id)
+    summary = await run_in_threadpool(_sync, request.app.state.read_pool, export.plan_summary, plan_id)
     url = f"{base_url(request)}/analysis/rounds/{plan_id}"
     summary["links"] = _links(url)
     return JSONResponse(summary, status_code=201, headers={"Location": url})
@@ -99,7 +107,7 @@ async def list_rounds(request: Request, conn: Conn) -> JSONResponse:
 
 async def _plan_call(request: Request, fn, *args):
     try:
-        return await run_in_threadpool(_sync, request.app.state.database_url, fn, *args)
+        return await run_in_threadpool(_sync, request.app.state.read_pool, fn, *args)
     except export.NoSuchPlan as exc:
         raise HTTPException(404, str(exc)) from exc
 
@@ -148,10 +156,9 @@ async def lookup(
     from gis_patrimoine.analysis.lookup import zone_lookup
 
     where = {"lon": lon, "lat": lat, "collection": collection, "asset_id": id, "service": service}
-    url = request.app.state.database_url
     try:
-        answers = await run_in_threadpool(_sync, url, lookup_fn, **where, plan_id=plan)
-        zones = await run_in_threadpool(_sync, url, zone_lookup, **where)
+        answers = await run_in_threadpool(_sync, request.app.state.read_pool, lookup_fn, **where, plan_id=plan)
+        zones = await run_in_threadpool(_sync, request.app.state.read_pool, zone_lookup, **where)
     except (ValueError, KeyError) as exc:
         raise HTTPException(400, str(exc)) from exc
     except psycopg.errors.InternalError_ as exc:  # PostGIS cannot project the point: far off the territory
@@ -168,7 +175,7 @@ async def workload(
     request: Request, commune: Annotated[list[str] | None, Query()] = None, service: str | None = None
 ) -> JSONResponse:
     rows = await run_in_threadpool(
-        _sync, request.app.state.database_url, workload_fn, communes=commune or None, service=service
+        _sync, request.app.state.read_pool, workload_fn, communes=commune or None, service=service
     )
     return JSONResponse({"workload": [r.__dict__ for r in rows]})
 
@@ -232,7 +239,7 @@ async def get_scenario(scenario_id: int, conn: Conn) -> JSONResponse:
 async def statistics(request: Request) -> JSONResponse:
     from gis_patrimoine.analysis.statistics import statistics as statistics_fn
 
-    rows = await run_in_threadpool(_sync, request.app.state.database_url, statistics_fn)
+    rows = await run_in_threadpool(_sync, request.app.state.read_pool, statistics_fn)
     return JSONResponse({"statistics": rows})
 
 
@@ -326,7 +333,7 @@ async def equipment(request: Request, age: Annotated[int | None, Query(ge=1, le=
 
     url = request.app.state.database_url
     eq = await run_in_threadpool(_write, url, equipment_fn)  # may (re)build the road network first
-    due = await run_in_threadpool(_sync, url, renewals, age)
+    due = await run_in_threadpool(_sync, request.app.state.read_pool, renewals, age)
     return JSONResponse({**eq, "renewals": due})
 
 
@@ -335,6 +342,6 @@ async def scenario_report(request: Request, scenario_id: int) -> HTMLResponse:
     from gis_patrimoine.analysis.report import scenario_report as report_fn
 
     try:
-        return HTMLResponse(await run_in_threadpool(_sync, request.app.state.database_url, report_fn, scenario_id))
+        return HTMLResponse(await run_in_threadpool(_sync, request.app.state.read_pool, report_fn, scenario_id))
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,11 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from gis_patrimoine import __version__
 from gis_patrimoine.api import analysis, edits, features, health, history, imports, pages, tiles
-from gis_patrimoine.api.deps import Unavailable
+from gis_patrimoine.api.deps import Unavailable, watch_database
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.db.connection import database_url
 from gis_patrimoine.settings import Settings, get_settings
@@ -56,13 +57,30 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
                 "options": f"-c statement_timeout={settings.statement_timeout_ms} -c default_transaction_read_only=on",
                 "autocommit": True,
             },
+            check=AsyncConnectionPool.check_connection,  # after a database restart, no dead connection is handed out
         )
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        # the analyses' read-only calls are synchronous code run in worker threads: a small pool of their own
+        app.state.read_pool = ConnectionPool(
+            app.state.database_url,
+            min_size=1,
+            max_size=8,
+            timeout=settings.pool_timeout_s,
+            open=False,
+            kwargs={
+                "options": f"-c statement_timeout={settings.statement_timeout_ms} -c default_transaction_read_only=on"
+            },
+            check=ConnectionPool.check_connection,
+        )
+        await asyncio.to_thread(app.state.read_pool.open, True, 30)
         app.state.srid, app.state.bounds = await _territory(pool)
+        watcher = asyncio.create_task(watch_database(pool, app.state.database_url, (app.state.read_pool,)))
         try:
             yield
         finally:
+            watcher.cancel()
+            await asyncio.to_thread(app.state.read_pool.close)
             await pool.close()
 
     app = FastAPI(
@@ -146,6 +164,16 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
         return JSONResponse({"code": 503, "description": str(exc)}, status_code=503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        request.app.state.pool.gp_down = isinstance(exc, psycopg.OperationalError)
+        return JSONResponse(
+            {"code": 503, "description": "the database is unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
