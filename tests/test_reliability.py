@@ -383,3 +383,13 @@ def test_concurrent_imports_and_an_api_edit_end_consistent(uploads, tmp_path: Pa
         # the edit is recorded; an upsert that came after it wrote the file's value back (the file has none)
         assert history == 1 and power in (123, None)
         conn.execute("DELETE FROM patrimoine.street_light")
+
+
+def test_bbox_limits(uploads) -> None:
+    api, _ = uploads
+    items = f"{api}/collections/roads/items"
+    assert httpx.get(items, params={"bbox": "-180,-90,180,90"}).status_code == 400
+    assert httpx.get(items, params={"bbox": "nan,48,0,49"}).status_code == 400
+    assert httpx.get(items, params={"bbox": "-0.8,48.0,-0.7,48.1"}).status_code == 200
+    capped = httpx.get(items, params={"limit": 10**9})  # OGC API: the server caps the limit
+    assert capped.status_code == 200 and len(capped.json()["features"]) <= Settings().max_limit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import OrderedDict
 from typing import Annotated
 from urllib.parse import urlencode
@@ -260,9 +261,20 @@ def _parse_bbox(bbox: str | None) -> list[float] | None:
         raise HTTPException(400, f"bbox: {bbox!r} is not 4 or 6 numbers") from exc
     if len(values) == 6:
         values = [values[0], values[1], values[3], values[4]]
-    if len(values) != 4 or values[0] > values[2] or values[1] > values[3]:
+    if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[0] > values[2] or values[1] > values[3]:
         raise HTTPException(400, f"bbox: {bbox!r} must be minx,miny,maxx,maxy")
     return values
+
+
+MAX_BBOX_DEG2 = 100.0  # 10° × 10°: more than France; wider boxes are refused, not scanned
+MAX_BBOX_M2 = 1.2e12  # the same in metres
+
+
+def _check_bbox_area(box: list[float], srid: int) -> None:
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    limit = MAX_BBOX_DEG2 if srid == 4326 else MAX_BBOX_M2
+    if area > limit:
+        raise HTTPException(400, f"bbox: too wide ({area:.3g} square units); narrow it to the territory")
 
 
 def _properties(layer: Layer, properties: str | None) -> list[Attribute]:
@@ -333,6 +345,7 @@ async def items(
     box = _parse_bbox(bbox)
     if box:
         bsrid = crs_mod.to_srid(bbox_crs, storage, "bbox-crs")
+        _check_bbox_area(box, bsrid)
         envelope = sql.SQL("ST_MakeEnvelope({}, {}, {}, {}, {})").format(
             *(sql.Literal(v) for v in box), sql.Literal(bsrid)
         )
