@@ -168,7 +168,6 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(PoolTimeout)
     async def database_down(request: Request, exc: Exception) -> JSONResponse:
-        request.app.state.pool.gp_down = isinstance(exc, psycopg.OperationalError)
         return JSONResponse(
             {"code": 503, "description": "the database is unavailable; retry shortly"},
             status_code=503,

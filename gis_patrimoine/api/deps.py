@@ -49,6 +49,8 @@ async def acquire(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConne
     try:
         yield conn
     except psycopg.OperationalError as exc:
+        if not conn.broken:  # a statement timeout, say: the database is fine, the request is not
+            raise
         pool.gp_down = True  # the watcher clears it as soon as a connection succeeds again
         raise Unavailable(f"the database is unavailable: {str(exc).splitlines()[0]}") from exc
     finally:
