@@ -117,7 +117,10 @@ def tile_list(url: str, n: int, seed: int = 1) -> list[tuple[str, int, int, int]
 
 
 def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the server's log goes to a file: a pipe nobody reads fills up (64 KB of slow-tile warnings at scale 100)
+    # and then blocks the server's event loop on its next log line — the "hang" once seen here
+    log = tempfile.NamedTemporaryFile(prefix=f"bench-{Path(cmd[0]).name}-", suffix=".log", delete=False)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -126,7 +129,7 @@ def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.3)
     proc.kill()
-    raise SystemExit(f"{cmd[0]} did not start: {proc.stderr.read().decode()[-2000:]}")
+    raise SystemExit(f"{cmd[0]} did not start: {Path(log.name).read_text()[-2000:]}")
 
 
 async def run_requests(urls: list[str], concurrency: int) -> dict:

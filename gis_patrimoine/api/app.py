@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.handlers
+import queue
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -24,6 +26,22 @@ from gis_patrimoine.settings import Settings, get_settings
 from gis_patrimoine.tiles.cache import TileCache
 
 log = logging.getLogger("gis_patrimoine.api")
+
+
+def _queued_logging() -> None:
+    """The app logs from its event loop: through a queue to a listener thread, so that a slow or full log sink
+    (a pipe nobody reads) delays the log lines, never the requests. Records still propagate to the root logger's
+    handlers if it has any (tests); without them Python's last-resort stderr writer is no longer used."""
+    logger = logging.getLogger("gis_patrimoine")
+    if any(isinstance(h, logging.handlers.QueueHandler) for h in logger.handlers):
+        return
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    sink = logging.StreamHandler()
+    sink.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.handlers.QueueListener(q, sink).start()
+    logger.addHandler(logging.handlers.QueueHandler(q))
+
+
 DEFAULT_BOUNDS = [-5.5, 41.0, 10.0, 51.5]  # France, until the communes say better
 
 
@@ -43,6 +61,7 @@ async def _territory(pool: AsyncConnectionPool) -> tuple[int, list[float]]:
 
 def create_app(settings: Settings | None = None, url: str | None = None, catalogue: Catalogue | None = None) -> FastAPI:
     settings = settings or get_settings()
+    _queued_logging()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
