@@ -109,6 +109,13 @@ def _symlink_zip() -> bytes:
     return buf.getvalue()
 
 
+def _nameless_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(zipfile.ZipInfo(""), b"x")
+    return buf.getvalue()
+
+
 def _huge_dbf() -> bytes:
     # a DBF header claiming a billion records of 100 bytes, with almost nothing behind it
     header = struct.pack("<BBBBIHH20x", 3, 124, 1, 1, 1_000_000_000, 65, 100) + b"NAME" + b"\0" * 7 + b"C" + b"\0" * 4
@@ -121,6 +128,7 @@ HOSTILE = {
     "path traversal": (lambda t: _zip({"../../etc/roads.shp": b"x"}), {}, "unsafe path"),
     "absolute path": (lambda t: _zip({"/tmp/roads.shp": b"x"}), {}, "unsafe path"),
     "windows drive": (lambda t: _zip({"C:/roads.shp": b"x"}), {}, "unsafe path"),
+    "nameless entry": (lambda t: _nameless_zip(), {}, "no name"),
     "symlink": (lambda t: _symlink_zip(), {}, "links are not accepted"),
     "executable in zip": (lambda t: _zip({"roads.shp": b"x", "setup.exe": b"MZ"}), {}, "unexpected file"),
     "nested zip": (lambda t: _zip({"inner.zip": _zip({"roads.shp": b"x"})}), {}, "unexpected file"),

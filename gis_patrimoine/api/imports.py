@@ -59,8 +59,11 @@ def check_zip(path: Path) -> None:
             total = 0
             shp = 0
             for e in entries:
+                if not e.filename.strip("/\\"):
+                    raise Refused("an entry of the zip has no name")
                 name = PurePosixPath(e.filename.replace("\\", "/"))
-                absolute = name.is_absolute() or e.filename.startswith(("/", "\\")) or ":" in name.parts[0]
+                drive = bool(name.parts) and ":" in name.parts[0]
+                absolute = name.is_absolute() or e.filename.startswith(("/", "\\")) or drive
                 if absolute or ".." in name.parts:
                     raise Refused(f"unsafe path in the zip: {e.filename!r}")
                 if stat.S_ISLNK(e.external_attr >> 16):
