@@ -45,32 +45,39 @@ def asset_hours_sql(catalogue: Catalogue, service: str | None = None) -> sql.Com
     return sql.SQL(" UNION ALL ").join(parts)
 
 
-def store_grid(conn: psycopg.Connection, size_m: float, service: str | None = None) -> int:
-    """Replace the grid of this cell size (and service, or all services); returns the number of cells."""
-    if not 50 <= size_m <= 20_000:
-        raise ValueError(f"cell size {size_m:g} m: choose between 50 and 20,000 m")
-    query = sql.SQL(
-        "WITH a AS ({assets}), "
-        "hex AS (SELECT ST_SetSRID(h.geom, s.srid) AS geom FROM (SELECT ST_SRID(geom) AS srid, "
-        "  ST_Extent(geom) OVER ()::geometry AS box FROM patrimoine.commune LIMIT 1) s, "
-        "  ST_HexagonGrid({size}, ST_SetSRID(s.box, s.srid)) h), "
-        # a point on a cell's edge goes to one cell only: the one whose centre is nearest
-        "points AS (SELECT DISTINCT ON (a.layer, a.id) h.geom AS cell, a.service, a.hours, 1.0 AS share "
+def hex_parts_sql(size_m: float, service: str | None = None) -> sql.Composable:
+    """A WITH clause, the one way work is put on cells: `hex (k, geom)` are the hexagons that meet the
+    territory; `parts (k, cell, service, hours, share)` the share of each asset's annual hours in each cell — a
+    point in one cell only (on an edge: the cell whose centre is nearest), a road or an area by its length or
+    area in the cell. The workload grid and the service zones both read it."""
+    return sql.SQL(
+        "WITH a AS ({assets}), t AS (SELECT ST_Union(geom) AS g FROM patrimoine.commune), "
+        "hex AS (SELECT row_number() OVER () AS k, ST_SetSRID(h.geom, ST_SRID(t.g)) AS geom "
+        "  FROM t, ST_HexagonGrid({size}, t.g) h WHERE ST_Intersects(ST_SetSRID(h.geom, ST_SRID(t.g)), t.g)), "
+        "points AS (SELECT DISTINCT ON (a.layer, a.id) h.k, h.geom AS cell, a.service, a.hours, 1.0 AS share "
         "  FROM a JOIN hex h ON ST_Intersects(a.geom, h.geom) WHERE GeometryType(a.geom) LIKE '%%POINT' "
         "  ORDER BY a.layer, a.id, ST_Distance(ST_Centroid(h.geom), a.geom)), "
-        "spread AS (SELECT h.geom AS cell, a.service, f.share * a.hours AS hours, f.share "
+        "spread AS (SELECT h.k, h.geom AS cell, a.service, f.share * a.hours AS hours, f.share "
         "  FROM a JOIN hex h ON ST_Intersects(a.geom, h.geom) CROSS JOIN LATERAL (SELECT CASE "
         "    WHEN GeometryType(a.geom) LIKE '%%LINESTRING' "
         "    THEN ST_Length(ST_Intersection(a.geom, h.geom)) / nullif(ST_Length(a.geom), 0) "
         "    ELSE ST_Area(ST_Intersection(a.geom, h.geom)) / nullif(ST_Area(a.geom), 0) END AS share) f "
         "  WHERE GeometryType(a.geom) NOT LIKE '%%POINT'), "
-        "parts AS (SELECT * FROM points UNION ALL SELECT * FROM spread) "
-        "INSERT INTO analysis.workload_hex (size_m, service, hours, assets, communes, geom) "
+        "parts AS (SELECT * FROM points UNION ALL SELECT * FROM spread)"
+    ).format(assets=asset_hours_sql(get_catalogue(), service), size=sql.Literal(float(size_m)))
+
+
+def store_grid(conn: psycopg.Connection, size_m: float, service: str | None = None) -> int:
+    """Replace the grid of this cell size (and service, or all services); returns the number of cells."""
+    if not 50 <= size_m <= 20_000:
+        raise ValueError(f"cell size {size_m:g} m: choose between 50 and 20,000 m")
+    query = sql.SQL(
+        "{parts} INSERT INTO analysis.workload_hex (size_m, service, hours, assets, communes, geom) "
         "SELECT {size}, p.service, sum(p.hours), sum(p.share), "
         "  (SELECT coalesce(array_agg(c.insee ORDER BY c.insee), '{{}}') FROM patrimoine.commune c "
         "   WHERE ST_Intersects(c.geom, p.cell)), p.cell "
         "FROM parts p WHERE p.hours > 0 GROUP BY p.cell, p.service"
-    ).format(assets=asset_hours_sql(get_catalogue(), service), size=sql.Literal(float(size_m)))
+    ).format(parts=hex_parts_sql(size_m, service), size=sql.Literal(float(size_m)))
     with conn.transaction():
         conn.execute(
             "DELETE FROM analysis.workload_hex WHERE size_m = %s AND (%s::text IS NULL OR service = %s)",

@@ -21,8 +21,7 @@ import shapely
 from psycopg import sql
 
 from gis_patrimoine.analysis.areas import depot_costs, depots_serving
-from gis_patrimoine.analysis.grid import asset_hours_sql
-from gis_patrimoine.catalogue import get_catalogue
+from gis_patrimoine.analysis.grid import hex_parts_sql
 
 
 class CannotBalance(ValueError):
@@ -40,20 +39,12 @@ class Cells:
 
 def load_cells(conn: psycopg.Connection, service: str, size_m: float, depot_ids: list[int]) -> Cells:
     query = sql.SQL(
-        "WITH a AS ({assets}), t AS (SELECT ST_Union(geom) g, ST_SRID(ST_Union(geom)) srid FROM patrimoine.commune), "
-        "hex AS (SELECT row_number() OVER () AS k, ST_SetSRID(h.geom, t.srid) AS geom FROM t, "
-        "  ST_HexagonGrid({size}, t.g) h WHERE ST_Intersects(ST_SetSRID(h.geom, t.srid), t.g)), "
-        "w AS (SELECT h.k, sum(a.hours * CASE WHEN GeometryType(a.geom) LIKE '%%POINT' THEN "
-        "    CASE WHEN ST_Intersects(a.geom, ST_Boundary(h.geom)) THEN 0.5 ELSE 1 END "
-        "  WHEN GeometryType(a.geom) LIKE '%%LINESTRING' "
-        "  THEN ST_Length(ST_Intersection(a.geom, h.geom)) / nullif(ST_Length(a.geom), 0) "
-        "  ELSE ST_Area(ST_Intersection(a.geom, h.geom)) / nullif(ST_Area(a.geom), 0) END) AS hours "
-        "  FROM hex h JOIN a ON ST_Intersects(a.geom, h.geom) GROUP BY h.k) "
+        "{parts}, w AS (SELECT k, sum(hours) AS hours FROM parts GROUP BY k) "
         "SELECT ST_AsBinary(h.geom), coalesce(w.hours, 0), n.id, "
         "  (SELECT c.insee FROM patrimoine.commune c WHERE ST_Intersects(c.geom, ST_Centroid(h.geom)) LIMIT 1) "
         "FROM hex h LEFT JOIN w ON w.k = h.k CROSS JOIN LATERAL (SELECT id FROM analysis.network_node "
         "  ORDER BY geom <-> ST_Centroid(h.geom) LIMIT 1) n ORDER BY h.k"
-    ).format(assets=asset_hours_sql(get_catalogue(), service), size=sql.Literal(float(size_m)))
+    ).format(parts=hex_parts_sql(size_m, service))
     rows = conn.execute(query).fetchall()
     nodes, costs = depot_costs(conn, depot_ids)
     index = {n: i for i, n in enumerate(nodes)}
