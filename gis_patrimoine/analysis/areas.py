@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import psycopg
+from psycopg import sql
 
 from gis_patrimoine.analysis.network import EDGES_SQL, ensure_network
+from gis_patrimoine.analysis.rounds import asset_query
+from gis_patrimoine.catalogue import Activity, Layer
 
 
 def depots_serving(conn: psycopg.Connection, service: str | None) -> list[tuple[int, str, int]]:
@@ -52,6 +55,37 @@ def depot_costs(conn: psycopg.Connection, depot_ids: list[int]) -> tuple[list[in
     for k, d in enumerate(depot_ids):  # two depots on one junction share its row
         costs[k] = costs[row_of[starts[d]]]
     return nodes, costs
+
+
+def catchments(conn: psycopg.Connection, depot_ids: list[int]) -> dict[int, tuple[int, float]]:
+    """For every junction, the depot nearest to it by road and the time from it, in seconds
+    (pgr_drivingDistance with equicost: each junction is reached once, by its nearest depot)."""
+    depot_of = {node: did for did, node in depot_nodes(conn, depot_ids).items()}
+    rows = conn.execute(
+        "SELECT node, from_v, agg_cost FROM pgr_drivingDistance(%s, %s::bigint[], 1e12, directed => true, "
+        "equicost => true)",
+        (EDGES_SQL, list(depot_of)),
+    )
+    return {node: (depot_of[start], cost) for node, start, cost in rows}
+
+
+def asset_junctions(
+    conn: psycopg.Connection, layer: Layer, activity: Activity, communes: list[str]
+) -> list[tuple[int, str, int, int]]:
+    """(asset id, commune, source, target): the ends of the road segment each asset of the activity is worked
+    from — the segment itself for road work, the nearest segment for the others."""
+    ensure_network(conn)
+    query = asset_query(layer, activity, communes)
+    if activity.routing == "arc":
+        sql_text = (
+            "SELECT a.id, a.commune_insee, e.source, e.target FROM ({}) a JOIN analysis.network_edge e ON e.id = a.id"
+        )
+    else:
+        sql_text = (
+            "SELECT a.id, a.commune_insee, e.source, e.target FROM ({}) a CROSS JOIN LATERAL ("
+            "SELECT source, target FROM analysis.network_edge e ORDER BY e.geom <-> a.geom LIMIT 1) e"
+        )
+    return conn.execute(sql.SQL(sql_text).format(query)).fetchall()
 
 
 def store_areas(conn: psycopg.Connection, minutes: list[float], service: str | None = None) -> dict[str, int]:

@@ -110,22 +110,3 @@ def network_report(conn: psycopg.Connection, far_m: float = 150.0) -> dict:
         "components": [{"segments": r[0], "km": float(r[1]), "commune": r[2]} for r in parts],
         "far_assets": far,
     }
-
-
-def catchments(conn: psycopg.Connection, depot_ids: list[int]) -> dict[int, tuple[int, float]]:
-    """Network catchments (pgr_drivingDistance, equicost): for every junction, the depot nearest by road and
-    the travel time from it in seconds. A depot starts from the junction at the near end of its segment."""
-    ensure_network(conn)
-    starts = conn.execute(
-        "SELECT d.id, CASE WHEN ST_LineLocatePoint(e.geom, d.geom) < 0.5 THEN e.source ELSE e.target END "
-        "FROM patrimoine.depot d CROSS JOIN LATERAL (SELECT * FROM analysis.network_edge e "
-        "ORDER BY e.geom <-> d.geom LIMIT 1) e WHERE d.id = ANY(%s)",
-        (depot_ids,),
-    ).fetchall()
-    depot_of = {node: did for did, node in starts}
-    rows = conn.execute(
-        "SELECT node, from_v, agg_cost FROM pgr_drivingDistance(%s, %s::bigint[], 1e12, directed => true, "
-        "equicost => true)",
-        (EDGES_SQL, list(depot_of)),
-    )
-    return {node: (depot_of[start], cost) for node, start, cost in rows}

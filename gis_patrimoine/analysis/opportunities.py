@@ -12,9 +12,8 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from gis_patrimoine.analysis.access import snap
-from gis_patrimoine.analysis.areas import depot_costs, depots_serving
-from gis_patrimoine.analysis.rounds import NothingToDo, asset_query, pick_activity
+from gis_patrimoine.analysis.areas import asset_junctions, depot_costs, depots_serving
+from gis_patrimoine.analysis.rounds import NothingToDo, pick_activity
 from gis_patrimoine.analysis.scenarios import compare
 from gis_patrimoine.catalogue import get_catalogue
 
@@ -28,25 +27,7 @@ def candidates(conn: psycopg.Connection, service: str, activity: str | None) -> 
     nodes, costs = depot_costs(conn, ids)
     index = {n: i for i, n in enumerate(nodes)}
     communes = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune")]
-    query = asset_query(layer, act, communes)
-    if act.routing == "arc":
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT a.id, a.commune_insee, e.source, ST_AsBinary(ST_LineInterpolatePoint(a.geom, 0.5)) "
-                "FROM ({}) a JOIN analysis.network_edge e ON e.id = a.id"
-            ).format(query)
-        ).fetchall()
-    else:
-        snapped = {r[0]: r[1] for r in snap(conn, sql.SQL("SELECT id, geom FROM ({}) a").format(query))}
-        source = dict(
-            conn.execute(
-                "SELECT id, source FROM analysis.network_edge WHERE id = ANY(%s)", (list(set(snapped.values())),)
-            ).fetchall()
-        )
-        rows = [
-            (r[0], r[1], source[snapped[r[0]]], r[2])
-            for r in conn.execute(sql.SQL("SELECT id, commune_insee, ST_AsBinary(geom) FROM ({}) a").format(query))
-        ]
+    rows = asset_junctions(conn, layer, act, communes)
     neighbours = {
         (a, b)
         for a, b in conn.execute(
@@ -55,8 +36,8 @@ def candidates(conn: psycopg.Connection, service: str, activity: str | None) -> 
         )
     }
     pairs: dict[tuple[str, str], dict] = {}
-    for aid, commune, node, _ in rows:
-        column = costs[:, index[node]]
+    for aid, commune, source, target in rows:
+        column = np.minimum(costs[:, index[source]], costs[:, index[target]])  # by the nearer end
         own = [k for k, d in enumerate(ids) if commune_of[d] == commune]
         if not own or not np.isfinite(column).any():
             continue

@@ -27,8 +27,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from gis_patrimoine.analysis.access import snap
-from gis_patrimoine.analysis.network import catchments, ensure_network
+from gis_patrimoine.analysis.areas import asset_junctions, catchments, depots_serving
+from gis_patrimoine.analysis.network import ensure_network
 from gis_patrimoine.analysis.params import Parameters
 from gis_patrimoine.analysis.rounds import (
     DepotProblem,
@@ -168,12 +168,13 @@ def compare(
     # a fixed number of solver iterations: the same figures on any machine, for a fixed seed
     kwargs = {"workers": 1, "stop_spread_m": stop_spread_m, "iterations": iterations}
     ensure_network(conn)  # once, before the parallel plans read it
-    with_assets = sorted(
-        r[0]
-        for r in conn.execute(
-            sql.SQL("SELECT DISTINCT commune_insee FROM ({}) a").format(asset_query(layer, act, communes))
-        )
+    # assets of the activity per commune: which communes plan alone, and the biggest plans start first
+    sizes = dict(
+        conn.execute(
+            sql.SQL("SELECT commune_insee, count(*) FROM ({}) a GROUP BY 1").format(asset_query(layer, act, communes))
+        ).fetchall()
     )
+    with_assets = sorted(sizes)
     if not with_assets:
         raise NothingToDo(
             f"no {layer.collection} for {service}/{act.name} in the communes asked; "
@@ -197,11 +198,6 @@ def compare(
         with psycopg.connect(url) as own_conn:
             return plan_rounds(own_conn, task[2], catalogue)
 
-    sizes = dict(
-        conn.execute(
-            sql.SQL("SELECT commune_insee, count(*) FROM ({}) a GROUP BY 1").format(asset_query(layer, act, communes))
-        ).fetchall()
-    )
     order = sorted(
         range(len(tasks)),
         key=lambda k: -(sizes.get(tasks[k][1], 0) if tasks[k][0] == "alone" else len(tasks[k][2].assets or [])),
@@ -245,31 +241,11 @@ def pooled_zones(
 ) -> dict[int, list[int]]:
     """Pooled service zones: every asset goes to the depot nearest to it by road (network catchments), whatever
     commune either is in. Returns depot id -> asset ids."""
-    depots = [
-        r[0]
-        for r in conn.execute(
-            "SELECT id FROM patrimoine.depot WHERE %s = ANY(services) AND crews > 0 ORDER BY id", (service,)
-        )
-    ]
+    depots = [d[0] for d in depots_serving(conn, service)]
     if not depots:
         raise DepotProblem(f"no depot with crews serves {service}; import depots or add {service} to their services")
     nearest = catchments(conn, depots)
-    query = asset_query(layer, activity, communes)
-    if activity.routing == "arc":
-        rows = conn.execute(
-            sql.SQL("SELECT a.id, e.source, e.target FROM ({}) a JOIN analysis.network_edge e ON e.id = a.id").format(
-                query
-            )
-        ).fetchall()
-    else:
-        snapped = snap(conn, sql.SQL("SELECT id, geom FROM ({}) a").format(query))
-        ends = dict(
-            (r[0], r[1:])
-            for r in conn.execute(
-                "SELECT id, source, target FROM analysis.network_edge WHERE id = ANY(%s)", ([s[1] for s in snapped],)
-            )
-        )
-        rows = [(aid, *ends[edge]) for aid, edge, _, _ in snapped]
+    rows = [(aid, source, target) for aid, _, source, target in asset_junctions(conn, layer, activity, communes)]
     zones: dict[int, list[int]] = {}
     for aid, source, target in rows:
         options = [nearest[n] for n in (source, target) if n in nearest]
