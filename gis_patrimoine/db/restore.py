@@ -22,6 +22,17 @@ def _columns(layer: Layer) -> list[str]:
     return [a.name for a in layer.attributes if not a.generated] + ["geom"]
 
 
+def _reinsert(conn: psycopg.Connection, layer: Layer, values: dict) -> None:
+    """Insert a row with its stored values, its own id and uuid included."""
+    cols = sql.SQL(", ").join(map(sql.Identifier, _columns(layer)))
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM jsonb_populate_record(NULL::{t}, %s)"
+        ).format(t=layer.qualified, c=cols),
+        (Jsonb(values),),
+    )
+
+
 def versions(conn: psycopg.Connection, layer: Layer, feature_id: str) -> list[tuple]:
     """(history id, operation, when, login, API user, changed fields) of a feature, oldest first."""
     return conn.execute(
@@ -40,7 +51,6 @@ def restore(
     if layer.kind != "asset":
         raise NothingToRestore(f"{layer.collection} have no history to restore from")
     cols = _columns(layer)
-    target = sql.SQL(", ").join(map(sql.Identifier, cols))
     with conn.transaction():
         if user:
             conn.execute("SELECT set_config('gis_patrimoine.user', %s, true)", (user,))
@@ -61,12 +71,7 @@ def restore(
             ).fetchone()
             if row is None:
                 raise NothingToRestore(f"no deletion of {layer.collection} {feature_id} in the history")
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM jsonb_populate_record(NULL::{t}, %s)"
-                ).format(t=layer.qualified, c=target),
-                (Jsonb(row[0]),),
-            )
+            _reinsert(conn, layer, row[0])
             return f"{layer.collection} {feature_id} restored as it was when deleted"
         row = conn.execute(
             "SELECT coalesce(new_values, old_values), operation FROM patrimoine_sys.history WHERE id = %s "
@@ -87,10 +92,5 @@ def restore(
                 (Jsonb(row[0]), feature_id),
             )
         else:
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM jsonb_populate_record(NULL::{t}, %s)"
-                ).format(t=layer.qualified, c=target),
-                (Jsonb(row[0]),),
-            )
+            _reinsert(conn, layer, row[0])
         return f"{layer.collection} {feature_id} brought back to version {version}"
