@@ -38,3 +38,18 @@ def running_server(url: str, **app_options) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def add_token(url: str, user: str, role: str, communes: list[str] | tuple = ()) -> dict:
+    """Give `user` the API token `token-<user>` (stored hashed, as the product does); returns its header."""
+    import hashlib
+
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO patrimoine_sys.api_token (token_sha256, username, role, communes) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (hashlib.sha256(f"token-{user}".encode()).hexdigest(), user, role, list(communes)),
+        )
+    return {"Authorization": f"Bearer token-{user}"}

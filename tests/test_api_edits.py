@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from gis_patrimoine.importer import CommuneOptions, import_communes
 from tests.importing import checksum
-from tests.servers import running_server
+from tests.servers import add_token, running_server
 
 LAVAL = [-0.7712, 48.0702]
 CHANGE = [-0.796, 48.099]  # Changé, 53054
@@ -28,12 +27,8 @@ def writable(server_url: str, template_db: str, tmp_path_factory) -> Iterator[tu
     name = create_clone(server_url, template_db, prefix="gp_edit")
     url = with_dbname(server_url, name)
     import_communes(url, CommuneOptions(Path(SHARED_DATA) / "laval-agglo" / "COMMUNE.shp"))
-    with psycopg.connect(url) as conn:
-        for user, (role, communes) in TOKENS.items():
-            conn.execute(
-                "INSERT INTO patrimoine_sys.api_token (token_sha256, username, role, communes) VALUES (%s, %s, %s, %s)",
-                (hashlib.sha256(f"token-{user}".encode()).hexdigest(), user, role, communes),
-            )
+    for user, (role, communes) in TOKENS.items():
+        add_token(url, user, role, communes)
     with running_server(url) as base:
         yield base, url
     drop_database(server_url, name)

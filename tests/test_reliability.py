@@ -3,7 +3,6 @@ with a clear message and nothing written), body limits, token-only reads, CORS."
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import struct
@@ -20,7 +19,7 @@ from gis_patrimoine.importer import CommuneOptions, import_communes
 from gis_patrimoine.settings import Settings
 from tests.conftest import SHARED_DATA, create_clone, drop_database, with_dbname
 from tests.importing import checksum, road, write_layer
-from tests.servers import running_server
+from tests.servers import add_token, running_server
 from tests.test_migrations import run_cli
 
 TOKENS = {"max": "manager", "alice": "editor", "rita": "reader"}
@@ -35,12 +34,8 @@ def uploads(server_url: str, template_db: str) -> Iterator[tuple[str, str]]:
     name = create_clone(server_url, template_db, prefix="gp_upload")
     url = with_dbname(server_url, name)
     import_communes(url, CommuneOptions(Path(SHARED_DATA) / "laval-agglo" / "COMMUNE.shp"))
-    with psycopg.connect(url) as conn:
-        for user, role in TOKENS.items():
-            conn.execute(
-                "INSERT INTO patrimoine_sys.api_token (token_sha256, username, role, communes) VALUES (%s, %s, %s, %s)",
-                (hashlib.sha256(f"token-{user}".encode()).hexdigest(), user, role, ["53130"]),
-            )
+    for user, role in TOKENS.items():
+        add_token(url, user, role, ["53130"])
     settings = Settings(max_body_mb=2)
     with running_server(url, settings=settings) as base:
         yield base, url

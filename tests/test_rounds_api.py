@@ -3,7 +3,6 @@ the sweeping of a small commune; then the plan as collections, GeoJSON, GPX (rea
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from pathlib import Path
 
@@ -11,18 +10,15 @@ import httpx
 import psycopg
 import pytest
 
+from tests.servers import add_token
+
 LAVAL = "53130"
 TOKEN = {"Authorization": "Bearer token-planner"}
 
 
 @pytest.fixture(scope="module")
 def planner(demo_db: str) -> str:
-    with psycopg.connect(demo_db) as conn:
-        conn.execute(
-            "INSERT INTO patrimoine_sys.api_token (token_sha256, username, role, communes) VALUES (%s, 'planner', "
-            "'reader', '{}') ON CONFLICT DO NOTHING",
-            (hashlib.sha256(b"token-planner").hexdigest(),),
-        )
+    add_token(demo_db, "planner", "reader")
     return demo_db
 
 

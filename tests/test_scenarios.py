@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from gis_patrimoine.analysis.scenarios import commune_names, compare
+from tests.servers import add_token
 
 VISITS = 15.0  # green-space mowing, from layers/green_space.yaml
 
@@ -65,14 +66,8 @@ def test_results_are_stable_for_a_fixed_seed(comparison) -> None:
 
 
 def test_scenario_through_the_api(api: str, demo_db: str) -> None:
-    import hashlib
 
-    with psycopg.connect(demo_db) as conn:
-        conn.execute(
-            "INSERT INTO patrimoine_sys.api_token (token_sha256, username, role, communes) VALUES (%s, 'director', "
-            "'reader', '{}') ON CONFLICT DO NOTHING",
-            (hashlib.sha256(b"token-director").hexdigest(),),
-        )
+    add_token(demo_db, "director", "reader")
     r = httpx.post(
         f"{api}/analysis/scenarios",
         json={"service": "buildings", "iterations": 50},

@@ -3,8 +3,6 @@ status quo, opportunities, equipment, lookup and the director's report — throu
 
 from __future__ import annotations
 
-import hashlib
-
 import httpx
 import psycopg
 import pytest
@@ -12,18 +10,14 @@ import pytest
 from gis_patrimoine.analysis.equipment import equipment, renewals
 from gis_patrimoine.analysis.workload import totals, workload
 from gis_patrimoine.analysis.zones import CannotBalance, zones
+from tests.servers import add_token
 
 AUTH = {"Authorization": "Bearer token-analyst"}
 
 
 @pytest.fixture(scope="module")
 def analyst(demo_db: str) -> str:
-    with psycopg.connect(demo_db) as conn:
-        conn.execute(
-            "INSERT INTO patrimoine_sys.api_token (token_sha256, username, role, communes) VALUES (%s, 'analyst', "
-            "'reader', '{}') ON CONFLICT DO NOTHING",
-            (hashlib.sha256(b"token-analyst").hexdigest(),),
-        )
+    add_token(demo_db, "analyst", "reader")
     return demo_db
 
 
