@@ -86,8 +86,12 @@ def test_etag_revalidation_and_no_stale_tile_after_an_edit(api: str, demo_db: st
         conn.execute(
             "UPDATE patrimoine.street_light SET lamp_type = 'fluorescent', power_w = 58 WHERE id = %s", (light_id,)
         )
+    plain = httpx.get(url)  # the very next request, without revalidation: rendered again, not the cached tile
+    assert plain.headers["x-cache"] == "miss" and plain.headers["etag"] != etag
+    changed = next(f for f in decode(plain.content)["street_lights"]["features"] if f["id"] == light_id)
+    assert changed["properties"]["lamp_type"] == "fluorescent"
     second = httpx.get(url, headers={"If-None-Match": etag})
-    assert second.status_code == 200 and second.headers["etag"] != etag
+    assert second.status_code == 200 and second.headers["etag"] == plain.headers["etag"]
     feature = next(f for f in decode(second.content)["street_lights"]["features"] if f["id"] == light_id)
     assert feature["properties"]["lamp_type"] == "fluorescent"
     item = httpx.get(f"{api}/collections/street_lights/items/{light_id}").json()

@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from gis_patrimoine import __version__
 from gis_patrimoine.api import analysis, edits, features, health, history, imports, pages, tiles
+from gis_patrimoine.api.clock import VersionClock
 from gis_patrimoine.api.deps import Unavailable, watch_database
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.db.connection import database_url
@@ -105,20 +106,20 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.database_url = url or database_url(settings)
+        options = f"-c statement_timeout={settings.statement_timeout_ms} -c default_transaction_read_only=on"
         pool = AsyncConnectionPool(
             app.state.database_url,
             min_size=settings.pool_min,
             max_size=settings.pool_max,
             timeout=settings.pool_timeout_s,
             open=False,
-            kwargs={
-                "options": f"-c statement_timeout={settings.statement_timeout_ms} -c default_transaction_read_only=on",
-                "autocommit": True,
-            },
-            check=AsyncConnectionPool.check_connection,  # after a database restart, no dead connection is handed out
+            kwargs={"options": options, "autocommit": True},
+            # no check on each checkout (a round trip per request): after an outage the watcher replaces the
+            # broken connections (pool.check) as soon as the database answers again
         )
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        app.state.clock = VersionClock(app.state.database_url, options, lambda: getattr(pool, "gp_down", False))
         # the analyses' read-only calls are synchronous code run in worker threads: a small pool of their own
         app.state.read_pool = ConnectionPool(
             app.state.database_url,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
             yield
         finally:
             watcher.cancel()
+            await app.state.clock.close()
             await asyncio.to_thread(app.state.read_pool.close)
             await pool.close()
 

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from gis_patrimoine.api import crs as crs_mod
 from gis_patrimoine.api.cql import to_sql
-from gis_patrimoine.api.deps import acquire, layer_of, versions
+from gis_patrimoine.api.deps import acquire, layer_of
 from gis_patrimoine.api.features import base_url, queryable_columns
 from gis_patrimoine.catalogue import Layer
 from gis_patrimoine.tiles.sql import tile_query
@@ -53,26 +53,45 @@ async def _render_layer(
     y: int,
     where: sql.Composable | None,
     commune: list[str] | None,
-) -> tuple[bytes, bool]:
-    query = tile_query(layer, z, x, y, request.app.state.srid, where, commune)
+    filter_key: str,
+) -> tuple[bytes, bool, int]:
+    """The layer's tile, whether it was truncated, and the data version it was rendered from."""
+    query = tile_query(layer, z, x, y, request.app.state.srid, where, commune, filter_key)
     start = time.perf_counter()
     try:
         cur = await conn.execute(query)
-        data, count = await cur.fetchone()
+        data, count, version = await cur.fetchone()
         elapsed_ms = (time.perf_counter() - start) * 1000
         if elapsed_ms > request.app.state.settings.slow_tile_ms:
-            cur = await conn.execute(sql.SQL("EXPLAIN ") + query)
+            cur = await conn.execute(b"EXPLAIN " + query)
             plan = "\n".join(r[0] for r in await cur.fetchall())
             log.warning("slow tile %s %s/%s/%s: %.0f ms\n%s", layer.collection, z, y, x, elapsed_ms, plan)
     except psycopg.errors.QueryCanceled as exc:
         raise HTTPException(503, f"tile {z}/{y}/{x} of {layer.collection} took too long") from exc
-    return bytes(data or b""), count > layer.tiles.max_features
+    request.app.state.clock.seen(layer.table, version)
+    return bytes(data or b""), count > layer.tiles.max_features, version
 
 
-async def _render_apart(request: Request, layer: Layer, *args) -> tuple[bytes, bool]:
+async def _render_apart(request: Request, layer: Layer, *args) -> tuple[bytes, bool, int]:
     """One layer of a composite tile, on its own pooled connection, so that layers render in parallel."""
     async with acquire(request.app.state.pool) as conn:
         return await _render_layer(request, conn, layer, *args)
+
+
+def _key(layers: list[Layer], versions: dict[str, int], z: int, x: int, y: int, filter_key: str, commune) -> tuple:
+    """Everything that decides a tile's content, its data versions first."""
+    return (
+        tuple((layer.collection, versions.get(layer.table, 0)) for layer in layers),
+        z,
+        x,
+        y,
+        filter_key,
+        tuple(commune or ()),
+    )
+
+
+def _etag(key: tuple) -> str:
+    return '"' + hashlib.sha1(repr(key).encode()).hexdigest()[:20] + '"'
 
 
 async def _tile(
@@ -85,35 +104,47 @@ async def _tile(
     commune: list[str] | None,
     filter_key: str,
 ) -> Response:
+    """A tile from the cache when its layers' versions, read after the request arrived, are those it was cached
+    under; otherwise rendered, each layer with its version read in the same statement.
+
+    When the tile is not in the cache even under the last versions seen, it is rendered straight away (one
+    round trip: a version read would not save the rendering); a revalidation (If-None-Match) or a likely hit
+    first reads the versions (one query shared by all requests arriving meanwhile).
+    """
     layers = [layer for layer in layers if layer.tiles.minzoom <= z <= layer.tiles.maxzoom]
-    parts: list[tuple[bytes, bool]] | None = None
-    async with acquire(request.app.state.pool) as conn:
-        current = await versions(conn, [layer.table for layer in layers])
-        key = (
-            tuple((layer.collection, current.get(layer.table, 0)) for layer in layers),
-            z,
-            x,
-            y,
-            filter_key,
-            tuple(commune or ()),
-        )
-        etag = '"' + hashlib.sha1(repr(key).encode()).hexdigest()[:20] + '"'
-        headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers=headers)
-        hit = request.app.state.tile_cache.get(key)
-        if hit is None and len(layers) == 1:
-            parts = [await _render_layer(request, conn, layers[0], z, x, y, where, commune)]
-    if hit is None:
-        if parts is None:  # the versions connection is back in the pool before the layers take theirs
-            parts = await asyncio.gather(*(_render_apart(request, layer, z, x, y, where, commune) for layer in layers))
-        data = b"".join(p[0] for p in parts)
-        truncated = ",".join(layer.collection for layer, p in zip(layers, parts, strict=True) if p[1])
-        request.app.state.tile_cache.put(key, data, truncated)
-        headers["X-Cache"] = "miss"
+    cache, clock = request.app.state.tile_cache, request.app.state.clock
+    revalidating = request.headers.get("if-none-match")
+    likely = cache.contains(_key(layers, clock.latest, z, x, y, filter_key, commune))
+    if revalidating or likely:
+        key = _key(layers, await clock.read(), z, x, y, filter_key, commune)
+        etag = _etag(key)
+        if revalidating == etag:
+            return Response(status_code=304, headers=_headers(etag))
+        hit = cache.get(key)
+        if hit is not None:
+            return _answer(hit[0], hit[1], etag, "hit")
+    if len(layers) == 1:
+        async with acquire(request.app.state.pool) as conn:
+            parts = [await _render_layer(request, conn, layers[0], z, x, y, where, commune, filter_key)]
     else:
-        data, truncated = hit
-        headers["X-Cache"] = "hit"
+        parts = await asyncio.gather(
+            *(_render_apart(request, layer, z, x, y, where, commune, filter_key) for layer in layers)
+        )
+    rendered = {layer.table: p[2] for layer, p in zip(layers, parts, strict=True)}
+    key = _key(layers, rendered, z, x, y, filter_key, commune)
+    data = b"".join(p[0] for p in parts)
+    truncated = ",".join(layer.collection for layer, p in zip(layers, parts, strict=True) if p[1])
+    cache.put(key, data, truncated)
+    return _answer(data, truncated, _etag(key), "miss")
+
+
+def _headers(etag: str) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+
+
+def _answer(data: bytes, truncated: str, etag: str, cache: str) -> Response:
+    headers = _headers(etag)
+    headers["X-Cache"] = cache
     if truncated:
         headers["X-Tile-Truncated"] = truncated
     if not data:
@@ -147,7 +178,7 @@ async def collection_tile(
 ) -> Response:
     layer = layer_of(request, collection_id)
     _check_tile(tms, z, x, y)
-    where = to_sql(filter, filter_lang, queryable_columns(layer), request.app.state.srid)
+    where = to_sql(filter, filter_lang, queryable_columns(layer), request.app.state.srid) if filter else None
     return await _tile(
         request, [layer], z, x, y, where, _communes(commune), f"{filter_lang}:{filter}" if filter else ""
     )

@@ -1,7 +1,7 @@
 """An in-process LRU cache of rendered tiles, keyed by everything that decides their content.
 
-The key holds the data version of every layer in the tile, read from the database with each request
-(one indexed row per layer): a change committed by anyone — the importer, an API edit, QGIS — changes the
+The key holds the data version of every layer in the tile, read from the database for each request (by the
+version clock, api/clock.py): a change committed by anyone — the importer, an API edit, QGIS — changes the
 version, so a stale tile can never be served, not even for an instant after one's own edit.
 """
 
@@ -29,6 +29,10 @@ class TileCache:
             self._items.move_to_end(key)
             self.hits += 1
             return item
+
+    def contains(self, key: tuple) -> bool:
+        """Whether the key is cached, without counting a hit or a miss."""
+        return key in self._items
 
     def put(self, key: tuple, data: bytes, truncated: str) -> None:
         if len(data) > self.max_bytes // 4:

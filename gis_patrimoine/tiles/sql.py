@@ -8,7 +8,9 @@
 - A deterministic order decides which features survive the per-tile cap (largest first, then by key);
   the cap counts features after rendering (a slack of candidates is rendered, so the corners of the box
   that miss the tile take no places), and one extra row tells whether the tile was truncated.
-
+- The same statement reads the layer's data version, so a tile and the version it is cached under come
+  from one snapshot, in one round trip.
+- The SQL of a (layer, zoom, filter) is composed once; a tile only fills in its x, y and envelope.
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ def native_envelope(z: int, x: int, y: int, margin: float, srid: int) -> str:
     return wkt
 
 
+# stand-ins for the tile's own values in a composed template (no SQL text can contain them: they are not
+# valid SQL, and every user value reaches the template as a quoted literal)
+X, Y, NATIVE = b"\x01gp_x\x01", b"\x01gp_y\x01", b"\x01gp_native\x01"
+_templates: dict[tuple, tuple[object, bytes]] = {}
+MAX_TEMPLATES = 4096
+
+
 def tile_query(
     layer: Layer,
     z: int,
@@ -67,10 +76,31 @@ def tile_query(
     srid: int,
     where: sql.Composable | None = None,
     commune: list[str] | None = None,
-) -> sql.Composable:
-    """SELECT returning (mvt bytea, features int) for one layer; features > cap means truncated."""
+    where_key: str | None = "",
+) -> bytes:
+    """SELECT returning (mvt bytea, features int, data version) for one layer; features > cap: truncated.
+
+    `where_key` names the filter (its text) so that the composed SQL can be reused; None: do not reuse.
+    """
+    # keyed by the layer's own settings object too (held in the value, so that its id is not reused)
+    key = (
+        (layer.name, id(layer.tiles), z, srid, where_key, tuple(commune or ())) if where is None or where_key else None
+    )
+    cached = _templates.get(key) if key else None
+    if cached is not None and cached[0] is layer.tiles:
+        template = cached[1]
+    else:
+        template = _template(layer, z, srid, where, commune)
+        if key:
+            if len(_templates) >= MAX_TEMPLATES:
+                _templates.clear()
+            _templates[key] = (layer.tiles, template)
+    native = native_envelope(z, x, y, layer.tiles.buffer / layer.tiles.extent, srid)
+    return template.replace(X, b"%d" % x).replace(Y, b"%d" % y).replace(NATIVE, b"'" + native.encode() + b"'")
+
+
+def _template(layer: Layer, z: int, srid: int, where: sql.Composable | None, commune: list[str] | None) -> bytes:
     t = layer.tiles
-    native = native_envelope(z, x, y, t.buffer / t.extent, srid)
     px = pixel_metres(z, t.extent)
     # Lambert-93 metres are about 0.67 Web Mercator metres at 48°N: simplify in storage units
     scale = math.cos(math.radians(48.0))
@@ -113,7 +143,8 @@ def tile_query(
         sql.SQL("{} DESC, {}").format(size, sql.Identifier(idcol)) if size is not None else sql.Identifier(idcol)
     )
     cols = sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(p)) for p in props)
-    return sql.SQL("""
+    return (
+        sql.SQL("""
         WITH bounds AS (
             SELECT ST_TileEnvelope({z}, {x}, {y}) AS merc,
                    ST_GeomFromText({native}, {srid}) AS native
@@ -138,26 +169,31 @@ def tile_query(
             SELECT {idcol}{cols}, geom FROM (SELECT * FROM kept ORDER BY gp_tile_rank LIMIT {cap}) k
         )
         SELECT (SELECT ST_AsMVT(mvtgeom, {name}, {extent}, 'geom'{fid}) FROM mvtgeom),
-               (SELECT count(*) FROM kept)
-    """).format(
-        z=sql.Literal(z),
-        x=sql.Literal(x),
-        y=sql.Literal(y),
-        native=sql.Literal(native),
-        srid=sql.Literal(srid),
-        key=key,
-        idcol=sql.Identifier(idcol),
-        fid=fid,
-        cols=cols,
-        table=layer.qualified,
-        conditions=sql.SQL(" AND ").join(conditions),
-        order=order,
-        cap_plus_one=sql.Literal(t.max_features + 1),
-        slack=sql.Literal(t.max_features + max(16, t.max_features // 8)),
-        rank=rank,
-        cap=sql.Literal(t.max_features),
-        geom=geom,
-        extent=sql.Literal(t.extent),
-        buffer=sql.Literal(t.buffer),
-        name=sql.Literal(layer.collection),
+               (SELECT count(*) FROM kept),
+               coalesce((SELECT version FROM patrimoine_sys.data_version WHERE layer = {table_name}), 0)
+    """)
+        .format(
+            z=sql.Literal(z),
+            x=sql.SQL(X.decode()),
+            y=sql.SQL(Y.decode()),
+            native=sql.SQL(NATIVE.decode()),
+            table_name=sql.Literal(layer.table),
+            srid=sql.Literal(srid),
+            key=key,
+            idcol=sql.Identifier(idcol),
+            fid=fid,
+            cols=cols,
+            table=layer.qualified,
+            conditions=sql.SQL(" AND ").join(conditions),
+            order=order,
+            cap_plus_one=sql.Literal(t.max_features + 1),
+            slack=sql.Literal(t.max_features + max(16, t.max_features // 8)),
+            rank=rank,
+            cap=sql.Literal(t.max_features),
+            geom=geom,
+            extent=sql.Literal(t.extent),
+            buffer=sql.Literal(t.buffer),
+            name=sql.Literal(layer.collection),
+        )
+        .as_bytes(None)
     )
