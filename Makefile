@@ -56,6 +56,7 @@ bench-import: setup
 	$(BIN)/python bench/import_bench.py
 
 bench-serve: setup
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/serve_bench.py
 
 bench-routing: setup

@@ -4,7 +4,8 @@
 
 Generates the shapefiles (bench/make_data.py), then for each one imports it with `ogr2ogr -f PostgreSQL`
 into a bare PostGIS database and with `gis-patrimoine import` into a migrated database holding the Laval
-communes, and prints features/s for both, their ratio, and gis-patrimoine's peak memory (RSS). A points
+communes, and prints features/s for both, their ratio, and gis-patrimoine's peak memory (RSS). It also times the
+schema floor: PostgreSQL alone inserting the same rows, already typed, into the empty layer table. A points
 file of the polygons' size is imported too, to show that memory does not grow with the file.
 """
 
@@ -40,6 +41,31 @@ def run(cmd: list[str], env: dict | None = None) -> tuple[float, int]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out}\n{err}")
     return elapsed, usage.ru_maxrss // 1024
+
+
+def schema_floor(url: str, table: str) -> float:
+    """Seconds PostgreSQL alone takes to insert the imported rows, already typed and checked, into the empty
+    layer table with its indexes, foreign keys, checks and history: what any importer into this schema pays,
+    before reading a byte of the file. Measured in a transaction that is rolled back."""
+    with psycopg.connect(url) as conn:
+        cols = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'patrimoine' "
+                "AND table_name = %s AND is_identity = 'NO' AND is_generated = 'NEVER' "
+                "AND column_name NOT IN ('uuid', 'created_at', 'updated_at', 'updated_by') ORDER BY ordinal_position",
+                (table,),
+            )
+        ]
+        names = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+        target = sql.Identifier("patrimoine", table)
+        conn.execute(sql.SQL("CREATE TEMP TABLE floor_rows AS SELECT {} FROM {}").format(names, target))
+        conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(target))
+        start = time.perf_counter()
+        conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM floor_rows").format(target, names, names))
+        elapsed = time.perf_counter() - start
+        conn.rollback()
+    return elapsed
 
 
 def fresh_db(server: str, name: str) -> str:
@@ -130,15 +156,28 @@ def main() -> None:
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("patrimoine", layer[:-1]))
             ).fetchone()[0]
         assert count == n, f"gis-patrimoine imported {count} of {n}"
-        rows.append((path.name, n, ogr_s, gp_s, gp_mb))
-        print(f"{path.name}: ogr2ogr {ogr_s:.1f} s, gis-patrimoine {gp_s:.1f} s", flush=True)
+        floor_s = schema_floor(gp_url, layer[:-1])
+        rows.append((path.name, n, ogr_s, gp_s, gp_mb, floor_s))
+        print(
+            f"{path.name}: ogr2ogr {ogr_s:.1f} s, gis-patrimoine {gp_s:.1f} s, schema floor {floor_s:.1f} s", flush=True
+        )
 
     print()
-    print(f"{'file':<28} {'features':>10} {'ogr2ogr f/s':>12} {'gis-patrimoine f/s':>19} {'ratio':>6} {'peak MB':>8}")
-    for name, n, ogr_s, gp_s, mb in rows:
-        print(f"{name:<28} {n:>10,} {n / ogr_s:>12,.0f} {n / gp_s:>19,.0f} {ogr_s / gp_s:>6.2f} {mb:>8}")
+    print(
+        f"{'file':<28} {'features':>10} {'ogr2ogr f/s':>12} {'gis-patrimoine f/s':>19} {'ratio':>6} {'peak MB':>8} "
+        f"{'floor s':>8} {'gp/floor':>8}"
+    )
+    for name, n, ogr_s, gp_s, mb, floor_s in rows:
+        print(
+            f"{name:<28} {n:>10,} {n / ogr_s:>12,.0f} {n / gp_s:>19,.0f} {ogr_s / gp_s:>6.2f} {mb:>8} "
+            f"{floor_s:>8.1f} {gp_s / floor_s:>8.2f}"
+        )
     small, large = rows[1], rows[2]
     print(f"\npeak memory, {large[1]:,} points vs {small[1]:,} points: {large[4] / small[4]:.2f}x")
+    print(
+        "floor: PostgreSQL alone inserting the same rows, already typed, into the empty layer table (indexes, "
+        "foreign keys, checks, history), rolled back"
+    )
 
 
 if __name__ == "__main__":

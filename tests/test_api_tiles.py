@@ -179,3 +179,19 @@ def test_truncated_tiles_are_said_and_slow_tiles_logged_with_their_plan(demo_db:
     assert again.headers["x-cache"] == "hit" and again.headers["x-tile-truncated"] == "street_lights"
     slow = [r.getMessage() for r in caplog.records if "slow tile street_lights" in r.getMessage()]
     assert slow and ("Index Scan" in slow[0] or "Seq Scan" in slow[0])
+
+
+def test_fast_path_and_route_give_the_same_tile(api: str) -> None:
+    """Plain tile URLs are answered by api/fastpath.py, others by the FastAPI route: same bytes, same ETag."""
+    z, y, x = tile_of(15)
+    for path in (
+        f"/collections/street_lights/tiles/WebMercatorQuad/{z}/{y}/{x}",
+        f"/tiles/WebMercatorQuad/{z}/{y}/{x}",
+    ):
+        fast = httpx.get(f"{api}{path}")
+        routed = httpx.get(f"{api}{path}?via=route")  # a query string: through FastAPI
+        assert fast.status_code == routed.status_code == 200
+        assert fast.content == routed.content and fast.headers["etag"] == routed.headers["etag"]
+        assert fast.headers["content-type"] == routed.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    assert httpx.get(f"{api}/collections/nothing/tiles/WebMercatorQuad/{z}/{y}/{x}").status_code == 404
+    assert httpx.get(f"{api}/collections/street_lights/tiles/WebMercatorQuad/3/8/1").status_code == 400

@@ -21,6 +21,7 @@ from gis_patrimoine import __version__
 from gis_patrimoine.api import analysis, edits, features, health, history, imports, pages, tiles
 from gis_patrimoine.api.clock import VersionClock
 from gis_patrimoine.api.deps import Unavailable, watch_database
+from gis_patrimoine.api.fastpath import TileFastPath
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.db.connection import database_url
 from gis_patrimoine.settings import Settings, get_settings
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     else:
         log.warning("MapLibre GL JS not found in %s: run `make setup` (npm ci) for the map page", maplibre)
 
+    app.add_middleware(TileFastPath)  # innermost: behind the Guard and CORS
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

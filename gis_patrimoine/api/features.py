@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections import OrderedDict
@@ -85,6 +86,11 @@ class VersionedCache:
         self._items[key] = value
         if len(self._items) > self.size:
             self._items.popitem(last=False)
+
+
+async def _fetch(conn: psycopg.AsyncConnection, query: sql.Composable) -> list[tuple]:
+    cur = await conn.execute(query)
+    return await cur.fetchall()
 
 
 def base_url(request: Request) -> str:
@@ -392,13 +398,10 @@ async def items(
     count_query = sql.SQL("SELECT count(*) FROM {table}{where}").format(table=table, where=where_sql)
     counts: VersionedCache = request.app.state.versioned_cache
     try:
-        async with conn.pipeline():  # page and data version in one round trip
-            page = await conn.execute(query)
-            version = await conn.execute(
-                "SELECT version FROM patrimoine_sys.data_version WHERE layer = %s", (layer.table,)
-            )
-        rows = await page.fetchall()
-        key = ("count", layer.table, (await version.fetchone() or (0,))[0], where_sql.as_string(conn))
+        # the data version from the clock (one query shared with the requests arriving meanwhile), read while
+        # the page is fetched; a count is kept per filter and version
+        current, rows = await asyncio.gather(request.app.state.clock.read(), _fetch(conn, query))
+        key = ("count", layer.table, current.get(layer.table, 0), where_sql.as_bytes(None))
         matched = counts.get(key)
         if matched is None:  # counted once per filter and data version: paging does not count again
             matched = (await (await conn.execute(count_query)).fetchone())[0]
