@@ -387,9 +387,15 @@ async def items(
         conditions.append(sql.SQL("{}::text = {}").format(sql.Identifier(name), sql.Literal(value)))
     where_sql = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
     table = layer.qualified
-    query = sql.SQL("SELECT {feature}::text FROM {table}{where} ORDER BY {order} LIMIT {limit} OFFSET {offset}").format(
+    # the page's rows first, then their JSON: built in the select list of the same query, it would be built for
+    # the rows that OFFSET skips too (a thousand for the tenth page)
+    order = _sortby(layer, sortby)
+    query = sql.SQL(
+        "SELECT {feature}::text FROM (SELECT * FROM {table}{where} ORDER BY {order} LIMIT {limit} OFFSET {offset}) "
+        "page ORDER BY {order}"
+    ).format(
         feature=feature_sql(layer, attrs, out_srid),
-        order=_sortby(layer, sortby),
+        order=order,
         table=table,
         where=where_sql,
         limit=sql.Literal(limit),
