@@ -190,3 +190,10 @@ def test_history_and_undo_over_the_api(writable) -> None:
     back = httpx.get(f"{items}/{fid}").json()
     assert back["properties"]["power_w"] == 55 and back["geometry"] == original["geometry"]
     assert back["properties"]["uuid"] == original["properties"]["uuid"]
+    # back to the state after the update (which stored only power_w): every other field as it was then
+    update = versions[1]["version"]
+    assert httpx.post(f"{items}/{fid}/restore", params={"version": update}, headers=auth("alice")).status_code == 200
+    then = httpx.get(f"{items}/{fid}").json()
+    assert then["properties"]["power_w"] == 90 and then["geometry"] == original["geometry"]
+    unchanged = {k: v for k, v in original["properties"].items() if k not in ("power_w", "updated_at")}
+    assert {k: then["properties"][k] for k in unchanged} == unchanged

@@ -73,9 +73,11 @@ def restore(
                 raise NothingToRestore(f"no deletion of {layer.collection} {feature_id} in the history")
             _reinsert(conn, layer, row[0])
             return f"{layer.collection} {feature_id} restored as it was when deleted"
+        # the feature's whole state after that change: an insertion's values; an update's changes over the row
+        # as it was before (an update stores only the fields it changed); a deletion's row as it was deleted
         row = conn.execute(
-            "SELECT coalesce(new_values, old_values), operation FROM patrimoine_sys.history WHERE id = %s "
-            "AND layer = %s AND feature_id = %s",
+            "SELECT CASE operation WHEN 'UPDATE' THEN old_values || new_values ELSE coalesce(new_values, old_values) "
+            "END, operation FROM patrimoine_sys.history WHERE id = %s AND layer = %s AND feature_id = %s",
             (version, layer.table, str(feature_id)),
         ).fetchone()
         if row is None:
