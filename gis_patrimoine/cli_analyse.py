@@ -304,12 +304,13 @@ def zones_cmd(
     picture: Annotated[Path | None, typer.Option(help="Also draw status quo vs balanced zones to this PNG")] = None,
 ) -> None:
     """Service zones balanced on workload (and the status quo), contiguous, travel kept short."""
+    from gis_patrimoine.analysis.rounds import DepotProblem
     from gis_patrimoine.analysis.zones import CannotBalance, zones
 
     with psycopg.connect(database_url_or_exit()) as conn:
         try:
             result = zones(conn, service, size, tolerance, depot or None)
-        except CannotBalance as exc:
+        except (CannotBalance, DepotProblem) as exc:
             fail(str(exc))
         if picture is not None:
             from gis_patrimoine.analysis.render import render_zones

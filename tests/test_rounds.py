@@ -15,6 +15,7 @@ import pytest
 import shapely
 
 from gis_patrimoine.analysis.access import Unreachable
+from gis_patrimoine.analysis.areas import depot_nodes
 from gis_patrimoine.analysis.rounds import DepotProblem, NothingToDo, RoundRequest, plan_rounds, store
 from gis_patrimoine.analysis.vrp import RoundsDoNotFit
 
@@ -208,6 +209,8 @@ def test_clear_errors(conn: psycopg.Connection) -> None:
     conn.commit()
     with pytest.raises(DepotProblem, match=r"600 m from the nearest road.*move it next to its access road"):
         plan_rounds(conn, RoundRequest(service="lighting", activity="inspection", seconds=0.5))
+    with pytest.raises(DepotProblem, match=r"600 m from the nearest road"):  # zones, areas, opportunities, equipment
+        depot_nodes(conn, [conn.execute("SELECT id FROM patrimoine.depot").fetchone()[0]])
     with pytest.raises(DepotProblem, match="does not serve green_spaces"):
         depot = conn.execute("SELECT id FROM patrimoine.depot").fetchone()[0]
         conn.execute(

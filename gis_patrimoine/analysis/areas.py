@@ -12,8 +12,10 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from gis_patrimoine.analysis.access import snap
 from gis_patrimoine.analysis.network import EDGES_SQL, ensure_network
-from gis_patrimoine.analysis.rounds import asset_query
+from gis_patrimoine.analysis.params import load as load_params
+from gis_patrimoine.analysis.rounds import DepotProblem, asset_query
 from gis_patrimoine.catalogue import Activity, Layer
 
 
@@ -27,16 +29,29 @@ def depots_serving(conn: psycopg.Connection, service: str | None) -> list[tuple[
 
 
 def depot_nodes(conn: psycopg.Connection, depot_ids: list[int]) -> dict[int, int]:
-    """The junction each depot starts from."""
-    ensure_network(conn)
-    return dict(
-        conn.execute(
-            "SELECT d.id, CASE WHEN ST_LineLocatePoint(e.geom, d.geom) < 0.5 THEN e.source ELSE e.target END "
-            "FROM patrimoine.depot d CROSS JOIN LATERAL (SELECT * FROM analysis.network_edge e "
-            "ORDER BY e.geom <-> d.geom LIMIT 1) e WHERE d.id = ANY(%s)",
-            (depot_ids,),
-        ).fetchall()
+    """The junction each depot starts from: the nearer end of its nearest segment (access.snap, as rounds do).
+    A depot farther from every road than the parameters allow is refused, as by rounds: its crews' travel
+    would start from a road it cannot reach."""
+    limit = load_params(conn).snap_warn_m
+    chosen = sql.SQL("SELECT id, geom FROM patrimoine.depot WHERE id = ANY({})").format(sql.Literal(list(depot_ids)))
+    snapped = snap(conn, chosen)
+    ends = dict(
+        (r[0], r[1:])
+        for r in conn.execute(
+            "SELECT id, source, target FROM analysis.network_edge WHERE id = ANY(%s)", ([s[1] for s in snapped],)
+        )
     )
+    nodes = {}
+    for did, edge, frac, dist in snapped:
+        if dist > limit:
+            name = conn.execute("SELECT name FROM patrimoine.depot WHERE id = %s", (did,)).fetchone()[0]
+            raise DepotProblem(
+                f"depot {name} (id {did}) is {dist:.0f} m from the nearest road (limit {limit:g} m): move it next "
+                "to its access road, or import the roads around it"
+            )
+        source, target = ends[edge]
+        nodes[did] = source if frac < 0.5 else target
+    return nodes
 
 
 def depot_costs(conn: psycopg.Connection, depot_ids: list[int]) -> tuple[list[int], np.ndarray]:

@@ -285,7 +285,10 @@ async def create_areas(request: Request, body: AreasBody, conn: Conn) -> JSONRes
     from gis_patrimoine.analysis.areas import store_areas
 
     await account(request, conn)
-    made = await run_in_threadpool(_write, request.app.state.database_url, store_areas, body.minutes, body.service)
+    try:
+        made = await run_in_threadpool(_write, request.app.state.database_url, store_areas, body.minutes, body.service)
+    except DepotProblem as exc:
+        raise HTTPException(422, str(exc)) from exc
     return JSONResponse({**made, "collection": "depot_areas"}, status_code=201)
 
 
@@ -304,7 +307,7 @@ async def create_zones(request: Request, body: ZonesBody, conn: Conn) -> JSONRes
             body.tolerance,
             body.depots or None,
         )
-    except CannotBalance as exc:
+    except (CannotBalance, DepotProblem) as exc:
         raise HTTPException(422, str(exc)) from exc
     return JSONResponse(result, status_code=201)
 
@@ -332,7 +335,10 @@ async def equipment(request: Request, age: Annotated[int | None, Query(ge=1, le=
     from gis_patrimoine.analysis.equipment import renewals
 
     url = request.app.state.database_url
-    eq = await run_in_threadpool(_write, url, equipment_fn)  # may (re)build the road network first
+    try:
+        eq = await run_in_threadpool(_write, url, equipment_fn)  # may (re)build the road network first
+    except DepotProblem as exc:
+        raise HTTPException(422, str(exc)) from exc
     due = await run_in_threadpool(_sync, request.app.state.read_pool, renewals, age)
     return JSONResponse({**eq, "renewals": due})
 
