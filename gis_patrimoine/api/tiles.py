@@ -117,10 +117,10 @@ async def _tile(
     likely = cache.contains(_key(layers, clock.latest, z, x, y, filter_key, commune))
     if revalidating or likely:
         key = _key(layers, await clock.read(), z, x, y, filter_key, commune)
-        etag = _etag(key)
+        hit = cache.get(key)
+        etag = hit[2] if hit is not None else _etag(key)
         if revalidating == etag:
             return Response(status_code=304, headers=_headers(etag))
-        hit = cache.get(key)
         if hit is not None:
             return _answer(hit[0], hit[1], etag, "hit")
     if len(layers) == 1:
@@ -134,8 +134,9 @@ async def _tile(
     key = _key(layers, rendered, z, x, y, filter_key, commune)
     data = b"".join(p[0] for p in parts)
     truncated = ",".join(layer.collection for layer, p in zip(layers, parts, strict=True) if p[1])
-    cache.put(key, data, truncated)
-    return _answer(data, truncated, _etag(key), "miss")
+    etag = _etag(key)
+    cache.put(key, data, truncated, etag)
+    return _answer(data, truncated, etag, "miss")
 
 
 def _headers(etag: str) -> dict[str, str]:

@@ -17,10 +17,10 @@ class TileCache:
         self.size = 0
         self.hits = 0
         self.misses = 0
-        self._items: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()  # tile, truncated layers
+        self._items: OrderedDict[tuple, tuple[bytes, str, str]] = OrderedDict()  # tile, truncated layers, ETag
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> tuple[bytes, str] | None:
+    def get(self, key: tuple) -> tuple[bytes, str, str] | None:
         with self._lock:
             item = self._items.get(key)
             if item is None:
@@ -34,15 +34,15 @@ class TileCache:
         """Whether the key is cached, without counting a hit or a miss."""
         return key in self._items
 
-    def put(self, key: tuple, data: bytes, truncated: str) -> None:
+    def put(self, key: tuple, data: bytes, truncated: str, etag: str) -> None:
         if len(data) > self.max_bytes // 4:
             return
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
                 self.size -= len(old[0])
-            self._items[key] = (data, truncated)
+            self._items[key] = (data, truncated, etag)
             self.size += len(data)
             while self.size > self.max_bytes and self._items:
-                _, (dropped, _) = self._items.popitem(last=False)
+                _, (dropped, _, _) = self._items.popitem(last=False)
                 self.size -= len(dropped)
