@@ -396,3 +396,34 @@ def test_bbox_limits(uploads) -> None:
     assert httpx.get(items, params={"bbox": "-0.8,48.0,-0.7,48.1"}).status_code == 200
     capped = httpx.get(items, params={"limit": 10**9})  # OGC API: the server caps the limit
     assert capped.status_code == 200 and len(capped.json()["features"]) <= Settings().max_limit
+
+
+def test_no_password_in_arguments_output_logs_or_journal(uploads, tmp_path: Path, caplog) -> None:
+    """A password in DATABASE_URL reaches libpq and pg_dump's environment, and nothing else: not a command line
+    (where ps shows it), not the CLI's output, not the server's log, not the import journal."""
+    from psycopg.conninfo import make_conninfo
+
+    from gis_patrimoine.db.backup import _env_args
+
+    _, db = uploads
+    secret = f"Pw-{time.time_ns()}-never-shown"
+    url = make_conninfo(db, password=secret)  # the local cluster trusts 127.0.0.1: the password is carried, unused
+    args, env = _env_args(url)
+    assert secret not in " ".join(args) and env["PGPASSWORD"] == secret
+    outputs = [run_cli("db", "backup", str(tmp_path / "gp.dump"), url=url)]
+    assert outputs[0].returncode == 0, outputs[0].stderr
+    broken = tmp_path / "broken.geojson"
+    broken.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": null,')
+    outputs.append(run_cli("import", "roads", str(broken), url=url))
+    assert outputs[-1].returncode != 0
+    outputs.append(run_cli("db", "restore", str(tmp_path / "missing.dump"), url=url))
+    for result in outputs:
+        assert secret not in result.stdout + result.stderr
+    with psycopg.connect(db) as conn:
+        journal = conn.execute("SELECT string_agg(j::text, '|') FROM patrimoine_sys.import_job j").fetchone()[0]
+    assert "broken.geojson" in journal and secret not in journal
+    with caplog.at_level("DEBUG"), running_server(url) as base:
+        assert httpx.get(f"{base}/collections").status_code == 200
+        assert httpx.get(f"{base}/collections/nothing/items").status_code == 404
+        assert httpx.get(f"{base}/collections/roads/items", params={"filter": "no_such = 1"}).status_code == 400
+    assert caplog.records and all(secret not in r.getMessage() for r in caplog.records)
