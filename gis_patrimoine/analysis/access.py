@@ -59,17 +59,19 @@ def load_edges(conn: psycopg.Connection, ids: set[int] | None = None) -> dict[in
     return {r[0]: Edge(r[0], r[1], r[2], r[3], r[4], r[5], shapely.from_wkb(r[6])) for r in rows}
 
 
-def snap(conn: psycopg.Connection, query: sql.Composable) -> list[tuple]:
-    """(id, edge, fraction, distance m) of each row of `query` (id, geom): the nearest network segment and the
-    point of it nearest to the geometry (a polygon's nearest edge, not its centre)."""
+def snap(conn: psycopg.Connection, query: sql.Composable, carry: tuple[str, ...] = ()) -> list[tuple]:
+    """(id, edge, fraction, distance m, *carry) of each row of `query` (id, geom, …): the nearest network segment
+    and the point of it nearest to the geometry (a polygon's nearest edge, not its centre); `carry` names
+    columns of the query returned alongside, so that callers read their rows once."""
     ensure_network(conn)
+    carried = sql.SQL("").join(sql.SQL(", q.{}").format(sql.Identifier(c)) for c in carry)
     return conn.execute(
         sql.SQL(
-            "SELECT q.id, s.edge, s.frac, s.dist FROM ({}) q CROSS JOIN LATERAL ("
+            "SELECT q.id, s.edge, s.frac, s.dist{} FROM ({}) q CROSS JOIN LATERAL ("
             "  SELECT e.id AS edge, ST_LineLocatePoint(e.geom, ST_ClosestPoint(e.geom, q.geom)) AS frac,"
             "         ST_Distance(e.geom, q.geom) AS dist"
             "  FROM analysis.network_edge e ORDER BY e.geom <-> q.geom LIMIT 1) s"
-        ).format(query)
+        ).format(carried, query)
     ).fetchall()
 
 

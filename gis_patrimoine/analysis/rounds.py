@@ -174,11 +174,11 @@ def point_stops(
 ) -> tuple[list[Stop], list[str]]:
     """Assets grouped into stops along their nearest road segment; far assets are kept, with a warning."""
     query = asset_query(layer, activity, communes, assets)
-    snapped = access.snap(conn, sql.SQL("SELECT id, geom FROM ({}) a").format(query))
-    info = {r[0]: (r[2], float(r[3])) for r in conn.execute(query)}
+    snapped = access.snap(conn, query, carry=("commune_insee", "units"))
+    info = {r[0]: (r[4], float(r[5])) for r in snapped}
     edges = access.load_edges(conn, {r[1] for r in snapped})
     names = _road_names(conn, set(edges))
-    far = [(aid, dist) for aid, _, _, dist in snapped if dist > params.snap_warn_m]
+    far = [(r[0], r[3]) for r in snapped if r[3] > params.snap_warn_m]
     warnings = []
     if far:
         listed = ", ".join(f"{aid} ({dist:.0f} m)" for aid, dist in sorted(far, key=lambda x: -x[1])[:10])
@@ -188,7 +188,7 @@ def point_stops(
             "roads that lead to them"
         )
     by_edge: dict[int, list[tuple[float, int]]] = {}
-    for aid, edge, frac, _ in snapped:
+    for aid, edge, frac, *_ in snapped:
         by_edge.setdefault(edge, []).append((frac, aid))
     stops = []
     minutes = activity.minutes * 60  # seconds per unit
