@@ -135,12 +135,31 @@ def check_extent(source: Source, srid: int, communes: CommuneIndex | None) -> No
         )
 
 
-def _counts_sql(layer: Layer, provided: list[str], mode: Mode) -> sql.Composable:
+def _fresh_sources(conn: psycopg.Connection, layer: Layer) -> bool:
+    """Whether the layer holds no feature of the file's sources: then every accepted row is new, and a plain
+    INSERT does the merge (ON CONFLICT's speculative insertion costs a fifth more on a million rows). The
+    natural key stays unique: another import waits on the layer's lock, and an edit adding one of these keys
+    meanwhile makes the import fail whole, with the database's message."""
+    sources = [r[0] for r in conn.execute("SELECT DISTINCT source FROM import_typed WHERE cardinality(reasons) = 0")]
+    return not conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE source = ANY(%s))").format(
+            sql.Identifier("patrimoine", layer.table)
+        ),
+        (sources,),
+    ).fetchone()[0]
+
+
+def _counts_sql(layer: Layer, provided: list[str], mode: Mode, fresh: bool = False) -> sql.Composable:
     table = sql.Identifier("patrimoine", layer.table)
     cols = ["commune_insee", "source", "source_id", *provided, "extra", "geom"]
     geom = sql.SQL("ST_Multi(i.geom)") if layer.geometry.startswith("Multi") else sql.SQL("i.geom")
     select = sql.SQL(", ").join([*(sql.SQL("i.{}").format(sql.Identifier(c)) for c in cols[:-1]), geom])
     target = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+    if fresh:  # the statement's row count says how many were inserted
+        return sql.SQL(
+            "INSERT INTO {table} ({target}) SELECT {select} FROM import_typed i WHERE cardinality(i.reasons) = 0 "
+            "ORDER BY i.fid, i.part"
+        ).format(table=table, target=target, select=select)
     if mode == "append":
         conflict = sql.SQL("DO NOTHING")
     else:
@@ -171,14 +190,19 @@ def _retire(conn: psycopg.Connection, layer: Layer) -> int:
 
 
 def _flag_duplicates(conn: psycopg.Connection, id_label: str) -> None:
-    conn.execute("CREATE INDEX ON import_typed (source, source_id)")
-    conn.execute(
-        "UPDATE import_typed t SET reasons = t.reasons || "
-        "format('identifier %%s appears %%s times in the file (field %%s)', d.source_id, d.n, %s::text) "
-        "FROM (SELECT source, source_id, count(*) AS n FROM import_typed GROUP BY 1, 2 HAVING count(*) > 1) d "
-        "WHERE t.source = d.source AND t.source_id = d.source_id",
-        (id_label,),
-    )
+    """Refuse every feature whose identifier appears more than once (one hash aggregate; an update only when
+    there are duplicates)."""
+    found = conn.execute(
+        "CREATE TEMP TABLE import_dups ON COMMIT DROP AS SELECT source, source_id, count(*) AS n FROM import_typed "
+        "GROUP BY 1, 2 HAVING count(*) > 1"
+    ).rowcount
+    if found:
+        conn.execute(
+            "UPDATE import_typed t SET reasons = t.reasons || "
+            "format('identifier %%s appears %%s times in the file (field %%s)', d.source_id, d.n, %s::text) "
+            "FROM import_dups d WHERE t.source = d.source AND t.source_id = d.source_id",
+            (id_label,),
+        )
 
 
 def import_layer(
@@ -321,7 +345,10 @@ def _run(
             conn.rollback()
             raise ImportRefused(report)
         with step("merge"):
-            inserted, updated = conn.execute(_counts_sql(layer, provided, options.mode)).fetchone()
+            if _fresh_sources(conn, layer):
+                inserted, updated = conn.execute(_counts_sql(layer, provided, options.mode, fresh=True)).rowcount, 0
+            else:
+                inserted, updated = conn.execute(_counts_sql(layer, provided, options.mode)).fetchone()
         accepted = conn.execute("SELECT count(*) FROM import_typed WHERE cardinality(reasons) = 0").fetchone()[0]
         report.inserted, report.updated = inserted, updated
         report.unchanged = accepted - inserted - updated
