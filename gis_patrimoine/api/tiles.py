@@ -179,6 +179,8 @@ async def collection_tile(
 ) -> Response:
     layer = layer_of(request, collection_id)
     _check_tile(tms, z, x, y)
+    if filter and "\x01" in filter:
+        raise HTTPException(400, "filter: control characters are not allowed")
     where = to_sql(filter, filter_lang, queryable_columns(layer), request.app.state.srid) if filter else None
     return await _tile(
         request, [layer], z, x, y, where, _communes(commune), f"{filter_lang}:{filter}" if filter else ""

@@ -143,7 +143,7 @@ def _template(layer: Layer, z: int, srid: int, where: sql.Composable | None, com
         sql.SQL("{} DESC, {}").format(size, sql.Identifier(idcol)) if size is not None else sql.Identifier(idcol)
     )
     cols = sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(p)) for p in props)
-    return (
+    template = (
         sql.SQL("""
         WITH bounds AS (
             SELECT ST_TileEnvelope({z}, {x}, {y}) AS merc,
@@ -197,3 +197,6 @@ def _template(layer: Layer, z: int, srid: int, where: sql.Composable | None, com
         )
         .as_bytes(None)
     )
+    if any(template.count(marker) != 1 for marker in (X, Y, NATIVE)):  # a filter value holding a stand-in
+        raise ValueError("control characters are not allowed in a tile filter")
+    return template
