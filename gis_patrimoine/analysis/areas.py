@@ -86,18 +86,20 @@ def catchments(conn: psycopg.Connection, depot_ids: list[int]) -> dict[int, tupl
 
 def asset_junctions(
     conn: psycopg.Connection, layer: Layer, activity: Activity, communes: list[str]
-) -> list[tuple[int, str, int, int]]:
-    """(asset id, commune, source, target): the ends of the road segment each asset of the activity is worked
-    from — the segment itself for road work, the nearest segment for the others."""
+) -> list[tuple[int, str, int, int, float]]:
+    """(asset id, commune, source, target, units): the ends of the road segment each asset of the activity is
+    worked from — the segment itself for road work, the nearest segment for the others — and the asset's units
+    of work (m, m², units) as the catalogue counts them for the activity."""
     ensure_network(conn)
     query = asset_query(layer, activity, communes)
     if activity.routing == "arc":
         sql_text = (
-            "SELECT a.id, a.commune_insee, e.source, e.target FROM ({}) a JOIN analysis.network_edge e ON e.id = a.id"
+            "SELECT a.id, a.commune_insee, e.source, e.target, a.units FROM ({}) a "
+            "JOIN analysis.network_edge e ON e.id = a.id"
         )
     else:
         sql_text = (
-            "SELECT a.id, a.commune_insee, e.source, e.target FROM ({}) a CROSS JOIN LATERAL ("
+            "SELECT a.id, a.commune_insee, e.source, e.target, a.units FROM ({}) a CROSS JOIN LATERAL ("
             "SELECT source, target FROM analysis.network_edge e ORDER BY e.geom <-> a.geom LIMIT 1) e"
         )
     return conn.execute(sql.SQL(sql_text).format(query)).fetchall()

@@ -15,39 +15,26 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from gis_patrimoine.analysis.areas import depot_costs
+from gis_patrimoine.analysis.areas import asset_junctions, depot_costs
 from gis_patrimoine.analysis.params import load as load_params
-from gis_patrimoine.analysis.workload import UNITS
 from gis_patrimoine.catalogue import get_catalogue
 
 
-def _work_by_equipment(conn: psycopg.Connection) -> list[tuple[str, str, int, float]]:
-    """(equipment, commune, nearest junction, hours a year) per asset and activity that needs equipment."""
-    parts = []
+def _work_by_equipment(conn: psycopg.Connection) -> list[tuple[str, str, int, int, float]]:
+    """(equipment, commune, source, target, hours a year) per asset and activity that needs equipment, the work
+    placed at the ends of the segment the asset is worked from, as for rounds, zones and opportunities."""
+    communes = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune")]
+    work = []
     for layer in get_catalogue().asset_layers:
         if layer.maintenance is None:
             continue
         for act in layer.maintenance.activities:
-            if not act.equipment:
-                continue
-            where = sql.SQL(" AND ").join(
-                [sql.SQL("true")]
-                + [sql.SQL("{} = ANY({})").format(sql.Identifier(f), sql.Literal(c)) for f, c in act.where.items()]
-            )
-            parts.append(
-                sql.SQL(
-                    "SELECT {eq}, a.commune_insee, n.id, {u} * {m} * {v} / 60.0 FROM {t} a CROSS JOIN LATERAL "
-                    "(SELECT id FROM analysis.network_node ORDER BY geom <-> a.geom LIMIT 1) n WHERE {w}"
-                ).format(
-                    eq=sql.Literal(act.equipment),
-                    u=sql.SQL(UNITS[act.per]),
-                    m=sql.Literal(act.minutes),
-                    v=sql.Literal(act.visits),
-                    t=layer.qualified,
-                    w=where,
-                )
-            )
-    return conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()
+            if act.equipment:
+                work += [
+                    (act.equipment, commune, source, target, float(units) * act.minutes * act.visits / 60.0)
+                    for _, commune, source, target, units in asset_junctions(conn, layer, act, communes)
+                ]
+    return work
 
 
 def equipment(conn: psycopg.Connection) -> dict:
@@ -68,8 +55,8 @@ def equipment(conn: psycopg.Connection) -> dict:
         own.setdefault(depot[2], []).append(k)
     need_sq: dict[tuple[int, str], float] = {}
     need_pooled: dict[tuple[int, str], float] = {}
-    for eq, commune, node, hours in _work_by_equipment(conn):
-        column = costs[:, index[node]]
+    for eq, commune, source, target, hours in _work_by_equipment(conn):
+        column = np.minimum(costs[:, index[source]], costs[:, index[target]])  # by the nearer end
         mine = own.get(commune) or [int(np.argmin(column))]
         k_sq = min(mine, key=lambda k: column[k])
         k_pooled = int(np.argmin(column))

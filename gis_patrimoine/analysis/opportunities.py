@@ -36,7 +36,7 @@ def candidates(conn: psycopg.Connection, service: str, activity: str | None) -> 
         )
     }
     pairs: dict[tuple[str, str], dict] = {}
-    for aid, commune, source, target in rows:
+    for aid, commune, source, target, _ in rows:
         column = np.minimum(costs[:, index[source]], costs[:, index[target]])  # by the nearer end
         own = [k for k, d in enumerate(ids) if commune_of[d] == commune]
         if not own or not np.isfinite(column).any():

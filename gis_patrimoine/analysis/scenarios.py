@@ -245,7 +245,7 @@ def pooled_zones(
     if not depots:
         raise DepotProblem(f"no depot with crews serves {service}; import depots or add {service} to their services")
     nearest = catchments(conn, depots)
-    rows = [(aid, source, target) for aid, _, source, target in asset_junctions(conn, layer, activity, communes)]
+    rows = [(aid, source, target) for aid, _, source, target, _ in asset_junctions(conn, layer, activity, communes)]
     zones: dict[int, list[int]] = {}
     for aid, source, target in rows:
         options = [nearest[n] for n in (source, target) if n in nearest]
