@@ -10,9 +10,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from psycopg.conninfo import conninfo_to_dict
-
 from gis_patrimoine.db.cluster import pg_bindir
+from gis_patrimoine.db.connection import connection_params
 from gis_patrimoine.settings import get_settings
 
 
@@ -21,13 +20,12 @@ class BackupFailed(RuntimeError):
 
 
 def _env_args(url: str) -> tuple[list[str], dict[str, str]]:
-    p = {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
-    args = ["--host", p.get("host", "localhost"), "--port", p.get("port", "5432")]
-    args += ["--username", p.get("user", "postgres")]
+    p = connection_params(url)
+    args = ["--host", p["host"], "--port", p["port"], "--username", p["user"], "--dbname", p["dbname"]]
     env = {"PATH": "/usr/bin:/bin"}
     if "password" in p:
         env["PGPASSWORD"] = p["password"]  # not on the command line, where ps would show it
-    return [*args, "--dbname", p.get("dbname", "postgres")], env
+    return args, env
 
 
 def backup(url: str, path: Path) -> Path:

@@ -38,6 +38,13 @@ def dbname_of(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or psycopg.conninfo.conninfo_to_dict(url).get("dbname", "")
 
 
+def connection_params(url: str) -> dict[str, str]:
+    """host, port, user and dbname (the local defaults filled in), password when given: for the tools that take
+    a URL apart (pg_dump, QGIS data sources, pg_service.conf)."""
+    given = {k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(url).items() if v is not None}
+    return {"host": "localhost", "port": "5432", "user": "postgres", "dbname": "postgres", **given}
+
+
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     return psycopg.connect(url or database_url(), **kwargs)
 

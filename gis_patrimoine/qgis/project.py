@@ -14,9 +14,8 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
-from psycopg.conninfo import conninfo_to_dict
-
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
+from gis_patrimoine.db.connection import connection_params
 
 QGIS_PYTHON = "/usr/bin/python3"
 PROJECT_NAME = "gis-patrimoine"
@@ -33,19 +32,14 @@ class QgisMissing(RuntimeError):
     """PyQGIS is not installed (Debian's python3-qgis)."""
 
 
-def _params(url: str) -> dict[str, str]:
-    p = conninfo_to_dict(url)
-    return {k: str(v) for k, v in p.items() if v is not None}
-
-
 def pg_connection(url: str) -> str:
     """QGIS data-source connection text for the database of `url`."""
-    p = _params(url)
+    p = connection_params(url)
     parts = [
-        f"dbname='{p.get('dbname', 'postgres')}'",
-        f"host={p.get('host', 'localhost')}",
-        f"port={p.get('port', '5432')}",
-        f"user='{p.get('user', 'postgres')}'",
+        f"dbname='{p['dbname']}'",
+        f"host={p['host']}",
+        f"port={p['port']}",
+        f"user='{p['user']}'",
         "sslmode=disable",
     ]
     if "password" in p:
@@ -55,22 +49,22 @@ def pg_connection(url: str) -> str:
 
 def storage_uri(url: str, name: str = PROJECT_NAME) -> str:
     """The `postgresql://` URI QGIS stores projects under (public.qgis_projects)."""
-    p = _params(url)
-    auth = quote(p.get("user", "postgres")) + (f":{quote(p['password'])}" if "password" in p else "")
+    p = connection_params(url)
+    auth = quote(p["user"]) + (f":{quote(p['password'])}" if "password" in p else "")
     return (
-        f"postgresql://{auth}@{p.get('host', 'localhost')}:{p.get('port', '5432')}?sslmode=disable"
-        f"&dbname={quote(p.get('dbname', 'postgres'))}&schema=public&project={quote(name)}"
+        f"postgresql://{auth}@{p['host']}:{p['port']}?sslmode=disable"
+        f"&dbname={quote(p['dbname'])}&schema=public&project={quote(name)}"
     )
 
 
 def service_entry(url: str) -> str:
-    p = _params(url)
+    p = connection_params(url)
     lines = [
         f"[{SERVICE}]",
-        f"host={p.get('host', 'localhost')}",
-        f"port={p.get('port', '5432')}",
-        f"dbname={p.get('dbname', 'postgres')}",
-        f"user={p.get('user', 'postgres')}",
+        f"host={p['host']}",
+        f"port={p['port']}",
+        f"dbname={p['dbname']}",
+        f"user={p['user']}",
         "sslmode=disable",
     ]
     return "\n".join(lines) + "\n"
