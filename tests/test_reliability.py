@@ -322,13 +322,7 @@ def test_an_import_killed_halfway_leaves_the_database_as_before(uploads, tmp_pat
     assert checksum(db) == before
     # and the layer is not left locked: the next import runs
     small = _lights_file(tmp_path, 50, "small.gpkg")
-    again = subprocess.run(
-        [*CLI, "import", "street_lights", str(small), "--id-field", "lid"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = run_cli("import", "street_lights", str(small), "--id-field", "lid", url=db)
     assert again.returncode == 0, again.stderr
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM patrimoine.street_light").fetchone()[0] == 50
@@ -344,13 +338,7 @@ def test_concurrent_imports_and_an_api_edit_end_consistent(uploads, tmp_path: Pa
     api, db = uploads
     path = _lights_file(tmp_path, 3000)
     env = {**os.environ, "DATABASE_URL": db}
-    first = subprocess.run(
-        [*CLI, "import", "street_lights", str(path), "--id-field", "lid"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    first = run_cli("import", "street_lights", str(path), "--id-field", "lid", url=db)
     assert first.returncode == 0, first.stderr
     with psycopg.connect(db) as conn:
         fid = conn.execute("SELECT id FROM patrimoine.street_light WHERE source_id = '7'").fetchone()[0]
