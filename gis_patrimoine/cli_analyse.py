@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +12,20 @@ import psycopg
 import typer
 from rich.table import Table
 
+from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.analysis.workload import totals, workload
 from gis_patrimoine.cli_common import console, database_url_or_exit, fail
 
 analyse_app = typer.Typer(help="Analyses: workload, network, rounds, lookup, parameters.", no_args_is_help=True)
+
+
+@contextmanager
+def refused() -> Iterator[None]:
+    """An analysis that cannot be done as asked ends with its message (what to change), not a traceback."""
+    try:
+        yield
+    except AnalysisRefused as exc:
+        fail(str(exc))
 
 
 @analyse_app.command("workload")
@@ -94,17 +106,12 @@ def rounds_cmd(
 ) -> None:
     """Compute the rounds of one pass of an activity, store them (collections rounds, round_stops) and export."""
     from gis_patrimoine.analysis import export
-    from gis_patrimoine.analysis.access import Unreachable
-    from gis_patrimoine.analysis.rounds import DepotProblem, NothingToDo, RoundRequest, plan_rounds, store
-    from gis_patrimoine.analysis.vrp import RoundsDoNotFit
+    from gis_patrimoine.analysis.rounds import RoundRequest, plan_rounds, store
 
     request = RoundRequest(service, activity, commune, depot, crews, days, label, seconds)
     with psycopg.connect(database_url_or_exit()) as conn:
-        try:
-            with console.status("Planning rounds (snapping, travel matrix, solver on every core)…"):
-                plan = plan_rounds(conn, request)
-        except (NothingToDo, DepotProblem, Unreachable, RoundsDoNotFit) as exc:
-            fail(str(exc))
+        with refused(), console.status("Planning rounds (snapping, travel matrix, solver on every core)…"):
+            plan = plan_rounds(conn, request)
         plan_id = store(conn, plan)
         s = plan.summary()
         table = Table(
@@ -157,11 +164,11 @@ def lookup_cmd(
     service: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Which depot and round serve a place (lon/lat) or an asset, from the latest stored plans."""
-    from gis_patrimoine.analysis.lookup import lookup
+    from gis_patrimoine.analysis.lookup import lookup, target
 
     with psycopg.connect(database_url_or_exit()) as conn:
         try:
-            answers = lookup(conn, lon=lon, lat=lat, collection=collection, asset_id=asset, service=service)
+            answers = lookup(conn, target(lon, lat, collection, asset), service)
         except (ValueError, KeyError) as exc:
             fail(str(exc))
     if not answers:
@@ -212,7 +219,6 @@ def compare_cmd(
     crews, cost, CO2, per commune with the cost-sharing key; stored as scenarios (collection scenario_communes)."""
     import time
 
-    from gis_patrimoine.analysis.rounds import DepotProblem, NothingToDo
     from gis_patrimoine.analysis.scenarios import commune_names, compare, main_activities, store
 
     wanted = [(s, activity) for s in service] if service else main_activities()
@@ -234,11 +240,8 @@ def compare_cmd(
         )
         for svc, act in wanted:
             start = time.perf_counter()
-            try:
-                with console.status(f"{svc}: rounds commune by commune, then per pooled zone…"):
-                    comparison = compare(conn, svc, act, iterations=iterations)
-            except (NothingToDo, DepotProblem) as exc:
-                fail(str(exc))
+            with refused(), console.status(f"{svc}: rounds commune by commune, then per pooled zone…"):
+                comparison = compare(conn, svc, act, iterations=iterations)
             sid = store(conn, comparison)
             if report is not None:
                 from gis_patrimoine.analysis.report import scenario_report
@@ -290,7 +293,7 @@ def areas_cmd(
     """Isochrones from each depot and network catchments (collection depot_areas)."""
     from gis_patrimoine.analysis.areas import store_areas
 
-    with psycopg.connect(database_url_or_exit()) as conn:
+    with psycopg.connect(database_url_or_exit()) as conn, refused():
         made = store_areas(conn, minutes, service)
     console.print(f"{made['isochrones']} isochrones, {made['catchments']} catchments: collection depot_areas")
 
@@ -304,14 +307,11 @@ def zones_cmd(
     picture: Annotated[Path | None, typer.Option(help="Also draw status quo vs balanced zones to this PNG")] = None,
 ) -> None:
     """Service zones balanced on workload (and the status quo), contiguous, travel kept short."""
-    from gis_patrimoine.analysis.rounds import DepotProblem
-    from gis_patrimoine.analysis.zones import CannotBalance, zones
+    from gis_patrimoine.analysis.zones import zones
 
     with psycopg.connect(database_url_or_exit()) as conn:
-        try:
+        with refused():
             result = zones(conn, service, size, tolerance, depot or None)
-        except (CannotBalance, DepotProblem) as exc:
-            fail(str(exc))
         if picture is not None:
             from gis_patrimoine.analysis.render import render_zones
 
@@ -349,7 +349,7 @@ def opportunities_cmd(
     """Neighbouring communes ranked by the crew hours pooling them saves (collection opportunities)."""
     from gis_patrimoine.analysis import opportunities
 
-    with psycopg.connect(database_url_or_exit()) as conn:
+    with psycopg.connect(database_url_or_exit()) as conn, refused():
         ranked = opportunities.rank(conn, service, activity, top=top)
         opportunities.store(conn, ranked, service)
     table = Table("rank", "communes", "hours saved/yr", "km saved/yr", "assets driving it")
@@ -365,7 +365,7 @@ def equipment_cmd(age: Annotated[int | None, typer.Option(help="Renewal age in y
     """Equipment held vs machine-days needed, status quo vs pooled; assets due for renewal across communes."""
     from gis_patrimoine.analysis.equipment import equipment, renewals
 
-    with psycopg.connect(database_url_or_exit()) as conn:
+    with psycopg.connect(database_url_or_exit()) as conn, refused():
         eq = equipment(conn)
         due = renewals(conn, age)
     table = Table(

@@ -19,6 +19,7 @@ import shapely
 from psycopg import sql
 from shapely.ops import substring
 
+from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.analysis.network import EDGES_SQL, ensure_network
 
 
@@ -48,7 +49,7 @@ class Leg:
     line: list[tuple[float, float]]
 
 
-class Unreachable(ValueError):
+class Unreachable(AnalysisRefused):
     """A place the depot cannot reach (or come back from) by road; the message names it and what to fix."""
 
 

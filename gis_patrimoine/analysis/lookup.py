@@ -6,32 +6,50 @@ plan of each service and activity answers unless a plan is named.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import psycopg
 from psycopg import sql
 
-from gis_patrimoine.catalogue import get_catalogue
+from gis_patrimoine.catalogue import Layer, get_catalogue
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is asked about: a place (lon, lat, WGS84) or an asset of a layer."""
+
+    lon: float | None = None
+    lat: float | None = None
+    layer: Layer | None = None
+    asset_id: int | None = None
+
+
+def target(
+    lon: float | None = None, lat: float | None = None, collection: str | None = None, asset_id: int | None = None
+) -> Target:
+    """The target of a lookup, checked once for the round and the zone lookups (KeyError: unknown collection)."""
+    if asset_id is not None and collection:
+        return Target(layer=get_catalogue().layer(collection), asset_id=asset_id)
+    if lon is None or lat is None:
+        raise ValueError("give lon and lat, or collection and id")
+    return Target(lon=lon, lat=lat)
 
 
 def lookup(
-    conn: psycopg.Connection,
-    *,
-    lon: float | None = None,
-    lat: float | None = None,
-    collection: str | None = None,
-    asset_id: int | None = None,
-    service: str | None = None,
-    plan_id: int | None = None,
+    conn: psycopg.Connection, where: Target, service: str | None = None, plan_id: int | None = None
 ) -> list[dict]:
     """One answer per plan considered (latest per service and activity): round, depot, day, crew, stop."""
-    args: dict = {"layer": None, "asset": None}
-    if asset_id is not None and collection:
-        layer = get_catalogue().layer(collection)
-        args = {"layer": layer.collection, "asset": asset_id}
-        if layer.maintenance:
-            service = service or layer.maintenance.service
-    elif lon is None or lat is None:
-        raise ValueError("give lon and lat, or collection and id")
-    args |= {"service": service, "plan": plan_id, "lon": lon, "lat": lat}
+    layer = where.layer
+    if layer is not None and layer.maintenance:
+        service = service or layer.maintenance.service
+    args = {
+        "layer": layer.collection if layer else None,
+        "asset": where.asset_id,
+        "service": service,
+        "plan": plan_id,
+        "lon": where.lon,
+        "lat": where.lat,
+    }
     plans = conn.execute(
         "SELECT DISTINCT ON (service, activity) id FROM analysis.round_plan "
         "WHERE (%(plan)s::bigint IS NULL OR id = %(plan)s) AND (%(service)s::text IS NULL OR service = %(service)s) "
@@ -73,32 +91,22 @@ def lookup(
     return answers
 
 
-def zone_lookup(
-    conn: psycopg.Connection,
-    *,
-    lon: float | None = None,
-    lat: float | None = None,
-    collection: str | None = None,
-    asset_id: int | None = None,
-    service: str | None = None,
-) -> list[dict]:
+def zone_lookup(conn: psycopg.Connection, where: Target, service: str | None = None) -> list[dict]:
     """The service zone (latest balanced run per service) holding a place or an asset, with its depot."""
-    if asset_id is not None and collection:
-        layer = get_catalogue().layer(collection)
+    if where.layer is not None:
         row = conn.execute(
-            sql.SQL("SELECT ST_PointOnSurface(geom) FROM {} WHERE id = %s").format(layer.qualified), (asset_id,)
+            sql.SQL("SELECT ST_PointOnSurface(geom) FROM {} WHERE id = %s").format(where.layer.qualified),
+            (where.asset_id,),
         ).fetchone()
         if row is None:
-            raise ValueError(f"no {layer.collection} with id {asset_id}")
+            raise ValueError(f"no {where.layer.collection} with id {where.asset_id}")
         point = row[0]
-    elif lon is not None and lat is not None:
+    else:
         point = conn.execute(
             "SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), value::int) FROM patrimoine_sys.setting "
             "WHERE key = 'srid'",
-            (lon, lat),
+            (where.lon, where.lat),
         ).fetchone()[0]
-    else:
-        raise ValueError("give lon and lat, or collection and id")
     rows = conn.execute(
         "SELECT z.service, z.run_id, z.depot_id, z.depot_name, z.crews, z.hours FROM analysis.service_zone z "
         "JOIN (SELECT service, max(run_id) run_id FROM analysis.service_zone GROUP BY service) latest "

@@ -21,6 +21,7 @@ from psycopg import sql
 
 from gis_patrimoine.analysis import access, vrp
 from gis_patrimoine.analysis.access import Edge, Place, Unreachable
+from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.analysis.params import Parameters
 from gis_patrimoine.analysis.params import load as load_params
 from gis_patrimoine.analysis.workload import UNITS
@@ -30,11 +31,11 @@ TICKS = 10  # the solver counts time in tenths of a second, rounded up: its shif
 UNREACHABLE = 10**9  # stands for "no road" in the solver's matrix; a plan using it is refused
 
 
-class NothingToDo(ValueError):
+class NothingToDo(AnalysisRefused):
     """The request selects no asset; the message says which service, activity and communes were asked."""
 
 
-class DepotProblem(ValueError):
+class DepotProblem(AnalysisRefused):
     """A depot unknown, not serving the service, or off the road network; the message says what to change."""
 
 

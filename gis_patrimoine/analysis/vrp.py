@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gis_patrimoine.analysis.errors import AnalysisRefused
 
-class RoundsDoNotFit(ValueError):
+
+class RoundsDoNotFit(AnalysisRefused):
     """No plan serves every stop within the vehicles, capacities and shifts given; the message says what to change."""
 
 

@@ -21,10 +21,11 @@ import shapely
 from psycopg import sql
 
 from gis_patrimoine.analysis.areas import depot_costs, depots_serving
+from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.analysis.grid import hex_parts_sql
 
 
-class CannotBalance(ValueError):
+class CannotBalance(AnalysisRefused):
     """No contiguous zoning within the tolerance; the message says what to change."""
 
 

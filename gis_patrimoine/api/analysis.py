@@ -1,5 +1,6 @@
 """/analysis: workload, rounds (compute, list, read, export), lookup.
 
+An analysis that cannot be done as asked (errors.AnalysisRefused) is answered 422 by the app's handler.
 Computing rounds writes a plan, so it needs a token (any role: route planners read the inventory but plan
 rounds); it runs in a worker thread on a connection of its own, outside the read-only pool, and the solver
 uses every core. Stored plans are also the `rounds` and `round_stops` collections and tiles.
@@ -17,10 +18,8 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
 from gis_patrimoine.analysis import export
-from gis_patrimoine.analysis.access import Unreachable
 from gis_patrimoine.analysis.lookup import lookup as lookup_fn
-from gis_patrimoine.analysis.rounds import DepotProblem, NothingToDo, RoundRequest, plan_rounds, store
-from gis_patrimoine.analysis.vrp import RoundsDoNotFit
+from gis_patrimoine.analysis.rounds import RoundRequest, plan_rounds, store
 from gis_patrimoine.analysis.workload import workload as workload_fn
 from gis_patrimoine.api.auth import account
 from gis_patrimoine.api.deps import Unavailable, connection
@@ -64,10 +63,7 @@ def _sync(pool, fn, *args, **kwargs):
 @router.post("/rounds", status_code=201, summary="Compute and store the rounds of one pass of an activity")
 async def create_rounds(request: Request, body: RoundsBody, conn: Conn) -> JSONResponse:
     acct = await account(request, conn)
-    try:
-        plan_id = await run_in_threadpool(_run, request.app.state.database_url, body, acct.username)
-    except (NothingToDo, DepotProblem, Unreachable, RoundsDoNotFit) as exc:
-        raise HTTPException(422, str(exc)) from exc
+    plan_id = await run_in_threadpool(_run, request.app.state.database_url, body, acct.username)
     summary = await run_in_threadpool(_sync, request.app.state.read_pool, export.plan_summary, plan_id)
     url = f"{base_url(request)}/analysis/rounds/{plan_id}"
     summary["links"] = _links(url)
@@ -153,12 +149,12 @@ async def lookup(
     service: str | None = None,
     plan: int | None = None,
 ) -> JSONResponse:
-    from gis_patrimoine.analysis.lookup import zone_lookup
+    from gis_patrimoine.analysis.lookup import target, zone_lookup
 
-    where = {"lon": lon, "lat": lat, "collection": collection, "asset_id": id, "service": service}
     try:
-        answers = await run_in_threadpool(_sync, request.app.state.read_pool, lookup_fn, **where, plan_id=plan)
-        zones = await run_in_threadpool(_sync, request.app.state.read_pool, zone_lookup, **where)
+        where = target(lon, lat, collection, id)
+        answers = await run_in_threadpool(_sync, request.app.state.read_pool, lookup_fn, where, service, plan)
+        zones = await run_in_threadpool(_sync, request.app.state.read_pool, zone_lookup, where, service)
     except (ValueError, KeyError) as exc:
         raise HTTPException(400, str(exc)) from exc
     except psycopg.errors.InternalError_ as exc:  # PostGIS cannot project the point: far off the territory
@@ -200,10 +196,7 @@ def _compare(url: str, body: CompareBody) -> int:
 @router.post("/scenarios", status_code=201, summary='"Each commune alone" vs "pooled" for a service')
 async def create_scenario(request: Request, body: CompareBody, conn: Conn) -> JSONResponse:
     await account(request, conn)
-    try:
-        sid = await run_in_threadpool(_compare, request.app.state.database_url, body)
-    except (NothingToDo, DepotProblem, Unreachable, RoundsDoNotFit) as exc:
-        raise HTTPException(422, str(exc)) from exc
+    sid = await run_in_threadpool(_compare, request.app.state.database_url, body)
     cur = await conn.execute("SELECT result FROM analysis.scenario WHERE id = %s", (sid,))
     result = (await cur.fetchone())[0]
     url = f"{base_url(request)}/analysis/scenarios/{sid}"
@@ -285,30 +278,18 @@ async def create_areas(request: Request, body: AreasBody, conn: Conn) -> JSONRes
     from gis_patrimoine.analysis.areas import store_areas
 
     await account(request, conn)
-    try:
-        made = await run_in_threadpool(_write, request.app.state.database_url, store_areas, body.minutes, body.service)
-    except DepotProblem as exc:
-        raise HTTPException(422, str(exc)) from exc
+    made = await run_in_threadpool(_write, request.app.state.database_url, store_areas, body.minutes, body.service)
     return JSONResponse({**made, "collection": "depot_areas"}, status_code=201)
 
 
 @router.post("/zones", status_code=201, summary="Service zones balanced on workload, and the status quo")
 async def create_zones(request: Request, body: ZonesBody, conn: Conn) -> JSONResponse:
-    from gis_patrimoine.analysis.zones import CannotBalance, zones
+    from gis_patrimoine.analysis.zones import zones
 
     await account(request, conn)
-    try:
-        result = await run_in_threadpool(
-            _write,
-            request.app.state.database_url,
-            zones,
-            body.service,
-            body.size_m,
-            body.tolerance,
-            body.depots or None,
-        )
-    except (CannotBalance, DepotProblem) as exc:
-        raise HTTPException(422, str(exc)) from exc
+    result = await run_in_threadpool(
+        _write, request.app.state.database_url, zones, body.service, body.size_m, body.tolerance, body.depots or None
+    )
     return JSONResponse(result, status_code=201)
 
 
@@ -322,10 +303,7 @@ async def create_opportunities(request: Request, body: OpportunitiesBody, conn: 
         return [{k: v for k, v in m.items() if k != "layer"} for m in ranked]
 
     await account(request, conn)
-    try:
-        ranked = await run_in_threadpool(_write, request.app.state.database_url, run)
-    except (NothingToDo, DepotProblem, Unreachable, RoundsDoNotFit) as exc:
-        raise HTTPException(422, str(exc)) from exc
+    ranked = await run_in_threadpool(_write, request.app.state.database_url, run)
     return JSONResponse({"opportunities": ranked}, status_code=201)
 
 
@@ -335,10 +313,7 @@ async def equipment(request: Request, age: Annotated[int | None, Query(ge=1, le=
     from gis_patrimoine.analysis.equipment import renewals
 
     url = request.app.state.database_url
-    try:
-        eq = await run_in_threadpool(_write, url, equipment_fn)  # may (re)build the road network first
-    except DepotProblem as exc:
-        raise HTTPException(422, str(exc)) from exc
+    eq = await run_in_threadpool(_write, url, equipment_fn)  # may (re)build the road network first
     due = await run_in_threadpool(_sync, request.app.state.read_pool, renewals, age)
     return JSONResponse({**eq, "renewals": due})
 

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from gis_patrimoine import __version__
+from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.api import analysis, edits, features, health, history, imports, pages, tiles
 from gis_patrimoine.api.clock import VersionClock
 from gis_patrimoine.api.deps import Unavailable, watch_database
@@ -195,6 +196,11 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
         return JSONResponse({"code": 400, "description": problems}, status_code=400)
+
+    @app.exception_handler(AnalysisRefused)
+    async def analysis_refused(request: Request, exc: AnalysisRefused) -> JSONResponse:
+        """Nothing to plan, a depot off the road, zones that cannot be balanced…: the message says what to change."""
+        return JSONResponse({"code": 422, "description": str(exc)}, status_code=422)
 
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
