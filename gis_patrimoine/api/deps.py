@@ -77,8 +77,3 @@ async def watch_database(pool: AsyncConnectionPool, url: str, others: tuple = ()
 async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
     async with acquire(request.app.state.pool) as conn:
         yield conn
-
-
-async def versions(conn: psycopg.AsyncConnection, layers: list[str]) -> dict[str, int]:
-    cur = await conn.execute("SELECT layer, version FROM patrimoine_sys.data_version WHERE layer = ANY(%s)", (layers,))
-    return dict(await cur.fetchall())

@@ -16,7 +16,7 @@ from psycopg import sql
 
 from gis_patrimoine.api import crs as crs_mod
 from gis_patrimoine.api.cql import to_sql
-from gis_patrimoine.api.deps import connection, layer_of, versions
+from gis_patrimoine.api.deps import connection, layer_of
 from gis_patrimoine.api.html import render_html, wants_html
 from gis_patrimoine.catalogue import Attribute, Layer
 
@@ -187,7 +187,7 @@ def collection_body(request: Request, layer: Layer, extent: tuple | None) -> dic
 async def layer_extents(request: Request, conn: psycopg.AsyncConnection, layers: list[Layer]) -> dict[str, tuple]:
     """Extent of each layer in CRS84, computed once per data version (a full scan on big layers)."""
     cache: VersionedCache = request.app.state.versioned_cache
-    current = await versions(conn, [layer.table for layer in layers])
+    current = await request.app.state.clock.read()
     extents = {}
     for layer in layers:
         key = ("extent", layer.table, current.get(layer.table, 0))
