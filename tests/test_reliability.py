@@ -226,6 +226,13 @@ def test_token_only_reads_and_cors(uploads) -> None:
         assert httpx.get(f"{base}/collections").status_code == 401
         assert httpx.get(f"{base}/collections", headers=auth("rita")).status_code == 200
         assert httpx.get(f"{base}/health").status_code == 200
+        # plain tile URLs take the fast path (api/fastpath.py): the token and CORS rules hold there too
+        tile = f"{base}/collections/roads/tiles/WebMercatorQuad/10/359/507"
+        assert httpx.get(tile).status_code == 401
+        origin = {"Origin": "https://sig.example.org"}
+        served = httpx.get(tile, headers={**auth("rita"), **origin})
+        assert served.status_code in (200, 204) and served.headers["x-cache"] == "miss"
+        assert served.headers.get("access-control-allow-origin") == "https://sig.example.org"
         pre = httpx.options(
             f"{base}/collections",
             headers={
