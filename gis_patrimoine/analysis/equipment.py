@@ -17,13 +17,14 @@ from psycopg import sql
 
 from gis_patrimoine.analysis.areas import asset_junctions, depot_costs
 from gis_patrimoine.analysis.params import load as load_params
+from gis_patrimoine.analysis.rounds import select_communes
 from gis_patrimoine.catalogue import get_catalogue
 
 
 def _work_by_equipment(conn: psycopg.Connection) -> list[tuple[str, str, int, int, float]]:
     """(equipment, commune, source, target, hours a year) per asset and activity that needs equipment, the work
     placed at the ends of the segment the asset is worked from, as for rounds, zones and opportunities."""
-    communes = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune")]
+    communes = select_communes(conn)
     work = []
     for layer in get_catalogue().asset_layers:
         if layer.maintenance is None:

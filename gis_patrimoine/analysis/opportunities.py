@@ -13,8 +13,8 @@ import psycopg
 from psycopg import sql
 
 from gis_patrimoine.analysis.areas import asset_junctions, depot_costs, depots_serving
-from gis_patrimoine.analysis.rounds import NothingToDo, pick_activity
-from gis_patrimoine.analysis.scenarios import compare
+from gis_patrimoine.analysis.rounds import NothingToDo, pick_activity, select_communes
+from gis_patrimoine.analysis.scenarios import commune_names, compare
 from gis_patrimoine.catalogue import get_catalogue
 
 
@@ -26,8 +26,7 @@ def candidates(conn: psycopg.Connection, service: str, activity: str | None) -> 
     commune_of = dict(conn.execute("SELECT id, commune_insee FROM patrimoine.depot WHERE id = ANY(%s)", (ids,)))
     nodes, costs = depot_costs(conn, ids)
     index = {n: i for i, n in enumerate(nodes)}
-    communes = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune")]
-    rows = asset_junctions(conn, layer, act, communes)
+    rows = asset_junctions(conn, layer, act, select_communes(conn))
     neighbours = {
         (a, b)
         for a, b in conn.execute(
@@ -57,7 +56,7 @@ def rank(
 ) -> list[dict]:
     """The `top` candidate pairs, measured by their rounds alone vs pooled, ranked by crew hours saved a year."""
     layer, act = pick_activity(get_catalogue(), service, activity)
-    names = dict(conn.execute("SELECT insee, name FROM patrimoine.commune").fetchall())
+    names = commune_names(conn)
     measured = []
     for pair in candidates(conn, service, act.name)[:top]:
         try:

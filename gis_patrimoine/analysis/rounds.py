@@ -160,6 +160,14 @@ def asset_query(
     )
 
 
+def select_communes(conn: psycopg.Connection, requested: list[str] | None = None) -> list[str]:
+    """The INSEE codes an analysis covers: those requested (each must exist), or every commune."""
+    known = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
+    if unknown := sorted(set(requested or ()) - set(known)):
+        raise NothingToDo(f"unknown commune(s) {', '.join(unknown)}; see /collections/communes/items")
+    return list(requested) if requested else known
+
+
 def _road_names(conn: psycopg.Connection, ids: set[int]) -> dict[int, str]:
     rows = conn.execute("SELECT id, coalesce(name, road_class) FROM patrimoine.road WHERE id = ANY(%s)", (list(ids),))
     return dict(rows.fetchall())
@@ -317,10 +325,7 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
     catalogue = catalogue or get_catalogue()
     params = load_params(conn, solver_seconds=request.seconds, stop_spread_m=request.stop_spread_m)
     layer, activity = pick_activity(catalogue, request.service, request.activity)
-    known = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
-    communes = request.communes or known
-    if unknown := sorted(set(communes) - set(known)):
-        raise NothingToDo(f"unknown commune(s) {', '.join(unknown)}; see /collections/communes/items")
+    communes = select_communes(conn, request.communes)
     clock = time.perf_counter()
     timings: dict[str, float] = {}
 

@@ -38,6 +38,7 @@ from gis_patrimoine.analysis.rounds import (
     asset_query,
     pick_activity,
     plan_rounds,
+    select_communes,
 )
 from gis_patrimoine.catalogue import Activity, Layer, get_catalogue
 
@@ -163,8 +164,7 @@ def compare(
     """Plan the activity commune by commune and pooled, and compare the years they make."""
     catalogue = get_catalogue()
     layer, act = pick_activity(catalogue, service, activity)
-    known = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
-    communes = communes or known
+    communes = select_communes(conn, communes)
     # a fixed number of solver iterations: the same figures on any machine, for a fixed seed
     kwargs = {"workers": 1, "stop_spread_m": stop_spread_m, "iterations": iterations}
     ensure_network(conn)  # once, before the parallel plans read it
