@@ -77,7 +77,7 @@ class CodeValue(Strict):
     fr: str
     en: str
     colour: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
-    defaults: dict[str, float | int | str] = {}
+    defaults: dict[str, bool | float | int | str] = {}
 
 
 class CodeList(Strict):

@@ -72,7 +72,7 @@ def db_init(
     except (MigrationError, cluster.ClusterError) as exc:
         fail(str(exc))
     if result.applied:
-        console.print(f"Applied migrations: {', '.join(result.applied)}")
+        console.print(f"Applied migrations: {', '.join(result.applied)}", soft_wrap=True)
     if result.codelist_changes:
         console.print(f"Code lists: {result.codelist_changes} value(s) written")
     if not result.changed:
@@ -127,7 +127,8 @@ def db_status() -> None:
         applied = applied_ids(conn)
         pending = [m for m in migration_ids() if m not in applied]
         console.print(
-            f"Migrations: {len(applied)} applied" + (f", pending: {', '.join(pending)}" if pending else ", up to date")
+            f"Migrations: {len(applied)} applied" + (f", pending: {', '.join(pending)}" if pending else ", up to date"),
+            soft_wrap=True,
         )
         srid = stored_srid(conn)
         if srid is None:

@@ -103,12 +103,16 @@ def rounds_cmd(
     geojson: Annotated[Path | None, typer.Option(help="Also write the plan as GeoJSON here")] = None,
     gpx: Annotated[Path | None, typer.Option(help="Also write GPX tracks here")] = None,
     sheet: Annotated[Path | None, typer.Option(help="Also write the printable round sheets (HTML) here")] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse the plan if any asset cannot be reached (default: plan the rest, list them)")
+    ] = False,
 ) -> None:
-    """Compute the rounds of one pass of an activity, store them (collections rounds, round_stops) and export."""
+    """Compute the rounds of one pass of an activity, store them (collections rounds, round_stops) and export.
+    Assets the depots cannot reach by road are listed with the reason, and the rest is planned."""
     from gis_patrimoine.analysis import export
     from gis_patrimoine.analysis.rounds import RoundRequest, plan_rounds, store
 
-    request = RoundRequest(service, activity, commune, depot, crews, days, label, seconds)
+    request = RoundRequest(service, activity, commune, depot, crews, days, label, seconds, strict=strict)
     with psycopg.connect(database_url_or_exit()) as conn:
         with refused(), console.status("Planning rounds (snapping, travel matrix, solver on every core)…"):
             plan = plan_rounds(conn, request)
@@ -143,6 +147,16 @@ def rounds_cmd(
             f"{s['rounds']} rounds over {s['days']} day(s): {s['km_travel'] + s['km_work']:.1f} km "
             f"({s['km_work']:.1f} working), {s['hours_on_site']:.1f} h on site + {s['hours_travel']:.1f} h travelling"
         )
+        console.print(
+            f"{s['assets_selected']} {plan.layer.collection} selected: {s['assets']} planned, "
+            f"{s['assets_unreachable']} cannot be reached"
+            + (
+                f"; {s['hours_walk']:.1f} h of the time on site is walking off the driven roads"
+                if s["hours_walk"]
+                else ""
+            )
+        )
+        print_unreachable(plan.unreachable)
         for warning in plan.warnings:
             console.print(f"[yellow]warning:[/] {warning}")
         for path, text in (
@@ -153,6 +167,19 @@ def rounds_cmd(
             if path is not None:
                 path.write_text(text(), encoding="utf-8")
                 console.print(f"wrote {path}")
+
+
+def print_unreachable(unreachable: list[dict], limit: int = 15) -> None:
+    """The assets a plan could not reach, with the reason and the part of the network they are on."""
+    if not unreachable:
+        return
+    table = Table("layer", "assets", "where", "part", "reason", title="Not reachable from the depots (not planned)")
+    for u in unreachable[:limit]:
+        ids = ", ".join(map(str, u["assets"][:6])) + (" …" if len(u["assets"]) > 6 else "")
+        table.add_row(u["layer"], ids, u["label"], str(u["part"] or ""), u["reason"])
+    console.print(table)
+    if len(unreachable) > limit:
+        console.print(f"… and {len(unreachable) - limit} more (the plan's summary lists them all)")
 
 
 @analyse_app.command("lookup")
@@ -192,16 +219,44 @@ def lookup_cmd(
 @analyse_app.command("network")
 def network_cmd(
     far: Annotated[float, typer.Option(help="Report assets farther than this from any road (m)")] = 150.0,
+    parts: Annotated[int, typer.Option(help="Parts of the network listed")] = 10,
+    issues: Annotated[int, typer.Option(help="Issues listed (all are in the network_issues collection)")] = 20,
 ) -> None:
-    """The routable network: connected parts, and assets too far from any road to be reached."""
+    """The network repair report: connected parts of the driven network (km, communes, assets served), roads
+    not driven, dangles joined and near misses left apart, one-way dead ends, assets far from any road."""
     from gis_patrimoine.analysis.network import network_report
 
     with psycopg.connect(database_url_or_exit()) as conn:
-        report = network_report(conn, far)
+        report = network_report(conn, far, issues_listed=issues)
     console.print(
-        f"{report['segments']:,} segments, {report['km']:,.1f} km, {len(report['components'])} connected part(s): "
-        + ", ".join(f"{c['segments']} segments ({c['km']:.1f} km)" for c in report["components"][:8])
+        f"{report['roads']:,} roads ({report['roads_km']:,.1f} km) → {report['segments']:,} driven segments "
+        f"({report['km']:,.1f} km) in {len(report['components'])} connected part(s), the largest "
+        f"{report['largest_part_share']:.1%} of the driven km; not driven (paths, cycleways, tracks): "
+        f"{report['not_driven']['segments']:,} segments ({report['not_driven']['km']:,.1f} km)"
     )
+    table = Table("part", "segments", "km", "communes", "territory edge", "assets served", title="Connected parts")
+    for c in report["components"][:parts]:
+        table.add_row(
+            str(c["part"]),
+            str(c["segments"]),
+            f"{c['km']:.1f}",
+            ", ".join(c["communes"][:4]) + (" …" if len(c["communes"]) > 4 else ""),
+            "yes" if c["reaches_territory_edge"] else "",
+            ", ".join(f"{n} {k}" for k, n in sorted(c["assets"].items())),
+        )
+    console.print(table)
+    counts = report["issues"]["counts"]
+    console.print(
+        f"Repairs: {counts.get('joined', 0)} dangling end(s) joined, {counts.get('near_miss', 0)} near miss(es) "
+        f"left apart, {counts.get('one_way_dead_end', 0)} one-way dead end(s) — all in the network_issues "
+        "collection (QGIS layer «Défauts du réseau routier»)"
+    )
+    if report["issues"]["listed"]:
+        listed = Table("kind", "road", "gap (m)", "reason")
+        for i in report["issues"]["listed"]:
+            gap = f"{i['distance_m']:.2f}" if i["distance_m"] is not None else ""
+            listed.add_row(i["kind"], str(i["road_id"] or ""), gap, i["reason"])
+        console.print(listed)
     table = Table("layer", "assets farther than " + f"{far:g} m", "farthest (id, m)")
     for layer, items in report["far_assets"].items():
         table.add_row(layer, str(len(items)), ", ".join(f"{i} ({d:.0f})" for i, d in items[:5]))

@@ -24,6 +24,7 @@ TABLES = {
     "depot_areas": "analysis.depot_area",
     "service_zones": "analysis.service_zone",
     "opportunities": "analysis.opportunity",
+    "network_issues": "analysis.network_issue",
 }
 
 

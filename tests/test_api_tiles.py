@@ -118,6 +118,7 @@ def test_tilejson_tilesets_and_style(api: str) -> None:
         "depot_areas",
         "service_zones",
         "opportunities",
+        "network_issues",
     }
     one = httpx.get(f"{api}/collections/roads/tiles/WebMercatorQuad/tilejson.json").json()
     assert one["vector_layers"][0]["fields"]["road_class"] == "Classe"
@@ -136,6 +137,7 @@ def test_tilejson_tilesets_and_style(api: str) -> None:
         "rounds",
         "round_stops",
         "opportunities",
+        "network_issues",
     }
     assert all(la["layout"]["visibility"] == "none" for la in style["layers"] if la.get("source-layer") in overlays)
 

@@ -199,8 +199,11 @@ def test_sweeping_serves_each_segment_once_and_optimally(conn: psycopg.Connectio
 
 def test_clear_errors(conn: psycopg.Connection) -> None:
     _insert(conn, [*LIGHTS, (X0 + 1550, Y0 + 1505)])  # the last light stands by the detached lane
-    with pytest.raises(Unreachable, match=r"cannot be reached from the depot.*connect their road segments"):
-        plan_rounds(conn, RoundRequest(service="lighting", activity="inspection", seconds=0.5))
+    with pytest.raises(Unreachable, match=r"cannot be reached from the depot.*connect it"):
+        plan_rounds(conn, RoundRequest(service="lighting", activity="inspection", seconds=0.5, strict=True))
+    planned = plan_rounds(conn, RoundRequest(service="lighting", activity="inspection", seconds=0.5)).summary()
+    assert (planned["assets"], planned["assets_unreachable"], planned["assets_selected"]) == (7, 1, 8)
+    assert "no road links to the depots' part 1" in planned["unreachable"][0]["reason"]
     with pytest.raises(NothingToDo, match=r"no street_lights.*import them"):
         plan_rounds(conn, RoundRequest(service="lighting", activity="relamping", seconds=0.5))  # LEDs only
     with pytest.raises(NothingToDo, match="unknown service 'snow'"):

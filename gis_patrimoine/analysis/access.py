@@ -2,10 +2,10 @@
 
 A *place* is where a crew stops or works: a point at a fraction along a road segment (an asset group, a
 depot), or a whole segment worked in one direction (arc routing: sweeping, verge mowing). Travel from a place
-leaves through the ends of its segment that its one-way rule allows, crosses the network by pgRouting's
-shortest paths between junctions (`pgr_dijkstraCostMatrix` for the matrix, `pgr_dijkstra` for the legs of the
-chosen rounds) and enters the next place through its segment the same way; two points on one segment are also
-joined directly along it. Costs are seconds (length / speed of the class), as in analysis.network_edge.
+leaves through the ends of its segment that its one-way rule allows, crosses the driven network by shortest
+paths between junctions (Dijkstra on the graph in memory for the matrix, pgRouting's `pgr_dijkstra` for the
+legs of the chosen rounds) and enters the next place through its segment the same way; two points on one
+segment are also joined directly along it. Costs are seconds (length / speed of the class), as in analysis.network_edge.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from psycopg import sql
 from shapely.ops import substring
 
 from gis_patrimoine.analysis.errors import AnalysisRefused
-from gis_patrimoine.analysis.network import EDGES_SQL, ensure_network
+from gis_patrimoine.analysis.network import EDGES_SQL, Graph, ensure_network, load_graph
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class Edge:
     reverse_cost: float
     length: float
     line: shapely.LineString
+    road_id: int | None = None  # the road it is a piece of (None: a connector the builder added)
+    drivable: bool = True
 
 
 @dataclass(frozen=True)
@@ -55,15 +57,33 @@ class Unreachable(AnalysisRefused):
 
 def load_edges(conn: psycopg.Connection, ids: set[int] | None = None) -> dict[int, Edge]:
     """Network segments (all, or these), with their geometry for legs and partial segments."""
-    query = "SELECT id, source, target, cost, reverse_cost, length_m, ST_AsBinary(geom) FROM analysis.network_edge"
+    query = (
+        "SELECT id, source, target, cost, reverse_cost, length_m, ST_AsBinary(geom), road_id, drivable "
+        "FROM analysis.network_edge"
+    )
     rows = conn.execute(query + " WHERE id = ANY(%s)", (list(ids),)) if ids is not None else conn.execute(query)
-    return {r[0]: Edge(r[0], r[1], r[2], r[3], r[4], r[5], shapely.from_wkb(r[6])) for r in rows}
+    return {r[0]: Edge(r[0], r[1], r[2], r[3], r[4], r[5], shapely.from_wkb(r[6]), r[7], r[8]) for r in rows}
+
+
+def road_edges(conn: psycopg.Connection, road_ids: list[int]) -> dict[int, list[Edge]]:
+    """The pieces the network builder cut each road into, in order along the road."""
+    ids = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM analysis.network_edge WHERE road_id = ANY(%s) ORDER BY road_id, piece", (road_ids,)
+        )
+    ]
+    edges = load_edges(conn, set(ids))
+    out: dict[int, list[Edge]] = {}
+    for eid in ids:
+        out.setdefault(edges[eid].road_id, []).append(edges[eid])
+    return out
 
 
 def snap(conn: psycopg.Connection, query: sql.Composable, carry: tuple[str, ...] = ()) -> list[tuple]:
-    """(id, edge, fraction, distance m, *carry) of each row of `query` (id, geom, …): the nearest network segment
-    and the point of it nearest to the geometry (a polygon's nearest edge, not its centre); `carry` names
-    columns of the query returned alongside, so that callers read their rows once."""
+    """(id, edge, fraction, distance m, *carry) of each row of `query` (id, geom, …): the nearest driven network
+    segment and the point of it nearest to the geometry (a polygon's nearest edge, not its centre); `carry`
+    names columns of the query returned alongside, so that callers read their rows once."""
     ensure_network(conn)
     carried = sql.SQL("").join(sql.SQL(", q.{}").format(sql.Identifier(c)) for c in carry)
     return conn.execute(
@@ -71,9 +91,26 @@ def snap(conn: psycopg.Connection, query: sql.Composable, carry: tuple[str, ...]
             "SELECT q.id, s.edge, s.frac, s.dist{} FROM ({}) q CROSS JOIN LATERAL ("
             "  SELECT e.id AS edge, ST_LineLocatePoint(e.geom, ST_ClosestPoint(e.geom, q.geom)) AS frac,"
             "         ST_Distance(e.geom, q.geom) AS dist"
-            "  FROM analysis.network_edge e ORDER BY e.geom <-> q.geom LIMIT 1) s"
+            "  FROM analysis.network_edge e WHERE e.drivable ORDER BY e.geom <-> q.geom LIMIT 1) s"
         ).format(carried, query)
     ).fetchall()
+
+
+def off_network(conn: psycopg.Connection, query: sql.Composable) -> dict[int, float]:
+    """Rows of `query` (id, geom, …) whose nearest network segment is not driven (a footpath, a square, a
+    cycle path): crews walk there from the vehicle. Returns id -> straight-line metres to the driven network."""
+    ensure_network(conn)
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT q.id, d.dist FROM ({}) q "
+            "CROSS JOIN LATERAL (SELECT e.drivable, ST_Distance(e.geom, q.geom) AS dist FROM analysis.network_edge e "
+            "  ORDER BY e.geom <-> q.geom LIMIT 1) n "
+            "CROSS JOIN LATERAL (SELECT ST_Distance(e.geom, q.geom) AS dist FROM analysis.network_edge e "
+            "  WHERE e.drivable ORDER BY e.geom <-> q.geom LIMIT 1) d "
+            "WHERE NOT n.drivable AND n.dist < d.dist"
+        ).format(query)
+    ).fetchall()
+    return {r[0]: float(r[1]) for r in rows}
 
 
 def exits(place: Place, e: Edge) -> list[tuple[int, float, float]]:
@@ -111,30 +148,25 @@ def direct(a: Place, b: Place, e: Edge) -> tuple[float, float] | None:
     return None
 
 
-def junction_matrix(conn: psycopg.Connection, nodes: list[int]) -> np.ndarray:
-    """Seconds between junctions by pgr_dijkstraCostMatrix (directed; inf when unreachable)."""
-    index = {n: i for i, n in enumerate(nodes)}
-    matrix = np.full((len(nodes), len(nodes)), np.inf)
+def junction_matrix(conn: psycopg.Connection, nodes: list[int], graph: Graph | None = None) -> np.ndarray:
+    """Seconds between junctions over the driven network (directed; inf when unreachable): one Dijkstra per
+    junction on the graph in memory (scipy), linear in the junctions asked where pgr_dijkstraCostMatrix's
+    output is quadratic (bench/routing_bench.py --matrix compares both)."""
+    graph = graph or load_graph(conn)
+    matrix = graph.costs(nodes, nodes)
     np.fill_diagonal(matrix, 0.0)
-    if len(nodes) < 2:
-        return matrix
-    rows = conn.execute(
-        "SELECT start_vid, array_agg(end_vid), array_agg(agg_cost) "
-        "FROM pgr_dijkstraCostMatrix(%s, %s::bigint[], directed => true) GROUP BY start_vid",
-        (EDGES_SQL, nodes),
-    )
-    for start, ends, costs in rows:
-        matrix[index[start], [index[e] for e in ends]] = costs
     return matrix
 
 
-def travel_matrix(conn: psycopg.Connection, places: list[Place], edges: dict[int, Edge]) -> np.ndarray:
+def travel_matrix(
+    conn: psycopg.Connection, places: list[Place], edges: dict[int, Edge], graph: Graph | None = None
+) -> np.ndarray:
     """Seconds from every place to every other (inf when impossible)."""
     outs = [exits(p, edges[p.edge]) for p in places]
     ins = [entries(p, edges[p.edge]) for p in places]
     nodes = sorted({n for opts in (*outs, *ins) for n, _, _ in opts})
     index = {n: i for i, n in enumerate(nodes)}
-    sp = junction_matrix(conn, nodes)
+    sp = junction_matrix(conn, nodes, graph)
     n = len(places)
     best = np.full((n, n), np.inf)
     for k in range(2):

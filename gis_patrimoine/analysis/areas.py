@@ -57,7 +57,7 @@ def depot_nodes(conn: psycopg.Connection, depot_ids: list[int]) -> dict[int, int
 def depot_costs(conn: psycopg.Connection, depot_ids: list[int]) -> tuple[list[int], np.ndarray]:
     """Junction ids and a (depots × junctions) matrix of seconds from each depot (inf where unreachable)."""
     starts = depot_nodes(conn, depot_ids)
-    nodes = [r[0] for r in conn.execute("SELECT id FROM analysis.network_node ORDER BY id")]
+    nodes = [r[0] for r in conn.execute("SELECT id FROM analysis.network_node WHERE drivable ORDER BY id")]
     index = {n: i for i, n in enumerate(nodes)}
     row_of = {node: k for k, node in enumerate(starts[d] for d in depot_ids)}
     costs = np.full((len(depot_ids), len(nodes)), np.inf)
@@ -92,17 +92,19 @@ def asset_junctions(
     of work (m, m², units) as the catalogue counts them for the activity."""
     ensure_network(conn)
     query = asset_query(layer, activity, communes)
-    if activity.routing == "arc":
-        sql_text = (
-            "SELECT a.id, a.commune_insee, e.source, e.target, a.units FROM ({}) a "
-            "JOIN analysis.network_edge e ON e.id = a.id"
-        )
-    else:
-        sql_text = (
-            "SELECT a.id, a.commune_insee, e.source, e.target, a.units FROM ({}) a CROSS JOIN LATERAL ("
-            "SELECT source, target FROM analysis.network_edge e ORDER BY e.geom <-> a.geom LIMIT 1) e"
-        )
-    return conn.execute(sql.SQL(sql_text).format(query)).fetchall()
+    nearest = sql.SQL(
+        "(SELECT source, target FROM analysis.network_edge e WHERE e.drivable ORDER BY e.geom <-> a.geom LIMIT 1)"
+    )
+    if activity.routing == "arc":  # a road's first driven piece; a road not driven: the driven segment nearest it
+        nearest = sql.SQL(
+            "(SELECT source, target FROM analysis.network_edge e WHERE e.road_id = a.id AND e.drivable "
+            "ORDER BY e.piece LIMIT 1) UNION ALL {} LIMIT 1"
+        ).format(nearest)
+    return conn.execute(
+        sql.SQL(
+            "SELECT a.id, a.commune_insee, e.source, e.target, a.units FROM ({}) a CROSS JOIN LATERAL ({}) e"
+        ).format(query, nearest)
+    ).fetchall()
 
 
 def store_areas(conn: psycopg.Connection, minutes: list[float], service: str | None = None) -> dict[str, int]:
@@ -135,7 +137,7 @@ def store_areas(conn: psycopg.Connection, minutes: list[float], service: str | N
         catch = conn.execute(
             "WITH territory AS (SELECT ST_Union(geom) g FROM patrimoine.commune), "
             "cells AS (SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(geom)))).geom cell "
-            "FROM analysis.network_node), "
+            "FROM analysis.network_node WHERE drivable), "
             "owned AS (SELECT nd.depot_id, c.cell FROM cells c "
             "JOIN analysis.network_node n ON ST_Within(n.geom, c.cell) "
             "JOIN nearest_depot nd ON nd.node = n.id) "

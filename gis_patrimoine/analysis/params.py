@@ -14,6 +14,7 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 KEY = "analysis_parameters"
+NETWORK_PARAMETERS = {"speed_kmh", "node_tolerance_m", "near_miss_m"}  # read by refresh_network: rebuild it
 
 
 class Parameters(BaseModel):
@@ -33,6 +34,18 @@ class Parameters(BaseModel):
         60.0, ge=0, le=1000, description="Point assets of one road segment within this span are served from one stop"
     )
     snap_warn_m: float = Field(150.0, gt=0, description="Assets farther than this from any road are reported")
+    node_tolerance_m: float = Field(
+        1.0, ge=0, le=50, description="A dangling road end this close to a road of its level is joined to it"
+    )
+    near_miss_m: float = Field(
+        10.0, ge=0, le=500, description="Dangling ends this close to a road but not joined are reported"
+    )
+    walk_speed_kmh: float = Field(
+        4.5, gt=0, le=20, description="Walking pace from the vehicle to work off the driven network (paths, squares)"
+    )
+    walk_detour: float = Field(
+        1.3, ge=1, le=3, description="Walked distance over straight-line distance from the vehicle to such work"
+    )
     solver_seconds: float = Field(10.0, gt=0, le=600, description="Search time per round problem (on every core)")
     speed_kmh: dict[str, float] = Field(
         default_factory=dict, description="Speed per road class, overriding the catalogue's defaults"
@@ -66,7 +79,7 @@ def save(conn: psycopg.Connection, changes: dict[str, object]) -> Parameters:
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (KEY, json.dumps(params.model_dump(exclude_defaults=True))),
     )
-    if "speed_kmh" in changes:
+    if changes.keys() & NETWORK_PARAMETERS:
         conn.execute("UPDATE patrimoine_sys.setting SET value = '-1' WHERE key = 'network_version'")
     conn.commit()
     return params

@@ -2,9 +2,15 @@
 
 Point assets (lights, buildings, green spaces) are visits: the assets of one road segment within
 `stop_spread_m` of each other make one stop (a crew parks once), placed on the segment where the first is.
-Road work is arc routing: each required segment is served once, in a direction its one-way rule allows — one
-client per allowed direction, in a group of which the solver serves exactly one. Travel times come from the
-network (`access`), the plan from PyVRP (`vrp`), kilometres and geometry from the legs actually chosen.
+Road work is arc routing: each required piece of road is served once, in a direction its one-way rule allows —
+one client per allowed direction, in a group of which the solver serves exactly one. Work off the driven
+network (a footpath to mow, a pedestrian street to sweep, lights along a path) is a stop at the nearest driven
+place, and the walk there and back is counted in its time on site. Travel times come from the network
+(`access`), the plan from PyVRP (`vrp`), kilometres and geometry from the legs actually chosen.
+
+Real networks are imperfect: what cannot be reached from the depots and back (a part of the network the depots
+are not on, a one-way trap) is listed with its reason in the plan, and the rest is planned; `strict` refuses
+the whole plan instead.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from psycopg import sql
 from gis_patrimoine.analysis import access, vrp
 from gis_patrimoine.analysis.access import Edge, Place, Unreachable
 from gis_patrimoine.analysis.errors import AnalysisRefused
+from gis_patrimoine.analysis.network import Graph, load_graph
 from gis_patrimoine.analysis.params import Parameters
 from gis_patrimoine.analysis.params import load as load_params
 from gis_patrimoine.analysis.workload import UNITS
@@ -54,6 +61,7 @@ class RoundRequest:
     assets: list[int] | None = None  # only these assets (ids in the activity's layer): a zone's share
     seconds_per_stop: float | None = None  # scale the solver time to the problem, `seconds` at most
     iterations: int | None = None  # stop after so many iterations instead: the same plan on any machine
+    strict: bool = False  # refuse the plan if any asset cannot be reached, instead of listing it
 
 
 @dataclass
@@ -65,6 +73,7 @@ class Stop:
     service_s: float
     work_m: float
     label: str
+    walk_s: float = 0.0  # part of service_s: walking from the vehicle to work off the driven network and back
 
 
 @dataclass
@@ -103,6 +112,8 @@ class Plan:
     rounds: list[Round]
     warnings: list[str]
     solver: dict
+    unreachable: list[dict] = field(default_factory=list)  # {layer, assets, label, commune, reason, part}
+    selected_assets: int = 0
     id: int | None = None
 
     @property
@@ -112,11 +123,17 @@ class Plan:
     def summary(self) -> dict:
         travel_h = sum(r.travel_s for r in self.rounds) / 3600
         site_h = sum(r.service_s for r in self.rounds) / 3600
+        left = {a for u in self.unreachable for a in u["assets"]}
         return {
             "rounds": len(self.rounds),
             "days": self.days,
             "stops": sum(len(r.stops) for r in self.rounds),  # arcs: the direction served, not both candidates
-            "assets": sum(len(self.stops[i].assets) for r in self.rounds for i in r.stops),
+            # an asset is planned when all its stops are (a road cut into pieces is one asset)
+            "assets": len({a for r in self.rounds for i in r.stops for a in self.stops[i].assets} - left),
+            "assets_selected": self.selected_assets,
+            "assets_unreachable": len(left),
+            "unreachable": self.unreachable[:200],
+            "hours_walk": round(sum(self.stops[i].walk_s for r in self.rounds for i in r.stops) / 3600, 3),
             "km_travel": round(sum(r.travel_m for r in self.rounds) / 1000, 3),
             "km_work": round(sum(r.work_m for r in self.rounds) / 1000, 3),
             "hours_travel": round(travel_h, 3),
@@ -168,9 +185,15 @@ def select_communes(conn: psycopg.Connection, requested: list[str] | None = None
     return list(requested) if requested else known
 
 
-def _road_names(conn: psycopg.Connection, ids: set[int]) -> dict[int, str]:
-    rows = conn.execute("SELECT id, coalesce(name, road_class) FROM patrimoine.road WHERE id = ANY(%s)", (list(ids),))
-    return dict(rows.fetchall())
+def _road_names(conn: psycopg.Connection, ids: set[int | None]) -> dict[int | None, str]:
+    known = [i for i in ids if i is not None]
+    rows = conn.execute("SELECT id, coalesce(name, road_class) FROM patrimoine.road WHERE id = ANY(%s)", (known,))
+    return {**dict(rows.fetchall()), None: "connector"}
+
+
+def walk_seconds(metres: float, params: Parameters) -> float:
+    """Walking `metres` (straight line) at the territory's pace, with its detour factor."""
+    return metres * params.walk_detour / (params.walk_speed_kmh / 3.6)
 
 
 def point_stops(
@@ -181,12 +204,15 @@ def point_stops(
     params: Parameters,
     assets: list[int] | None = None,
 ) -> tuple[list[Stop], list[str]]:
-    """Assets grouped into stops along their nearest road segment; far assets are kept, with a warning."""
+    """Assets grouped into stops along their nearest driven road segment; far assets are kept, with a warning.
+    Assets nearer a path or square than any driven road are walked to: out to the farthest of the stop and
+    back (`walk_detour` times the straight line, at `walk_speed_kmh`)."""
     query = asset_query(layer, activity, communes, assets)
     snapped = access.snap(conn, query, carry=("commune_insee", "units"))
+    walk_m = access.off_network(conn, query)
     info = {r[0]: (r[4], float(r[5])) for r in snapped}
     edges = access.load_edges(conn, {r[1] for r in snapped})
-    names = _road_names(conn, set(edges))
+    names = _road_names(conn, {e.road_id for e in edges.values()})
     far = [(r[0], r[3]) for r in snapped if r[3] > params.snap_warn_m]
     warnings = []
     if far:
@@ -207,15 +233,18 @@ def point_stops(
         for frac, aid in [*sorted(by_edge[edge_id]), (math.inf, -1)]:
             if group and (aid == -1 or (frac - group[0][0]) * e.length > params.stop_spread_m):
                 ids = [a for _, a in group]
+                walk = 2 * walk_seconds(max(walk_m.get(a, 0.0) for a in ids), params)
                 stops.append(
                     Stop(
                         place=Place(edge_id, group[0][0]),
                         layer=layer.collection,
                         assets=ids,
                         commune=info[ids[0]][0],
-                        service_s=sum(info[a][1] for a in ids) * minutes,
+                        service_s=sum(info[a][1] for a in ids) * minutes + walk,
                         work_m=0.0,
-                        label=f"{names.get(edge_id, 'road')} — {len(ids)} × {layer.title.en.lower()}",
+                        label=f"{names.get(e.road_id, 'road')} — {len(ids)} × {layer.title.en.lower()}"
+                        + (" (on foot)" if walk else ""),
+                        walk_s=walk,
                     )
                 )
                 group = []
@@ -225,34 +254,66 @@ def point_stops(
 
 
 def arc_stops(
-    conn: psycopg.Connection, layer: Layer, activity: Activity, communes: list[str], assets: list[int] | None = None
+    conn: psycopg.Connection,
+    layer: Layer,
+    activity: Activity,
+    communes: list[str],
+    params: Parameters,
+    assets: list[int] | None = None,
 ) -> tuple[list[Stop], list[tuple[int, ...]]]:
-    """One stop per direction a required segment may be worked in; groups pair the two directions."""
+    """One stop per direction each driven piece of a required road may be worked in (groups pair the two
+    directions); a road not driven (a footpath, a pedestrian street) is one stop at the driven place nearest
+    to it, worked on foot: the walk there, along it and back is counted. Each piece carries its share of the
+    road's work, so the pieces of a road add up to the road."""
     query = asset_query(layer, activity, communes, assets)
     rows = conn.execute(sql.SQL("SELECT id, commune_insee, units FROM ({}) a ORDER BY id").format(query)).fetchall()
-    edges = access.load_edges(conn, {r[0] for r in rows})
-    names = _road_names(conn, set(edges))
+    pieces = access.road_edges(conn, [r[0] for r in rows])
+    names = _road_names(conn, {r[0] for r in rows})
+    on_foot = [r[0] for r in rows if not any(e.drivable for e in pieces.get(r[0], []))]
+    access_points = {}
+    if on_foot:
+        walked = sql.SQL("SELECT id, geom FROM patrimoine.road WHERE id = ANY({})").format(sql.Literal(on_foot))
+        access_points = {r[0]: r[1:4] for r in access.snap(conn, walked)}
     stops: list[Stop] = []
     groups: list[tuple[int, ...]] = []
     for rid, commune, units in rows:
-        e = edges[rid]
-        members = []
-        for forward, allowed in ((True, e.cost >= 0), (False, e.reverse_cost >= 0)):
-            if allowed:
-                members.append(len(stops))
-                stops.append(
-                    Stop(
-                        place=Place(rid, arc=True, forward=forward),
-                        layer=layer.collection,
-                        assets=[rid],
-                        commune=commune,
-                        service_s=float(units) * activity.minutes * 60,
-                        work_m=e.length,
-                        label=f"{names.get(rid, 'road')} ({e.length:.0f} m)",
-                    )
+        work_s = float(units) * activity.minutes * 60
+        road_m = sum(e.length for e in pieces.get(rid, []))
+        if rid in access_points:
+            edge, frac, dist = access_points[rid]
+            walk = walk_seconds(2 * dist, params) + road_m / (params.walk_speed_kmh / 3.6)
+            stops.append(
+                Stop(
+                    place=Place(edge, frac),
+                    layer=layer.collection,
+                    assets=[rid],
+                    commune=commune,
+                    service_s=work_s + walk,
+                    work_m=road_m,
+                    label=f"{names.get(rid, 'road')} ({road_m:.0f} m, on foot)",
+                    walk_s=walk,
                 )
-        if len(members) > 1:
-            groups.append(tuple(members))
+            )
+            continue
+        for e in pieces.get(rid, []):
+            share = e.length / road_m if road_m else 1.0
+            members = []
+            for forward, allowed in ((True, e.cost >= 0), (False, e.reverse_cost >= 0)):
+                if allowed:
+                    members.append(len(stops))
+                    stops.append(
+                        Stop(
+                            place=Place(e.id, arc=True, forward=forward),
+                            layer=layer.collection,
+                            assets=[rid],
+                            commune=commune,
+                            service_s=work_s * share,
+                            work_m=e.length,
+                            label=f"{names.get(rid, 'road')} ({e.length:.0f} m)",
+                        )
+                    )
+            if len(members) > 1:
+                groups.append(tuple(members))
     return stops, groups
 
 
@@ -305,19 +366,109 @@ def resolve_depots(
     return depots
 
 
-def _check_reachable(travel: np.ndarray, nd: int, stops: list[Stop], groups: list[tuple[int, ...]]) -> None:
+def reachable(travel: np.ndarray, nd: int, stops: list[Stop], groups: list[tuple[int, ...]]) -> np.ndarray:
+    """Which stops a crew can reach from a depot and come back from (an arc: in the direction of that stop)."""
     from_depot = np.isfinite(travel[:nd, nd:]).any(axis=0)
     to_depot = np.isfinite(travel[nd:, :nd]).any(axis=1)
-    ok = from_depot & to_depot
-    alternatives = {m: g for g in groups for m in g}
-    bad = [i for i in range(len(stops)) if not ok[i] and not any(ok[j] for j in alternatives.get(i, ()) if j != i)]
-    if bad:
-        listed = "; ".join(f"{stops[i].label}: {stops[i].layer} {stops[i].assets[:5]}" for i in bad[:5])
-        raise Unreachable(
-            f"{len(bad)} stop(s) cannot be reached from the depot and back by road: {listed}"
-            f"{' …' if len(bad) > 5 else ''}; connect their road segments to the network (end points must meet), "
-            "check the one-way directions, or pick a depot on the same part of the network"
+    return from_depot & to_depot
+
+
+def why_unreachable(
+    graph: Graph, stop: Stop, edge: Edge, depots: list[Depot], depot_edges: dict[int, Edge], travel_ok: tuple
+) -> tuple[str, int]:
+    """The reason a stop cannot be reached, in words a technician acts on, and the part of the network it is on."""
+    part = graph.part(edge.source)
+    depot_parts = {graph.part(depot_edges[d.place.edge].source) for d in depots}
+    if part not in depot_parts:
+        info = next((p for p in graph.parts if p.number == part), None)
+        where = f"{info.km:.1f} km in {', '.join(info.communes[:3])}" if info else "no driven road"
+        return (
+            f"on part {part} of the network ({where}), which no road links to the depots' part "
+            f"{', '.join(map(str, sorted(depot_parts)))}: connect it (see the network report's near misses) or "
+            "serve it from a depot on that part",
+            part,
         )
+    reach, back = travel_ok
+    if not reach:
+        return "one-way streets lead away from it and none leads to it: check their directions", part
+    if not back:
+        return "one-way streets lead to it and none leads back: check their directions", part
+    return "the other direction of this road cannot be driven back", part
+
+
+def _drop_unreachable(
+    graph: Graph,
+    travel: np.ndarray,
+    depots: list[Depot],
+    stops: list[Stop],
+    groups: list[tuple[int, ...]],
+    edges: dict[int, Edge],
+    selected: list[int],
+    layer: Layer,
+    strict: bool,
+) -> tuple[list[Stop], list[tuple[int, ...]], np.ndarray, list[dict]]:
+    """The stops a crew can reach and come back from, their groups and travel; the others listed with their
+    reason (`strict`: refused). An arc whose one direction is reachable keeps that direction only."""
+    nd = len(depots)
+    ok = reachable(travel, nd, stops, groups)
+    in_group = {m: g for g in groups for m in g}
+    lost = [i for i in range(len(stops)) if not ok[i] and not any(ok[j] for j in in_group.get(i, ()))]
+    listed: list[dict] = []
+    depot_edges = {d.place.edge: edges[d.place.edge] for d in depots}
+    by_key: dict[tuple, dict] = {}
+    for i in lost:  # one entry per asset and reason (a road's pieces, both directions of a piece, together)
+        s = stops[i]
+        flags = (bool(np.isfinite(travel[:nd, nd + i]).any()), bool(np.isfinite(travel[nd + i, :nd]).any()))
+        reason, part = why_unreachable(graph, s, edges[s.place.edge], depots, depot_edges, flags)
+        key = (s.layer, tuple(s.assets), reason)
+        if key in by_key:
+            by_key[key]["places"].add(s.place.edge)
+            continue
+        by_key[key] = {
+            "layer": s.layer,
+            "assets": s.assets,
+            "label": s.label.split(" (")[0] if s.place.arc else s.label,
+            "commune": s.commune,
+            "reason": reason,
+            "part": part,
+            "places": {s.place.edge},
+        }
+    for entry in by_key.values():
+        entry["segments"] = len(entry.pop("places"))
+        listed.append(entry)
+    in_stops = {a for s in stops for a in s.assets}
+    missing = [a for a in selected if a not in in_stops]
+    if missing:
+        listed.append(
+            {
+                "layer": layer.collection,
+                "assets": missing,
+                "label": f"{len(missing)} {layer.collection}",
+                "commune": None,
+                "reason": "not on the road network (no driven or walked road piece)",
+                "part": 0,
+                "segments": 0,
+            }
+        )
+    if listed and strict:
+        shown = "; ".join(f"{u['label']}: {u['layer']} {u['assets'][:5]} — {u['reason']}" for u in listed[:5])
+        raise Unreachable(
+            f"{len(listed)} stop(s) cannot be reached from the depot and back by road: {shown}"
+            f"{' …' if len(listed) > 5 else ''}"
+        )
+    keep = [i for i in range(len(stops)) if ok[i]]
+    if not keep:
+        shown = "; ".join(f"{u['label']}: {u['reason']}" for u in listed[:3])
+        raise Unreachable(f"no stop can be reached from the depot(s) and back by road: {shown}")
+    new_index = {old: new for new, old in enumerate(keep)}
+    kept_groups = [tuple(new_index[m] for m in g if m in new_index) for g in groups]
+    rows = list(range(nd)) + [nd + i for i in keep]
+    return (
+        [stops[i] for i in keep],
+        [g for g in kept_groups if len(g) > 1],
+        travel[np.ix_(rows, rows)],
+        listed,
+    )
 
 
 def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Catalogue | None = None) -> Plan:
@@ -340,7 +491,7 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
     groups: list[tuple[int, ...]] = []
     warnings: list[str] = []
     if activity.routing == "arc":
-        stops, groups = arc_stops(conn, layer, activity, communes, request.assets)
+        stops, groups = arc_stops(conn, layer, activity, communes, params, request.assets)
     else:
         stops, warnings = point_stops(conn, layer, activity, communes, params, request.assets)
     if not stops:
@@ -350,12 +501,22 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
             "import them, or choose other communes or another activity"
         )
     depots = resolve_depots(conn, request.service, communes, request.depots, request.crews, params)
+    selected = [
+        r[0]
+        for r in conn.execute(
+            sql.SQL("SELECT id FROM ({}) a").format(asset_query(layer, activity, communes, request.assets))
+        )
+    ]
     lap("stops")
     nd = len(depots)
+    graph = load_graph(conn)
     places = [d.place for d in depots] + [s.place for s in stops]
     edges = access.load_edges(conn, {p.edge for p in places})
-    travel = access.travel_matrix(conn, places, edges)
-    _check_reachable(travel, nd, stops, groups)
+    travel = access.travel_matrix(conn, places, edges, graph)
+    stops, groups, travel, unreachable = _drop_unreachable(
+        graph, travel, depots, stops, groups, edges, selected, layer, request.strict
+    )
+    places = [d.place for d in depots] + [s.place for s in stops]
     lap("matrix")
     service_s = np.array([0.0] * nd + [s.service_s for s in stops])
     service = np.ceil(service_s * TICKS).astype(np.int64)
@@ -417,6 +578,8 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
         depots=depots,
         rounds=rounds,
         warnings=warnings,
+        unreachable=unreachable,
+        selected_assets=len(selected),
         solver={
             "name": "pyvrp",
             "seconds": params.solver_seconds,
@@ -546,7 +709,7 @@ def store(conn: psycopg.Connection, plan: Plan, user: str | None = None) -> int:
                         seq,
                         s.layer,
                         s.assets,
-                        s.place.edge,
+                        edges[s.place.edge].road_id,
                         s.commune,
                         s.label,
                         r.arrivals_s[seq - 1] / 60,

@@ -88,6 +88,23 @@ class Comparison:
     pooled_plans: list[Plan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def unreachable(self) -> dict[str, list[dict]]:
+        """Assets the rounds could not reach, alone and pooled (each with its reason): left out of the figures."""
+        return {
+            "alone": [u for plan in self.alone_plans.values() for u in plan.unreachable],
+            "pooled": [u for plan in self.pooled_plans for u in plan.unreachable],
+        }
+
+    def _unreachable_notes(self) -> list[str]:
+        counts = {k: len({a for u in v for a in u["assets"]}) for k, v in self.unreachable().items()}
+        if not any(counts.values()):
+            return []
+        return [
+            f"{counts['alone']} asset(s) cannot be reached by road alone and {counts['pooled']} pooled (a part of the "
+            "network no depot is on, one-way traps): they are left out of both figures' rounds; see 'unreachable' "
+            "and the network report"
+        ]
+
     @property
     def alone_total(self) -> Totals:
         total = Totals()
@@ -126,7 +143,8 @@ class Comparison:
             "saving_pct": {k: round(100 * (alone[k] - pooled[k]) / alone[k], 1) if alone[k] else 0.0 for k in alone},
             "communes": communes,
             "losers": [c["name"] for c in communes if c["saving_eur"] < 0],
-            "notes": self.notes,
+            "unreachable": self.unreachable(),
+            "notes": self.notes + self._unreachable_notes(),
             "parameters": p.model_dump(),
         }
 

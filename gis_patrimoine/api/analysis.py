@@ -40,6 +40,9 @@ class RoundsBody(BaseModel):
     days: int | None = Field(None, ge=1, le=366, description="Working days for the pass; default: as many as needed")
     label: str | None = None
     seconds: float | None = Field(None, gt=0, le=600, description="Solver time; default: the territory's")
+    strict: bool = Field(
+        False, description="Refuse the plan (422) if any asset cannot be reached; default: plan the rest, list them"
+    )
 
 
 def _run(url: str, body: RoundsBody, user: str) -> int:
@@ -164,6 +167,22 @@ async def lookup(
             404, "no stored round or zone serves this; compute them first (POST /analysis/rounds or /analysis/zones)"
         )
     return JSONResponse({"answers": answers, "zones": zones})
+
+
+@router.get("/network", summary="The network repair report: parts, roads not driven, dangles, near misses")
+async def network(
+    request: Request,
+    far: Annotated[float, Query(gt=0, le=100_000, description="Report assets farther than this from roads (m)")] = 150,
+    issues: Annotated[int, Query(ge=0, le=100_000, description="Issues listed (all: collection network_issues)")] = 200,
+) -> JSONResponse:
+    from gis_patrimoine.analysis.network import network_report
+
+    url = request.app.state.database_url
+    report = await run_in_threadpool(_write, url, network_report, far, issues)  # may (re)build the network first
+    report["links"] = [
+        {"rel": "related", "href": f"{base_url(request)}/collections/network_issues", "type": "application/json"}
+    ]
+    return JSONResponse(report)
 
 
 @router.get("/workload", summary="Annual on-site hours per commune, service and activity")

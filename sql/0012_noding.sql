@@ -1,0 +1,243 @@
+-- gis-patrimoine 0012: a network noded the way real road files are drawn, levels, who may drive where.
+-- depends: 0011_layer_styles
+--
+-- Road files do not all meet at their end points: OpenStreetMap ways (and many municipal files) meet at
+-- shared interior vertices, and some ends stop just short of the road they lead to. The network is derived
+-- (the road rows stay as imported or edited): each road is cut into pieces at every vertex it shares with
+-- another road of the same level (or with another road's end: a ramp, a bridge's approach), and a dangling
+-- end within `node_tolerance_m` of a road of its level (or of another road's end) is joined to it by a short
+-- connector. Roads on different levels (bridge over road, tunnel under it) only meet at their ends.
+-- Every piece keeps the id of its road and where along it it lies, so arc work, legs and round sheets name
+-- the real road and its pieces add up to its length. analysis.network_issue lists what a technician should
+-- look at: dangles joined, near misses left apart and why, one-way dead ends.
+
+ALTER TABLE patrimoine.road
+    ADD COLUMN level integer CONSTRAINT road_level_range CHECK (level BETWEEN -5 AND 5);
+COMMENT ON COLUMN patrimoine.road.level IS
+    'Vertical level: 0 (or empty) on the ground, 1 a bridge, -1 a tunnel (OSM layer, IGN POS_SOL)';
+
+-- Whether a maintenance vehicle drives a class (synced from layers/codelists.yaml by db init).
+ALTER TABLE patrimoine_vl.road_class ADD COLUMN default_drivable boolean;
+
+DROP TABLE analysis.network_edge;
+DROP TABLE analysis.network_node;
+
+CREATE TABLE analysis.network_node (
+    id       bigint PRIMARY KEY,
+    drivable boolean NOT NULL DEFAULT false,  -- a driven segment ends here
+    geom     geometry(Point, {{srid}}) NOT NULL
+);
+CREATE INDEX network_node_geom_idx ON analysis.network_node USING gist (geom);
+
+CREATE TABLE analysis.network_edge (
+    id            bigint PRIMARY KEY,
+    road_id       bigint,  -- the road the piece comes from; NULL for a connector joining a dangling end
+    piece         integer NOT NULL,  -- order along the road, from 1
+    frac_start    double precision NOT NULL,  -- share of the road's length where the piece starts ...
+    frac_end      double precision NOT NULL,  -- ... and ends (0-1, in the digitised direction)
+    source        bigint NOT NULL REFERENCES analysis.network_node (id),
+    target        bigint NOT NULL REFERENCES analysis.network_node (id),
+    cost          double precision NOT NULL,  -- seconds, digitised direction (-1: forbidden)
+    reverse_cost  double precision NOT NULL,  -- seconds, other direction (-1: forbidden)
+    length_m      double precision NOT NULL,
+    road_class    text NOT NULL,
+    drivable      boolean NOT NULL,  -- maintenance vehicles drive it (the class's default_drivable)
+    level         integer NOT NULL,
+    commune_insee text NOT NULL,
+    geom          geometry(LineString, {{srid}}) NOT NULL
+);
+CREATE INDEX network_edge_geom_idx ON analysis.network_edge USING gist (geom);
+CREATE INDEX network_edge_source_idx ON analysis.network_edge (source);
+CREATE INDEX network_edge_target_idx ON analysis.network_edge (target);
+CREATE INDEX network_edge_road_idx ON analysis.network_edge (road_id);
+
+CREATE TABLE analysis.network_issue (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind          text NOT NULL CHECK (kind IN ('joined', 'near_miss', 'one_way_dead_end')),
+    road_id       bigint,
+    other_road_id bigint,
+    distance_m    double precision,
+    reason        text NOT NULL,
+    geom          geometry(Point, {{srid}}) NOT NULL
+);
+CREATE INDEX network_issue_geom_idx ON analysis.network_issue USING gist (geom);
+INSERT INTO patrimoine_sys.data_version (layer) VALUES ('network_issue');
+CREATE TRIGGER network_issue_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON analysis.network_issue
+    FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.bump_result_version();
+
+CREATE OR REPLACE FUNCTION patrimoine_app.refresh_network() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    built bigint;
+    params jsonb;
+    speeds jsonb;
+    tol double precision;
+    near double precision;
+BEGIN
+    SELECT version INTO built FROM patrimoine_sys.data_version WHERE layer = 'road';
+    SELECT coalesce(value::jsonb, '{}') INTO params FROM patrimoine_sys.setting WHERE key = 'analysis_parameters';
+    speeds := coalesce(params -> 'speed_kmh', '{}');
+    tol := coalesce((params ->> 'node_tolerance_m')::double precision, 1.0);
+    near := greatest(coalesce((params ->> 'near_miss_m')::double precision, 10.0), tol);
+    TRUNCATE analysis.network_issue, analysis.network_edge, analysis.network_node;
+
+    -- every vertex of every road, keyed to the millimetre (the key says where roads meet)
+    CREATE TEMP TABLE nv ON COMMIT DROP AS
+    SELECT r.id AS road, coalesce(r.level, 0) AS level, d.path[1] AS k, ST_NPoints(r.geom) AS n,
+           round(ST_X(d.geom) * 1000)::bigint AS kx, round(ST_Y(d.geom) * 1000)::bigint AS ky, d.geom AS p
+    FROM patrimoine.road r, ST_DumpPoints(r.geom) d;
+    CREATE INDEX ON nv (kx, ky);
+    CREATE INDEX ON nv (road, k);
+    ANALYZE nv;
+
+    -- interior vertices where another road meets this one: same level, or the other road ends there
+    CREATE TEMP TABLE nsplit ON COMMIT DROP AS
+    SELECT DISTINCT a.road, a.k::double precision AS pos, a.p
+    FROM nv a JOIN nv b ON b.kx = a.kx AND b.ky = a.ky AND (b.road <> a.road OR abs(b.k - a.k) > 1)
+    WHERE a.k > 1 AND a.k < a.n AND (a.level = b.level OR b.k = 1 OR b.k = b.n);
+
+    -- dangling ends (no other vertex there) and the nearest road within the reporting distance, preferring
+    -- one they may join (within the tolerance, same level)
+    CREATE TEMP TABLE nnear ON COMMIT DROP AS
+    SELECT a.road, a.level, a.p, a.kx, a.ky, o.other, o.other_level, o.dist, o.q, o.geom AS other_geom
+    FROM nv a
+    CROSS JOIN LATERAL (
+        SELECT r.id AS other, coalesce(r.level, 0) AS other_level, ST_Distance(r.geom, a.p) AS dist,
+               ST_ClosestPoint(r.geom, a.p) AS q, r.geom
+        FROM patrimoine.road r
+        WHERE r.id <> a.road AND ST_DWithin(r.geom, a.p, near)
+        ORDER BY (ST_DWithin(r.geom, a.p, tol) AND coalesce(r.level, 0) = a.level) DESC, r.geom <-> a.p
+        LIMIT 1
+    ) o
+    WHERE (a.k = 1 OR a.k = a.n)
+      AND NOT EXISTS (SELECT 1 FROM nv b WHERE b.kx = a.kx AND b.ky = a.ky AND (b.road <> a.road OR b.k <> a.k));
+
+    CREATE TEMP TABLE njoin ON COMMIT DROP AS
+    SELECT n.*, s.pos, s.at_end
+    FROM nnear n
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN t.f < 1e-9 THEN t.i::double precision WHEN t.f > 1 - 1e-9 THEN t.i + 1.0 ELSE t.i + t.f END
+                   AS pos,
+               ST_DWithin(n.q, ST_StartPoint(n.other_geom), 0.001) OR ST_DWithin(n.q, ST_EndPoint(n.other_geom), 0.001)
+                   AS at_end
+        FROM (SELECT g.path[1] AS i, ST_LineLocatePoint(g.geom, n.q) AS f
+              FROM ST_DumpSegments(n.other_geom) g ORDER BY ST_Distance(g.geom, n.q), g.path[1] LIMIT 1) t
+    ) s
+    WHERE n.dist <= tol AND (n.level = n.other_level OR s.at_end);
+
+    INSERT INTO analysis.network_issue (kind, road_id, other_road_id, distance_m, reason, geom)
+    SELECT 'joined', road, other, dist,
+           format('end of road %s joined to road %s %s m away (tolerance %s m)', road, other, round(dist::numeric, 2),
+                  tol), p
+    FROM njoin
+    UNION ALL
+    SELECT 'near_miss', n.road, n.other, n.dist,
+           CASE WHEN n.dist > tol
+                THEN format('end of road %s stops %s m from road %s, beyond the %s m tolerance: extend it if they meet',
+                            n.road, round(n.dist::numeric, 2), n.other, tol)
+                ELSE format('end of road %s is %s m from road %s, on another level (%s, %s): join them if it is a ramp',
+                            n.road, round(n.dist::numeric, 2), n.other, n.level, n.other_level) END,
+           n.p
+    FROM nnear n WHERE NOT EXISTS (SELECT 1 FROM njoin j WHERE j.road = n.road AND j.kx = n.kx AND j.ky = n.ky);
+
+    -- where each road is cut: its ends, shared vertices, and the points dangles join it at
+    CREATE TEMP TABLE nbreak ON COMMIT DROP AS
+    SELECT DISTINCT ON (road, pos) road, pos, p FROM (
+        SELECT road, pos, p FROM nsplit
+        UNION ALL SELECT road, k::double precision, p FROM nv WHERE k = 1 OR k = n
+        UNION ALL SELECT other, pos, q FROM njoin
+    ) b ORDER BY road, pos;
+
+    CREATE TEMP TABLE npiece ON COMMIT DROP AS
+    SELECT road, piece, ST_MakeLine(pts) AS geom FROM (
+        SELECT b.road, row_number() OVER w AS piece, b.pos, lead(b.pos) OVER w AS pos_to,
+               b.p, lead(b.p) OVER w AS p_to
+        FROM nbreak b WINDOW w AS (PARTITION BY b.road ORDER BY b.pos)
+    ) c
+    CROSS JOIN LATERAL (
+        SELECT array_append(array_prepend(c.p, coalesce(array_agg(v.p ORDER BY v.k), '{}')), c.p_to) AS pts
+        FROM nv v WHERE v.road = c.road AND v.k > c.pos AND v.k < c.pos_to
+    ) m
+    WHERE c.pos_to IS NOT NULL;
+
+    -- junctions: the piece ends (and connector ends), to the millimetre; numbered in x, y order
+    CREATE TEMP TABLE nends ON COMMIT DROP AS
+    SELECT road, piece, ST_SnapToGrid(ST_StartPoint(geom), 0.001) AS a, ST_SnapToGrid(ST_EndPoint(geom), 0.001) AS b,
+           ST_Length(geom) AS len, geom
+    FROM npiece;
+    DELETE FROM nends WHERE len = 0 OR ST_Equals(a, b) AND len < 0.001;
+    INSERT INTO analysis.network_node (id, geom)
+    SELECT row_number() OVER (ORDER BY ST_X(pt), ST_Y(pt)), pt
+    FROM (SELECT a AS pt FROM nends UNION SELECT b FROM nends
+          UNION SELECT ST_SnapToGrid(p, 0.001) FROM njoin UNION SELECT ST_SnapToGrid(q, 0.001) FROM njoin) s;
+
+    INSERT INTO analysis.network_edge (id, road_id, piece, frac_start, frac_end, source, target, cost, reverse_cost,
+                                       length_m, road_class, drivable, level, commune_insee, geom)
+    SELECT row_number() OVER (ORDER BY r.id, e.piece), r.id, e.piece,
+           coalesce(sum(e.len) OVER run - e.len, 0) / nullif(sum(e.len) OVER road, 0),
+           coalesce(sum(e.len) OVER run, 0) / nullif(sum(e.len) OVER road, 0),
+           na.id, nb.id,
+           CASE WHEN r.oneway = 'backward' THEN -1 ELSE e.len / t.mps END,
+           CASE WHEN r.oneway = 'forward' THEN -1 ELSE e.len / t.mps END,
+           e.len, r.road_class, coalesce(c.default_drivable, true), coalesce(r.level, 0), r.commune_insee, e.geom
+    FROM nends e
+    JOIN patrimoine.road r ON r.id = e.road
+    JOIN analysis.network_node na ON na.geom = e.a
+    JOIN analysis.network_node nb ON nb.geom = e.b
+    JOIN patrimoine_vl.road_class c ON c.code = r.road_class
+    CROSS JOIN LATERAL (
+        SELECT coalesce(r.speed_kmh, (speeds ->> r.road_class)::double precision, c.default_speed_kmh, 30) / 3.6 AS mps
+    ) t
+    WINDOW run AS (PARTITION BY r.id ORDER BY e.piece), road AS (PARTITION BY r.id);
+
+    -- connectors: a dangling end to the point it joins, two-way, at its road's speed, driven if both roads are
+    INSERT INTO analysis.network_edge (id, road_id, piece, frac_start, frac_end, source, target, cost, reverse_cost,
+                                       length_m, road_class, drivable, level, commune_insee, geom)
+    SELECT (SELECT coalesce(max(id), 0) FROM analysis.network_edge) + row_number() OVER (ORDER BY j.road, j.kx, j.ky),
+           NULL, 1, 0, 1, na.id, nb.id, j.dist / t.mps, j.dist / t.mps, j.dist, r.road_class,
+           coalesce(c.default_drivable, true) AND coalesce(oc.default_drivable, true), j.level, r.commune_insee,
+           ST_MakeLine(j.p, j.q)
+    FROM (SELECT DISTINCT ON (least(kx, round(ST_X(q) * 1000)::bigint), greatest(kx, round(ST_X(q) * 1000)::bigint),
+                             least(ky, round(ST_Y(q) * 1000)::bigint), greatest(ky, round(ST_Y(q) * 1000)::bigint))
+                 * FROM njoin ORDER BY least(kx, round(ST_X(q) * 1000)::bigint),
+                 greatest(kx, round(ST_X(q) * 1000)::bigint), least(ky, round(ST_Y(q) * 1000)::bigint),
+                 greatest(ky, round(ST_Y(q) * 1000)::bigint), road) j
+    JOIN patrimoine.road r ON r.id = j.road
+    JOIN patrimoine.road o ON o.id = j.other
+    JOIN patrimoine_vl.road_class c ON c.code = r.road_class
+    JOIN patrimoine_vl.road_class oc ON oc.code = o.road_class
+    JOIN analysis.network_node na ON na.geom = ST_SnapToGrid(j.p, 0.001)
+    JOIN analysis.network_node nb ON nb.geom = ST_SnapToGrid(j.q, 0.001)
+    CROSS JOIN LATERAL (
+        SELECT coalesce(r.speed_kmh, (speeds ->> r.road_class)::double precision, c.default_speed_kmh, 30) / 3.6 AS mps
+    ) t
+    WHERE na.id <> nb.id;
+
+    UPDATE analysis.network_node n SET drivable = true
+    WHERE EXISTS (SELECT 1 FROM analysis.network_edge e WHERE e.drivable AND (e.source = n.id OR e.target = n.id));
+
+    -- one-way dead ends: junctions of the driven network that can be entered but not left, or the reverse
+    INSERT INTO analysis.network_issue (kind, road_id, other_road_id, distance_m, reason, geom)
+    SELECT 'one_way_dead_end', x.road_id, NULL, NULL,
+           CASE WHEN x.can_enter THEN format('one-way road %s leads into a junction with no way out', x.road_id)
+                ELSE format('one-way road %s leaves a junction no road leads to', x.road_id) END,
+           n.geom
+    FROM (
+        SELECT node, min(road_id) AS road_id, bool_or(enters) AS can_enter, bool_or(leaves) AS can_leave
+        FROM (SELECT source AS node, road_id, reverse_cost >= 0 AS enters, cost >= 0 AS leaves
+              FROM analysis.network_edge WHERE drivable
+              UNION ALL
+              SELECT target, road_id, cost >= 0, reverse_cost >= 0 FROM analysis.network_edge WHERE drivable) s
+        GROUP BY node
+    ) x JOIN analysis.network_node n ON n.id = x.node
+    WHERE x.can_enter <> x.can_leave;
+
+    UPDATE patrimoine_sys.setting SET value = built::text WHERE key = 'network_version';
+    RETURN built;
+END
+$$;
+
+-- the network is rebuilt with the new rules at its next use
+UPDATE patrimoine_sys.setting SET value = '-1' WHERE key = 'network_version';
+
+GRANT INSERT, UPDATE, DELETE ON analysis.network_node, analysis.network_edge, analysis.network_issue TO gp_admin;
