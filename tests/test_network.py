@@ -81,3 +81,36 @@ def test_components_and_refresh_after_an_edit(network: psycopg.Connection) -> No
     )
     network.commit()
     assert components(network) == [6]  # the network follows the edit
+
+
+def test_noding_leaves_an_already_noded_network_as_it_was(demo_db: str) -> None:
+    """The demo's roads meet at their ends only: one piece per road, its own geometry, nothing joined."""
+    with psycopg.connect(demo_db) as conn:
+        ensure_network(conn)
+        roads = conn.execute("SELECT count(*) FROM patrimoine.road").fetchone()[0]
+        edges = conn.execute(
+            "SELECT count(*), count(DISTINCT e.road_id), bool_and(ST_OrderingEquals(e.geom, r.geom)), "
+            "bool_and(e.drivable), bool_and(e.frac_start = 0 AND e.frac_end = 1) "
+            "FROM analysis.network_edge e JOIN patrimoine.road r ON r.id = e.road_id"
+        ).fetchone()
+        assert edges == (roads, roads, True, True, True)
+        assert conn.execute("SELECT count(*) FROM analysis.network_edge WHERE road_id IS NULL").fetchone()[0] == 0
+        ends = conn.execute(
+            "SELECT count(DISTINCT ST_SnapToGrid(p, 0.001)) FROM (SELECT ST_StartPoint(geom) p FROM patrimoine.road "
+            "UNION ALL SELECT ST_EndPoint(geom) FROM patrimoine.road) s"
+        ).fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM analysis.network_node").fetchone()[0] == ends
+        kinds = dict(conn.execute("SELECT kind, count(*) FROM analysis.network_issue GROUP BY 1").fetchall())
+        assert kinds.get("joined", 0) == 0
+        assert components(conn) == component_sizes_from_roads(conn) == [roads]
+
+
+def test_network_report_over_http(api: str) -> None:
+    import httpx
+
+    report = httpx.get(f"{api}/analysis/network", timeout=60).json()
+    assert len(report["components"]) == 1 and report["largest_part_share"] == 1.0
+    assert report["components"][0]["assets"]["street_lights"] > 0
+    assert report["issues"]["counts"].get("joined", 0) == 0
+    items = httpx.get(f"{api}/collections/network_issues/items").json()
+    assert items["numberMatched"] == sum(report["issues"]["counts"].values())

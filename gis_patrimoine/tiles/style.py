@@ -10,7 +10,10 @@ from gis_patrimoine.catalogue import Catalogue, Layer
 
 DRAW_ORDER = ("commune", "green_space", "building", "road", "depot", "street_light")
 # analysis results, drawn over the inventory, off until switched on in the map page's layer list
-OVERLAYS = ("workload_hex", "scenario_commune", "service_zone", "depot_area", "round", "round_stop", "opportunity")
+OVERLAYS = (
+    "workload_hex", "scenario_commune", "service_zone", "depot_area", "round", "round_stop", "opportunity",
+    "network_issue",
+)  # fmt: skip
 FALLBACK = "#868e96"
 
 
