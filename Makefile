@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios bench-stress
+.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios bench-stress bench-network
 
 setup: system venv db
 
@@ -67,6 +67,9 @@ bench-rounds: setup
 
 bench-scenarios: setup
 	$(BIN)/python bench/scenarios_bench.py
+
+bench-network: setup
+	$(BIN)/python bench/network_bench.py
 
 bench-stress: setup
 	$(BIN)/python bench/stress.py

@@ -8,8 +8,8 @@ would, `--profile osm`; a depot per parish on the driven road nearest its centre
 - rounds of road sweeping and of green-space mowing for the parish with the most driven km, phase by phase;
 - the travel matrix of those rounds by `pgr_dijkstraCostMatrix` (before) and by one Dijkstra per junction on the
   graph in memory (after), on the same junctions, with the largest difference (must be 0).
-With `--demo-url` (a database holding the demo, e.g. after `make demo`), the same for Laval's street-light
-inspection. The Andorra database is dropped at the end.
+Then the same for Laval's street-light inspection on the demo (the local database after `make demo`, or
+`--demo-url`). The Andorra database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from gis_patrimoine.analysis.network import (  # noqa: E402
 )
 from gis_patrimoine.analysis.rounds import RoundRequest, plan_rounds  # noqa: E402
 from gis_patrimoine.db import cluster  # noqa: E402
-from gis_patrimoine.db.connection import with_dbname  # noqa: E402
+from gis_patrimoine.db.connection import database_url, with_dbname  # noqa: E402
 from gis_patrimoine.db.migrations import migrate  # noqa: E402
 from gis_patrimoine.importer import CommuneOptions, ImportOptions, import_communes, import_layer  # noqa: E402
 from gis_patrimoine.settings import get_settings  # noqa: E402
@@ -112,7 +112,9 @@ def show_plan(name: str, conn: psycopg.Connection, request: RoundRequest) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="solver time (per core)")
-    parser.add_argument("--demo-url", help="a database holding the demo territory (Laval light inspection)")
+    parser.add_argument(
+        "--demo-url", help="a database holding the demo (default: the local one, when `make demo` loaded it)"
+    )
     args = parser.parse_args()
     settings = get_settings()
     server = with_dbname(settings.database_url or cluster.up(settings).url, "postgres")
@@ -144,8 +146,16 @@ def main() -> None:
             for label, service in (("road sweeping", "roads"), ("green-space mowing", "green_spaces")):
                 request = RoundRequest(service, None, [parish] if service == "roads" else [], seconds=args.seconds)
                 show_plan(f"Andorra {parish if service == 'roads' else 'all'} {label}", conn, request)
-        if args.demo_url:
-            with psycopg.connect(args.demo_url) as conn:
+        demo = args.demo_url or database_url(settings)
+        with psycopg.connect(demo) as conn:
+            loaded = conn.execute(
+                "SELECT to_regclass('patrimoine.street_light') IS NOT NULL "
+                "AND EXISTS (SELECT 1 FROM patrimoine.street_light WHERE commune_insee = '53130')"
+            ).fetchone()[0]
+        if not loaded:
+            print(f"no demo in {demo}: run `make demo` (or pass --demo-url) for Laval's light inspection")
+        else:
+            with psycopg.connect(demo) as conn:
                 request = RoundRequest("lighting", "inspection", ["53130"], seconds=args.seconds)
                 show_plan("Laval (demo) street-light inspection", conn, request)
     finally:

@@ -115,7 +115,9 @@ def test_map_page_renders_and_shows_attributes(api: str, browser, tmp_path: Path
     assert not errors and not page.evaluate("window.gisPatrimoine.errors")
     rendered = page.evaluate("window.gisPatrimoine.map.queryRenderedFeatures().length")
     assert rendered > 100
-    assert page.locator("#layers input").count() == 6 + 7  # the inventory, and the analysis overlays (off)
+    assert (
+        page.locator("#layers input").count() == 6 + 8
+    )  # the inventory, and the analysis overlays (off), network issues among them
     assert page.locator("#layers input:checked").count() == 6
     assert page.locator("#commune option").count() == 21
     # zoom into Laval, click a road: its attributes pop up

@@ -114,3 +114,23 @@ def test_network_report_over_http(api: str) -> None:
     assert report["issues"]["counts"].get("joined", 0) == 0
     items = httpx.get(f"{api}/collections/network_issues/items").json()
     assert items["numberMatched"] == sum(report["issues"]["counts"].values())
+
+
+def test_matrix_in_memory_equals_pgrouting(demo_db: str) -> None:
+    """The travel matrix (Dijkstra on the graph in memory) against pgRouting's own, on the demo's junctions."""
+    from gis_patrimoine.analysis.network import EDGES_SQL
+
+    with psycopg.connect(demo_db) as conn:
+        ensure_network(conn)
+        nodes = [r[0] for r in conn.execute("SELECT id FROM analysis.network_node WHERE drivable ORDER BY id")][::40]
+        got = cost_matrix(conn, nodes)
+        index = {n: i for i, n in enumerate(nodes)}
+        expected = np.full_like(got, np.inf)
+        np.fill_diagonal(expected, 0.0)
+        for start, end, cost in conn.execute(
+            "SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCostMatrix(%s, %s::bigint[], directed => true)",
+            (EDGES_SQL, nodes),
+        ):
+            expected[index[start], index[end]] = cost
+    assert len(nodes) > 50 and np.isfinite(expected).all()
+    assert np.allclose(got, expected, rtol=1e-12, atol=1e-9)

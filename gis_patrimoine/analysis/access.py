@@ -20,7 +20,7 @@ from psycopg import sql
 from shapely.ops import substring
 
 from gis_patrimoine.analysis.errors import AnalysisRefused
-from gis_patrimoine.analysis.network import EDGES_SQL, Graph, ensure_network, load_graph
+from gis_patrimoine.analysis.network import EDGES_SQL, Graph, ensure_network, load_graph, nearest_edge
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,8 @@ def snap(conn: psycopg.Connection, query: sql.Composable, carry: tuple[str, ...]
         sql.SQL(
             "SELECT q.id, s.edge, s.frac, s.dist{} FROM ({}) q CROSS JOIN LATERAL ("
             "  SELECT e.id AS edge, ST_LineLocatePoint(e.geom, ST_ClosestPoint(e.geom, q.geom)) AS frac,"
-            "         ST_Distance(e.geom, q.geom) AS dist"
-            "  FROM analysis.network_edge e WHERE e.drivable ORDER BY e.geom <-> q.geom LIMIT 1) s"
-        ).format(carried, query)
+            "         ST_Distance(e.geom, q.geom) AS dist FROM {}) s"
+        ).format(carried, query, nearest_edge(sql.SQL("q.geom")))
     ).fetchall()
 
 
@@ -103,12 +102,10 @@ def off_network(conn: psycopg.Connection, query: sql.Composable) -> dict[int, fl
     rows = conn.execute(
         sql.SQL(
             "SELECT q.id, d.dist FROM ({}) q "
-            "CROSS JOIN LATERAL (SELECT e.drivable, ST_Distance(e.geom, q.geom) AS dist FROM analysis.network_edge e "
-            "  ORDER BY e.geom <-> q.geom LIMIT 1) n "
-            "CROSS JOIN LATERAL (SELECT ST_Distance(e.geom, q.geom) AS dist FROM analysis.network_edge e "
-            "  WHERE e.drivable ORDER BY e.geom <-> q.geom LIMIT 1) d "
+            "CROSS JOIN LATERAL (SELECT e.drivable, ST_Distance(e.geom, q.geom) AS dist FROM {}) n "
+            "CROSS JOIN LATERAL (SELECT ST_Distance(e.geom, q.geom) AS dist FROM {}) d "
             "WHERE NOT n.drivable AND n.dist < d.dist"
-        ).format(query)
+        ).format(query, nearest_edge(sql.SQL("q.geom"), driven=False), nearest_edge(sql.SQL("q.geom")))
     ).fetchall()
     return {r[0]: float(r[1]) for r in rows}
 

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 
 from gis_patrimoine.analysis.access import snap
-from gis_patrimoine.analysis.network import EDGES_SQL, ensure_network
+from gis_patrimoine.analysis.network import EDGES_SQL, ensure_network, nearest_edge
 from gis_patrimoine.analysis.params import load as load_params
 from gis_patrimoine.analysis.rounds import DepotProblem, asset_query
 from gis_patrimoine.catalogue import Activity, Layer
@@ -92,9 +92,7 @@ def asset_junctions(
     of work (m, m², units) as the catalogue counts them for the activity."""
     ensure_network(conn)
     query = asset_query(layer, activity, communes)
-    nearest = sql.SQL(
-        "(SELECT source, target FROM analysis.network_edge e WHERE e.drivable ORDER BY e.geom <-> a.geom LIMIT 1)"
-    )
+    nearest = sql.SQL("(SELECT source, target FROM {})").format(nearest_edge(sql.SQL("a.geom")))
     if activity.routing == "arc":  # a road's first driven piece; a road not driven: the driven segment nearest it
         nearest = sql.SQL(
             "(SELECT source, target FROM analysis.network_edge e WHERE e.road_id = a.id AND e.drivable "

@@ -31,6 +31,17 @@ ASSET_TABLES = (
 )
 
 
+def nearest_edge(geom: sql.Composable, driven: bool = True) -> sql.Composable:
+    """A FROM item (alias `e`): the network segment nearest to `geom`, driven ones only by default. Of the few
+    the spatial index gives first, the nearest to the micrometre, then the lowest id: a point as near two
+    segments (a junction) always gets the same one, whatever the physical order of the rows, so that a plan is
+    the same after the network is rebuilt."""
+    return sql.SQL(
+        "(SELECT * FROM (SELECT n.*, n.geom <-> {g} AS knn FROM analysis.network_edge n {w} "
+        "ORDER BY n.geom <-> {g} LIMIT 8) k ORDER BY round(k.knn::numeric, 6), k.id LIMIT 1) e"
+    ).format(g=geom, w=sql.SQL("WHERE n.drivable" if driven else ""))
+
+
 def ensure_network(conn: psycopg.Connection) -> bool:
     """Rebuild analysis.network_* if the road layer changed since the last build; returns whether it did."""
     built, current = conn.execute(
@@ -213,10 +224,9 @@ def network_report(conn: psycopg.Connection, far_m: float = 150.0, issues_listed
             ).fetchall()
         else:
             rows = conn.execute(
-                sql.SQL(
-                    "SELECT a.id, e.id FROM patrimoine.{} a CROSS JOIN LATERAL (SELECT e.id FROM "
-                    "analysis.network_edge e WHERE e.drivable ORDER BY e.geom <-> a.geom LIMIT 1) e"
-                ).format(sql.Identifier(table))
+                sql.SQL("SELECT a.id, e.id FROM patrimoine.{} a CROSS JOIN LATERAL {}").format(
+                    sql.Identifier(table), nearest_edge(sql.SQL("a.geom"))
+                )
             ).fetchall()
         for _, edge in rows:
             counts = per_part.setdefault(graph.part(edge_node[edge]), {})
@@ -226,9 +236,8 @@ def network_report(conn: psycopg.Connection, far_m: float = 150.0, issues_listed
         rows = conn.execute(
             sql.SQL(
                 "SELECT a.id, d.dist FROM patrimoine.{} a CROSS JOIN LATERAL (SELECT ST_Distance(e.geom, a.geom) dist "
-                "FROM analysis.network_edge e WHERE e.drivable ORDER BY e.geom <-> a.geom LIMIT 1) d "
-                "WHERE d.dist > %s ORDER BY d.dist DESC"
-            ).format(sql.Identifier(table)),
+                "FROM {}) d WHERE d.dist > %s ORDER BY d.dist DESC"
+            ).format(sql.Identifier(table), nearest_edge(sql.SQL("a.geom"))),
             (far_m,),
         ).fetchall()
         far[collection] = [(r[0], float(r[1])) for r in rows]

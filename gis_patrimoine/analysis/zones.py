@@ -43,8 +43,10 @@ def load_cells(conn: psycopg.Connection, service: str, size_m: float, depot_ids:
         "{parts}, w AS (SELECT k, sum(hours) AS hours FROM parts GROUP BY k) "
         "SELECT ST_AsBinary(h.geom), coalesce(w.hours, 0), n.id, "
         "  (SELECT c.insee FROM patrimoine.commune c WHERE ST_Intersects(c.geom, ST_Centroid(h.geom)) LIMIT 1) "
-        "FROM hex h LEFT JOIN w ON w.k = h.k CROSS JOIN LATERAL (SELECT id FROM analysis.network_node "
-        "  WHERE drivable ORDER BY geom <-> ST_Centroid(h.geom) LIMIT 1) n ORDER BY h.k"
+        "FROM hex h LEFT JOIN w ON w.k = h.k CROSS JOIN LATERAL (SELECT id FROM ("
+        "  SELECT id, geom <-> ST_Centroid(h.geom) AS knn FROM analysis.network_node WHERE drivable "
+        "  ORDER BY geom <-> ST_Centroid(h.geom) LIMIT 8) k "
+        "  ORDER BY round(k.knn::numeric, 6), k.id LIMIT 1) n ORDER BY h.k"
     ).format(parts=hex_parts_sql(size_m, service))
     rows = conn.execute(query).fetchall()
     nodes, costs = depot_costs(conn, depot_ids)
