@@ -111,6 +111,7 @@ class Attribute(Strict):
     min: float | None = None
     max: float | None = None
     unit: str | None = None
+    help: Title | None = None  # for the people who fill it in (the diagnostic's workbook)
 
     @model_validator(mode="after")
     def _codelist_for_codes(self) -> Attribute:
@@ -255,11 +256,37 @@ class Layer(Strict):
         return [a for a in self.attributes if a.writable]
 
 
+class DiagnosticTable(Strict):
+    """A table of the shared diagnostic (layers/diagnostic/): the means of the communes, beside the inventory.
+
+    Non-spatial, one sheet of the questionnaire workbook each; rows belong to a commune (`commune_insee`, empty
+    for the agglomération), which sets who may edit them; `key` says which columns make a row unique.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: Title
+    sheet: str = Field(max_length=31)  # Excel's limit for a sheet name
+    description: str
+    key: tuple[str, ...]
+    attributes: tuple[Attribute, ...]
+
+    @property
+    def qualified(self) -> sql.Identifier:
+        return sql.Identifier("patrimoine", self.name)
+
+    def attribute(self, name: str) -> Attribute:
+        for a in self.attributes:
+            if a.name == name:
+                return a
+        raise KeyError(f"table {self.name} has no attribute {name!r}")
+
+
 class Catalogue(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     layers: dict[str, Layer]
     codelists: dict[str, CodeList]
+    tables: dict[str, DiagnosticTable] = {}
 
     @property
     def asset_layers(self) -> list[Layer]:
@@ -276,8 +303,22 @@ class Catalogue(BaseModel):
     def check(self) -> None:
         """Cross-file consistency: code lists, references, tile properties, style fields exist."""
         problems = [p for layer in self.layers.values() for p in self._layer_problems(layer)]
+        problems += [p for table in self.tables.values() for p in self._table_problems(table)]
         if problems:
             raise CatalogueError("layer catalogue is inconsistent:\n  " + "\n  ".join(problems))
+
+    def _table_problems(self, table: DiagnosticTable) -> list[str]:
+        where = f"layers/diagnostic/{table.name}.yaml"
+        names = [a.name for a in table.attributes]
+        problems = [f"{where}: key column {k!r} is not an attribute" for k in table.key if k not in names]
+        if len(set(names)) != len(names):
+            problems.append(f"{where}: duplicate attribute names")
+        for a in table.attributes:
+            if a.codelist and a.codelist not in self.codelists:
+                problems.append(f"{where}: attribute {a.name}: unknown code list {a.codelist!r}")
+            if a.references and a.references not in self.layers:
+                problems.append(f"{where}: attribute {a.name}: unknown layer {a.references!r}")
+        return problems
 
     def _codes(self, codelist: str | None) -> set[str]:
         return set(self.codelists[codelist].codes) if codelist in self.codelists else set()
@@ -363,7 +404,16 @@ def load_catalogue(directory: Path | None = None) -> Catalogue:
         if layer.name != path.stem:
             raise CatalogueError(f"{path}: name {layer.name!r} must match the file name")
         layers[layer.name] = layer
-    catalogue = Catalogue(layers=layers, codelists=codelists)
+    tables: dict[str, DiagnosticTable] = {}
+    for path in sorted((directory / "diagnostic").glob("*.yaml")):
+        try:
+            table = DiagnosticTable(**_read_yaml(path))
+        except ValidationError as exc:
+            raise CatalogueError(f"{path}: {_describe(exc)}") from exc
+        if table.name != path.stem:
+            raise CatalogueError(f"{path}: name {table.name!r} must match the file name")
+        tables[table.name] = table
+    catalogue = Catalogue(layers=layers, codelists=codelists, tables=tables)
     catalogue.check()
     return catalogue
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from gis_patrimoine.cli_analyse import analyse_app
 from gis_patrimoine.cli_common import console, fail
 from gis_patrimoine.cli_demo import demo_app
+from gis_patrimoine.cli_diagnostic import diagnostic_app
 from gis_patrimoine.cli_history import history_app
 from gis_patrimoine.cli_import import export_cmd, import_app
 from gis_patrimoine.cli_qgis import qgis_app
@@ -33,6 +34,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(analyse_app, name="analyse")
 app.add_typer(qgis_app, name="qgis")
 app.add_typer(history_app, name="history")
+app.add_typer(diagnostic_app, name="diagnostic")
 
 
 @db_app.command("up")

@@ -442,3 +442,66 @@ def equipment_cmd(age: Annotated[int | None, typer.Option(help="Renewal age in y
             f"{d['layer']} {d['type']} installed before {d['installed_before']}: {d['total']:,} in "
             f"{len(d['communes'])} communes — a joint purchase"
         )
+
+
+@analyse_app.command("diagnostic")
+def diagnostic_cmd(
+    commune: Annotated[list[str], typer.Option(help="INSEE code (repeat); default: all")] = [],  # noqa: B006
+    output: Annotated[Path | None, typer.Option("--json", help="Also write the whole diagnostic as JSON here")] = None,
+    picture: Annotated[Path | None, typer.Option(help="Also draw capacity vs work and € per inhabitant (PNG)")] = None,
+) -> None:
+    """The shared diagnostic: posts and capacity against the work the inventory needs, machines held vs
+    needed, contracts, spending per inhabitant, unit prices side by side. Missing answers show as «—»."""
+    from gis_patrimoine.analysis.diagnostic import diagnostic
+
+    with psycopg.connect(database_url_or_exit()) as conn, refused():
+        d = diagnostic(conn, commune or None)
+        names = dict(conn.execute("SELECT insee, name FROM patrimoine.commune").fetchall())
+        if picture:
+            from gis_patrimoine.analysis.render import render_diagnostic
+
+            render_diagnostic(conn, d, picture)
+            console.print(f"wrote {picture}")
+
+    def num(value: float | None, fmt: str = ",.0f") -> str:
+        return "—" if value is None else format(value, fmt)
+
+    table = Table(
+        "service", "communes answered", "posts (FTE)", "capacity h", "work needed h", "own work h (answered)",
+        "contracts €/yr", "under capacity", title="Per service: capacity vs the work the inventory needs",
+    )  # fmt: skip
+    for s in d["services"]:
+        table.add_row(
+            s["service"], str(s["communes_answered"]), num(s["posts"], ",.1f"), num(s["capacity_h"]),
+            num(s["workload_h"]), num(s["own_work_answered_h"]), num(s["contract_cost_eur"]),
+            ", ".join(names.get(c, c) for c in s["under_capacity"]) or "none",
+        )  # fmt: skip
+    console.print(table)
+    machines = Table("type", "held", "mean age (yr)", "machine-days needed", "held by", title="Machines")
+    for m in d["machines"]:
+        machines.add_row(
+            m["type"], str(m["held"]), num(m["mean_age_years"], ".1f"), num(m["machine_days_needed"]),
+            ", ".join(f"{names.get(k, 'agglo')} {n}" for k, n in list(m["held_by"].items())[:6]),
+        )  # fmt: skip
+    console.print(machines)
+    spending = Table("commune", "staff €", "machines €", "depots €", "contracts €", "purchases €", "€/inhabitant",
+                     title="Spending per year (— : not answered)")  # fmt: skip
+    for s in d["spending"]:
+        spending.add_row(
+            s["name"], num(s["staff_eur"]), num(s["machines_eur"]), num(s["depots_eur"]), num(s["contracts_eur"]),
+            num(s["purchases_eur"]), num(s["per_inhabitant_eur"], ",.1f"),
+        )  # fmt: skip
+    console.print(spending)
+    prices = Table("item", "unit", "communes", "lowest €", "median €", "highest €", "pays the most",
+                   "saving at the lowest price €/yr",
+                   title="Purchases: the same item, unit prices side by side")  # fmt: skip
+    for p in d["purchases"][:15]:
+        prices.add_row(
+            p["item"], p["unit"], str(p["communes"]), num(p["min_price_eur"], ",.2f"),
+            num(p["median_price_eur"], ",.2f"), num(p["max_price_eur"], ",.2f"), p["pays_most"],
+            num(p["saving_at_lowest_eur"]),
+        )  # fmt: skip
+    console.print(prices)
+    if output:
+        output.write_text(json.dumps(d, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        console.print(f"wrote {output}")

@@ -28,8 +28,8 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 def _schema_hash() -> str:
     h = hashlib.sha256()
     for folder in ("sql", "layers"):
-        for path in sorted((PROJECT_ROOT / folder).glob("*")):
-            h.update(path.name.encode())
+        for path in sorted(p for p in (PROJECT_ROOT / folder).rglob("*") if p.is_file()):
+            h.update(str(path.relative_to(PROJECT_ROOT)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:10]
 

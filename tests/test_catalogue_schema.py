@@ -117,3 +117,48 @@ def test_codelists_match_catalogue(conn: psycopg.Connection) -> None:
             f"SELECT code, label_fr, label_en FROM patrimoine_vl.{name} WHERE active ORDER BY sort_order"  # noqa: S608
         ).fetchall()
         assert rows == [(v.code, v.fr, v.en) for v in codelist.values], name
+
+
+AUDIT = ["id", "created_at", "updated_at", "updated_by"]
+
+
+@pytest.mark.parametrize("table", CATALOGUE.tables.values(), ids=lambda table: table.name)
+def test_diagnostic_tables_match_catalogue(conn: psycopg.Connection, table) -> None:
+    """The diagnostic's tables (layers/diagnostic/): columns, types, NOT NULL, code-list FKs, ranges, history."""
+    columns = _columns(conn, table.name)
+    assert sorted(columns) == sorted([a.name for a in table.attributes] + AUDIT), table.name
+    fks = _foreign_keys(conn, table.name)
+    checks = dict(
+        conn.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+            "AND contype = 'c'",
+            (f"patrimoine.{table.name}",),
+        ).fetchall()
+    )
+    for attr in table.attributes:
+        col = columns[attr.name]
+        assert col["data_type"] == attr.sql_type, f"{table.name}.{attr.name}: type"
+        assert col["nullable"] == (not attr.required), f"{table.name}.{attr.name}: NOT NULL iff required"
+        if attr.type == "code":
+            assert fks.get(attr.name) == f"patrimoine_vl.{attr.codelist}", f"{table.name}.{attr.name}: FK"
+        elif attr.type == "commune":
+            assert fks.get(attr.name) == "patrimoine.commune"
+        elif attr.type == "reference":
+            assert fks.get(attr.name) == f"patrimoine.{attr.references}"
+        else:
+            assert attr.name not in fks
+        if attr.default is not None:
+            assert col["default"] is not None and str(attr.default).lower() in col["default"].lower()
+        if attr.min is not None or attr.max is not None:
+            definition = checks.get(f"{table.name}_{attr.name}_range")
+            assert definition, f"{table.name}.{attr.name}: no range check"
+            bounds = [float(x) for x in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?", definition)]
+            assert bounds == [b for b in (attr.min, attr.max) if b is not None], f"{table.name}.{attr.name}"
+    triggers = {
+        r[0]
+        for r in conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+            (f"patrimoine.{table.name}",),
+        )
+    }
+    assert {"log_insert", "log_update", "log_delete", f"{table.name}_rights_update"} <= triggers

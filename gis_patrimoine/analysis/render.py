@@ -74,3 +74,49 @@ def render_zones(conn: psycopg.Connection, run_id: int, path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def render_diagnostic(conn: psycopg.Connection, d: dict, path: Path) -> Path:
+    """The diagnostic in one picture: per service, the posts' hours against the work the inventory needs (left);
+    the communes coloured by spending per inhabitant, hatched where answers are missing (right)."""
+    import numpy as np
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6), dpi=110, gridspec_kw={"width_ratios": [1, 1.2]})
+    services = d["services"]
+    x = np.arange(len(services))
+    left.bar(x - 0.2, [s["capacity_h"] / 1000 for s in services], 0.4, label="posts' productive hours", color="#4263eb")
+    left.bar(
+        x + 0.2, [s["workload_answered_h"] / 1000 for s in services], 0.4, label="catalogued work", color="#f59f00"
+    )
+    for k, s in enumerate(services):
+        left.annotate(f"{s['posts']:.0f} FTE", (k - 0.2, s["capacity_h"] / 1000), ha="center", va="bottom", fontsize=8)
+    left.set_xticks(x, [s["service"].replace("_", " ") for s in services])
+    left.set_ylabel("thousand agent hours a year")
+    left.set_title("Capacity vs the work the inventory describes", fontsize=11)
+    left.legend(fontsize=8)
+    spend = {s["commune"]: s for s in d["spending"]}
+    rows = conn.execute("SELECT insee, ST_AsBinary(geom) FROM patrimoine.commune").fetchall()
+    values = [v["per_inhabitant_eur"] for v in spend.values() if v["per_inhabitant_eur"] is not None]
+    lo, hi = (min(values), max(values)) if values else (0, 1)
+    cmap = plt.get_cmap("YlOrRd")
+    for insee, wkb in rows:
+        s = spend.get(insee)
+        value = s["per_inhabitant_eur"] if s else None
+        colour = "#dee2e6" if value is None else cmap((value - lo) / max(hi - lo, 1e-9))
+        geom = shapely.from_wkb(wkb)
+        right.add_collection(
+            PatchCollection(_patches(geom), facecolor=colour, edgecolor="#343a40", linewidth=0.6,
+                            hatch=None if s and s["complete"] else "//")
+        )  # fmt: skip
+        if value is not None:
+            c = geom.representative_point()
+            right.annotate(f"{value:.0f}", (c.x, c.y), ha="center", fontsize=7)
+    right.autoscale()
+    right.set_aspect("equal")
+    right.axis("off")
+    right.set_title(f"€ per inhabitant a year ({lo:.0f}–{hi:.0f}; hatched: some answers missing)", fontsize=11)
+    fig.suptitle("Shared diagnostic of the technical services")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

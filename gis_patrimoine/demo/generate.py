@@ -26,6 +26,7 @@ from shapely.ops import substring
 
 from gis_patrimoine.analysis.network import endpoint_components
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
+from gis_patrimoine.demo.diagnostic import write_workbook
 from gis_patrimoine.demo.territory import CENTRAL_COMMUNE, Commune, load_territory
 
 SOURCE = "demo"
@@ -482,6 +483,7 @@ def depot_rows(commune: Commune, at: shapely.Point, rng: np.random.Generator) ->
                 "staff": 40,
                 "geom": shapely.Point(at.x + 40, at.y + 40),
                 "equipment": {"van": 6, "aerial_platform": 3, "sweeper": 2, "flail_mower": 3, "truck": 3},
+                "agglomeration": True,
             }
         )
     return rows
@@ -491,7 +493,8 @@ def depot_rows(commune: Commune, at: shapely.Point, rng: np.random.Generator) ->
 
 
 def generate(outdir: Path, scale: float = 1.0, seed: int = 1, catalogue: Catalogue | None = None) -> Summary:
-    """Write communes.gpkg, roads.gpkg, street_lights.gpkg, green_spaces.gpkg, buildings.gpkg, depots.gpkg."""
+    """Write communes.gpkg, roads.gpkg, street_lights.gpkg, green_spaces.gpkg, buildings.gpkg, depots.gpkg, and
+    the diagnostic's questionnaire as the communes would return it (diagnostic.xlsx)."""
     catalogue = catalogue or get_catalogue()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -518,6 +521,7 @@ def generate(outdir: Path, scale: float = 1.0, seed: int = 1, catalogue: Catalog
         for insee, piece in cut_at_boundaries(line, communes):
             mains_by_commune[insee].append(piece)
     endpoints: list[np.ndarray] = []
+    all_depots: list[tuple[str, str, dict[str, int], bool]] = []  # for the diagnostic workbook
     road_defaults = {v.code: v.defaults for v in catalogue.codelists["road_class"].values}
     for commune in communes:
         rng = _rng(seed, commune)
@@ -601,6 +605,7 @@ def generate(outdir: Path, scale: float = 1.0, seed: int = 1, catalogue: Catalog
             "MultiPolygon",
         )
         depots = depot_rows(commune, depot_at, rng)
+        all_depots += [(d["name"], commune.insee, d["equipment"], d.get("agglomeration", False)) for d in depots]
         writer.write(
             "depots",
             [d["geom"] for d in depots],
@@ -616,6 +621,7 @@ def generate(outdir: Path, scale: float = 1.0, seed: int = 1, catalogue: Catalog
             {"crews": pa.int32(), "staff": pa.int32()},
             "Point",
         )
+    write_workbook(outdir, communes, all_depots, seed, catalogue)
     ends = np.concatenate(endpoints)
     summary.components = int(endpoint_components(ends[:, 0], ends[:, 1]).max() + 1) if len(ends) else 0
     return summary

@@ -8,7 +8,9 @@ from pathlib import Path
 import psycopg
 
 from gis_patrimoine.analysis.network import component_sizes_from_roads
+from gis_patrimoine.demo.diagnostic import FILE as DIAGNOSTIC_FILE
 from gis_patrimoine.demo.territory import POPULATION_YEAR
+from gis_patrimoine.diagnostic.load import load_file
 from gis_patrimoine.importer import CommuneOptions, ImportOptions, ImportReport, import_communes, import_layer
 
 # roads before street lights, which are linked to the nearest road on import
@@ -39,18 +41,8 @@ def load(url: str, outdir: Path, on_report: Callable[[ImportReport], None] | Non
         if on_report:
             on_report(reports[-1])
     with psycopg.connect(url) as conn:
-        sync_depot_equipment(conn)
+        diagnostic = None
+        if (outdir / DIAGNOSTIC_FILE).exists():  # the questionnaires, as the communes send them back
+            diagnostic = load_file(conn, outdir / DIAGNOSTIC_FILE, user="demo")
         components = component_sizes_from_roads(conn)
-    return {"reports": reports, "components": len(components)}
-
-
-def sync_depot_equipment(conn: psycopg.Connection) -> int:
-    """Depot files carry their equipment as "van:2;mower:1" (kept in extra); fill depot_equipment from it."""
-    return conn.execute(
-        """INSERT INTO patrimoine.depot_equipment AS e (depot_id, equipment_type, quantity)
-           SELECT d.id, split_part(item, ':', 1), split_part(item, ':', 2)::int
-           FROM patrimoine.depot d, unnest(string_to_array(d.extra ->> 'equipment', ';')) item
-           WHERE item ~ '^[a-z_]+:[0-9]+$'
-           ON CONFLICT (depot_id, equipment_type) DO UPDATE SET quantity = excluded.quantity
-           WHERE e.quantity IS DISTINCT FROM excluded.quantity"""
-    ).rowcount
+    return {"reports": reports, "components": len(components), "diagnostic": diagnostic}

@@ -1,0 +1,1 @@
+"""The shared diagnostic: the questionnaire workbook, its import and export."""

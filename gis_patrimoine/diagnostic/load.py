@@ -1,0 +1,215 @@
+"""Loading the questionnaire: every cell checked first, then all of the file or nothing.
+
+A refusal lists each problem with its sheet, row, column and value, and the database stays as it was. A file
+that passes replaces, sheet by sheet, the previous answers of the communes that sheet holds (the history keeps
+them; an empty sheet is no answer and changes nothing), and records who answered what
+(patrimoine_sys.diagnostic_return), so that a commune that never answered is shown as missing, not as zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from gis_patrimoine.catalogue import Catalogue, DiagnosticTable, get_catalogue
+from gis_patrimoine.diagnostic.values import Lookups, Refused, parse
+from gis_patrimoine.diagnostic.workbook import (
+    SheetRows,
+    WorkbookError,
+    fillable,
+    read_csv,
+    read_xlsx,
+    tables,
+    write,
+)
+
+AGGLO_KEY = "agglo"
+MAX_LISTED = 30
+
+
+class DiagnosticRefused(ValueError):
+    """The file was not loaded; `problems` name sheet, row, column and value."""
+
+    def __init__(self, file: str, problems: list[str]) -> None:
+        self.file, self.problems = file, problems
+        shown = "\n  ".join(problems[:MAX_LISTED])
+        more = f"\n  … and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        super().__init__(f"{file}: nothing was loaded, {len(problems)} problem(s):\n  {shown}{more}")
+
+
+@dataclass
+class DiagnosticReport:
+    file: str
+    communes: list[str]  # INSEE codes answered (agglo for the agglomération)
+    written: dict[str, int] = field(default_factory=dict)  # table -> rows
+    replaced: dict[str, int] = field(default_factory=dict)  # table -> previous rows removed
+    unchanged: list[str] = field(default_factory=list)  # tables whose answers were already these
+
+
+def lookups(conn: psycopg.Connection, catalogue: Catalogue) -> Lookups:
+    communes = conn.execute("SELECT insee, name FROM patrimoine.commune ORDER BY insee").fetchall()
+    depots = conn.execute("SELECT id, name, commune_insee FROM patrimoine.depot ORDER BY id").fetchall()
+    return Lookups.build(catalogue, communes, depots)
+
+
+def read(path: Path, catalogue: Catalogue, table: str | None = None, encoding: str | None = None) -> list[SheetRows]:
+    if path.suffix.lower() == ".csv":
+        return [read_csv(path, catalogue, table, encoding)]
+    return read_xlsx(path, catalogue)
+
+
+def check(sheets: list[SheetRows], found: Lookups) -> tuple[dict[str, list[dict]], list[str]]:
+    """Typed rows per table, and the problems (sheet, row, column, value, what is wrong)."""
+    typed: dict[str, list[dict]] = {}
+    problems: list[str] = []
+    for sheet in sheets:
+        table = sheet.table
+        attrs = {a.name: a for a in fillable(table)}
+        seen: dict[tuple, int] = {}
+        out = typed.setdefault(table.name, [])
+        for number, cells in sheet.rows:
+            row: dict[str, object] = {}
+            # the commune first: a depot's name is looked up within it
+            for name in sorted(cells, key=lambda n: attrs[n].type != "commune"):
+                attr = attrs[name]
+                letter, header = sheet.columns[name]
+                try:
+                    row[name] = parse(attr, cells[name], found, row.get("commune_insee"))
+                except Refused as exc:
+                    problems.append(f"sheet {sheet.sheet!r}, row {number}, column {letter} «{header}»: {exc}")
+                    continue
+                if row[name] is None and attr.required:
+                    problems.append(f"sheet {sheet.sheet!r}, row {number}, column {letter} «{header}»: empty")
+            for name, attr in attrs.items():
+                if row.get(name) is None and attr.default is not None:
+                    row[name] = attr.default
+            key = tuple(row.get(k) for k in table.key)
+            if key in seen:
+                titles = ", ".join(table.attribute(k).title.fr for k in table.key)
+                problems.append(
+                    f"sheet {sheet.sheet!r}, rows {seen[key]} and {number}: the same {titles} twice; "
+                    "merge them into one row"
+                )
+            seen.setdefault(key, number)
+            out.append(row)
+    return typed, problems
+
+
+def load_file(
+    conn: psycopg.Connection,
+    path: Path,
+    table: str | None = None,
+    encoding: str | None = None,
+    user: str | None = None,
+    allowed: set[str] | None = None,
+    catalogue: Catalogue | None = None,
+) -> DiagnosticReport:
+    """Check then load a questionnaire (.xlsx, or one table as .csv), all or nothing; `allowed` (INSEE codes,
+    agglo) limits the communes the file may answer for (an editor's)."""
+    catalogue = catalogue or get_catalogue()
+    try:
+        sheets = read(path, catalogue, table, encoding)
+    except WorkbookError as exc:
+        raise DiagnosticRefused(path.name, [str(exc)]) from exc
+    if not any(s.rows for s in sheets):
+        raise DiagnosticRefused(path.name, ["no answer: every sheet of the questionnaire is empty"])
+    typed, problems = check(sheets, lookups(conn, catalogue))
+    communes = sorted({r.get("commune_insee") or AGGLO_KEY for rows in typed.values() for r in rows})
+    if allowed is not None and (other := [c for c in communes if c not in allowed]):
+        problems.append(f"answers for commune(s) {', '.join(other)}, which this account may not edit")
+    if problems:
+        raise DiagnosticRefused(path.name, problems)
+    report = DiagnosticReport(path.name, communes)
+    with conn.transaction():
+        if user:
+            conn.execute("SELECT set_config('gis_patrimoine.user', %s, true)", (user,))
+        for name, rows in typed.items():
+            if not rows:  # an empty sheet is not an answer: the previous ones stay
+                continue
+            t = catalogue.tables[name]
+            answered = sorted({r.get("commune_insee") or AGGLO_KEY for r in rows})
+            if sorted(map(_key(t), rows)) == sorted(map(_key(t), _current(conn, t, answered))):
+                report.unchanged.append(name)  # the same answers again: nothing to write, nothing in the history
+                continue
+            report.replaced[name] = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE coalesce(commune_insee, %s) = ANY(%s)").format(t.qualified),
+                (AGGLO_KEY, answered),
+            ).rowcount
+            _insert(conn, t, rows)
+            report.written[name] = len(rows)
+            for key in answered:
+                conn.execute(
+                    "INSERT INTO patrimoine_sys.diagnostic_return (commune_key, table_name, file, rows) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (commune_key, table_name) DO UPDATE SET file = excluded.file, "
+                    "rows = excluded.rows, imported_at = now(), imported_by = patrimoine_app.actor()",
+                    (key, name, path.name, sum((r.get("commune_insee") or AGGLO_KEY) == key for r in rows)),
+                )
+    return report
+
+
+def _key(table: DiagnosticTable):
+    """A row as a comparable tuple (numbers as their column's type: 1607 and 1607.0 are the same answer)."""
+    kinds = [(a.name, a.type) for a in fillable(table)]
+
+    def key(row: dict) -> str:
+        out = []
+        for name, kind in kinds:
+            v = row.get(name)
+            out.append(float(v) if kind == "real" and v is not None else v)
+        return repr(out)
+
+    return key
+
+
+def _current(conn: psycopg.Connection, table: DiagnosticTable, answered: list[str]) -> list[dict]:
+    names = [a.name for a in fillable(table)]
+    rows = conn.execute(
+        sql.SQL("SELECT {} FROM {} WHERE coalesce(commune_insee, %s) = ANY(%s)").format(
+            sql.SQL(", ").join(map(sql.Identifier, names)), table.qualified
+        ),
+        (AGGLO_KEY, answered),
+    )
+    return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def _insert(conn: psycopg.Connection, table: DiagnosticTable, rows: list[dict]) -> None:
+    if not rows:
+        return
+    names = [a.name for a in fillable(table)]
+    with conn.cursor() as cur:
+        cur.executemany(
+            sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                table.qualified,
+                sql.SQL(", ").join(map(sql.Identifier, names)),
+                sql.SQL(", ").join(sql.Placeholder() * len(names)),
+            ),
+            [tuple(r.get(n) for n in names) for r in rows],
+        )
+
+
+def stored(conn: psycopg.Connection, catalogue: Catalogue, communes: list[str] | None = None) -> dict[str, list[dict]]:
+    """The answers in the database (of these communes, agglo included), as rows of each table."""
+    out = {}
+    for t in tables(catalogue):
+        names = [a.name for a in fillable(t)]
+        order = sql.SQL(", ").join(sql.SQL("{} NULLS FIRST").format(sql.Identifier(k)) for k in t.key)
+        query = sql.SQL(
+            "SELECT {} FROM {} WHERE %s::text[] IS NULL OR coalesce(commune_insee, %s) = ANY(%s) ORDER BY {}, id"
+        ).format(sql.SQL(", ").join(map(sql.Identifier, names)), t.qualified, order)
+        out[t.name] = [dict(zip(names, r, strict=True)) for r in conn.execute(query, (communes, AGGLO_KEY, communes))]
+    return out
+
+
+def template(conn: psycopg.Connection, path: Path, catalogue: Catalogue | None = None) -> None:
+    catalogue = catalogue or get_catalogue()
+    write(path, catalogue, lookups(conn, catalogue))
+
+
+def export(
+    conn: psycopg.Connection, path: Path, communes: list[str] | None = None, catalogue: Catalogue | None = None
+) -> None:
+    catalogue = catalogue or get_catalogue()
+    write(path, catalogue, lookups(conn, catalogue), stored(conn, catalogue, communes))

@@ -1,0 +1,201 @@
+-- gis-patrimoine 0013: the shared diagnostic — staff, equipment, depots' costs, contracts and purchases.
+-- depends: 0012_noding
+--
+-- Tables beside the inventory, described in layers/diagnostic/ (one sheet each of the questionnaire workbook).
+-- A row belongs to a commune (commune_insee), or to the agglomération (commune_insee empty): that sets who may
+-- edit it (the same rights as the assets), and a re-import replaces one commune's answers. Every change is in
+-- patrimoine_sys.history, like the assets'.
+
+DO $$
+DECLARE
+    list text;
+BEGIN
+    FOREACH list IN ARRAY ARRAY['skill', 'grade', 'season', 'provider_kind', 'purchase_category', 'purchase_unit'] LOOP
+        EXECUTE format($f$
+            CREATE TABLE patrimoine_vl.%1$I (
+                code       text PRIMARY KEY CHECK (code ~ '^[a-z0-9_]+$'),
+                label_fr   text NOT NULL,
+                label_en   text NOT NULL,
+                sort_order integer NOT NULL DEFAULT 0,
+                active     boolean NOT NULL DEFAULT true
+            )$f$, list);
+    END LOOP;
+END
+$$;
+-- A grade's default annual loaded cost of one FTE (synced from layers/codelists.yaml by db init).
+ALTER TABLE patrimoine_vl.grade ADD COLUMN default_cost_eur double precision;
+
+CREATE TABLE patrimoine.staff (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    commune_insee   text REFERENCES patrimoine.commune (insee) ON UPDATE CASCADE,
+    service         text NOT NULL REFERENCES patrimoine_vl.service (code),
+    skill           text NOT NULL REFERENCES patrimoine_vl.skill (code),
+    grade           text REFERENCES patrimoine_vl.grade (code),
+    fte             double precision NOT NULL CONSTRAINT staff_fte_range CHECK (fte BETWEEN 0 AND 500),
+    loaded_cost_eur double precision CONSTRAINT staff_loaded_cost_eur_range CHECK (loaded_cost_eur BETWEEN 0 AND 200000),
+    hours_per_year  double precision DEFAULT 1607
+                    CONSTRAINT staff_hours_per_year_range CHECK (hours_per_year BETWEEN 0 AND 2200),
+    absence_share   double precision DEFAULT 0.12
+                    CONSTRAINT staff_absence_share_range CHECK (absence_share BETWEEN 0 AND 0.6),
+    seasonal        boolean DEFAULT false,
+    months          integer CONSTRAINT staff_months_range CHECK (months BETWEEN 1 AND 12),
+    notes           text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    updated_by      text NOT NULL DEFAULT patrimoine_app.actor()
+);
+
+CREATE TABLE patrimoine.equipment (
+    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    commune_insee      text REFERENCES patrimoine.commune (insee) ON UPDATE CASCADE,
+    depot_id           bigint NOT NULL REFERENCES patrimoine.depot (id) ON DELETE CASCADE,
+    label              text NOT NULL,
+    equipment_type     text NOT NULL REFERENCES patrimoine_vl.equipment_type (code),
+    year               integer CONSTRAINT equipment_year_range CHECK (year BETWEEN 1950 AND 2100),
+    purchase_price_eur double precision
+                       CONSTRAINT equipment_purchase_price_eur_range CHECK (purchase_price_eur BETWEEN 0 AND 2000000),
+    life_years         double precision CONSTRAINT equipment_life_years_range CHECK (life_years BETWEEN 1 AND 50),
+    running_cost_eur   double precision
+                       CONSTRAINT equipment_running_cost_eur_range CHECK (running_cost_eur BETWEEN 0 AND 500000),
+    hours_used         double precision CONSTRAINT equipment_hours_used_range CHECK (hours_used BETWEEN 0 AND 8760),
+    season             text DEFAULT 'all_year' REFERENCES patrimoine_vl.season (code),
+    notes              text,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now(),
+    updated_by         text NOT NULL DEFAULT patrimoine_app.actor()
+);
+CREATE INDEX equipment_depot_idx ON patrimoine.equipment (depot_id);
+
+CREATE TABLE patrimoine.depot_cost (
+    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    commune_insee     text REFERENCES patrimoine.commune (insee) ON UPDATE CASCADE,
+    depot_id          bigint NOT NULL UNIQUE REFERENCES patrimoine.depot (id) ON DELETE CASCADE,
+    annual_cost_eur   double precision
+                      CONSTRAINT depot_cost_annual_cost_eur_range CHECK (annual_cost_eur BETWEEN 0 AND 5000000),
+    capacity_crews    integer CONSTRAINT depot_cost_capacity_crews_range CHECK (capacity_crews BETWEEN 0 AND 200),
+    capacity_vehicles integer CONSTRAINT depot_cost_capacity_vehicles_range CHECK (capacity_vehicles BETWEEN 0 AND 500),
+    notes             text,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    updated_by        text NOT NULL DEFAULT patrimoine_app.actor()
+);
+
+CREATE TABLE patrimoine.contract (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    commune_insee   text REFERENCES patrimoine.commune (insee) ON UPDATE CASCADE,
+    service         text NOT NULL REFERENCES patrimoine_vl.service (code),
+    activity        text,
+    provider_kind   text NOT NULL REFERENCES patrimoine_vl.provider_kind (code),
+    provider        text NOT NULL,
+    annual_cost_eur double precision NOT NULL
+                    CONSTRAINT contract_annual_cost_eur_range CHECK (annual_cost_eur BETWEEN 0 AND 50000000),
+    work_share      double precision DEFAULT 1 CONSTRAINT contract_work_share_range CHECK (work_share BETWEEN 0 AND 1),
+    end_year        integer CONSTRAINT contract_end_year_range CHECK (end_year BETWEEN 2000 AND 2100),
+    notes           text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    updated_by      text NOT NULL DEFAULT patrimoine_app.actor()
+);
+
+CREATE TABLE patrimoine.purchase (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    commune_insee  text REFERENCES patrimoine.commune (insee) ON UPDATE CASCADE,
+    category       text NOT NULL REFERENCES patrimoine_vl.purchase_category (code),
+    item           text NOT NULL,
+    quantity       double precision NOT NULL CONSTRAINT purchase_quantity_range CHECK (quantity BETWEEN 0 AND 100000000),
+    unit           text NOT NULL REFERENCES patrimoine_vl.purchase_unit (code),
+    unit_price_eur double precision NOT NULL
+                   CONSTRAINT purchase_unit_price_eur_range CHECK (unit_price_eur BETWEEN 0 AND 1000000),
+    supplier       text,
+    notes          text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    updated_by     text NOT NULL DEFAULT patrimoine_app.actor()
+);
+
+-- a row is unique by its table's key (layers/diagnostic/*.yaml), empty values included
+CREATE UNIQUE INDEX staff_key ON patrimoine.staff
+    (coalesce(commune_insee, ''), service, skill, coalesce(grade, ''), coalesce(seasonal, false));
+CREATE UNIQUE INDEX equipment_key ON patrimoine.equipment (coalesce(commune_insee, ''), depot_id, label);
+CREATE UNIQUE INDEX contract_key ON patrimoine.contract
+    (coalesce(commune_insee, ''), service, coalesce(activity, ''), provider);
+CREATE UNIQUE INDEX purchase_key ON patrimoine.purchase (coalesce(commune_insee, ''), category, item);
+
+INSERT INTO patrimoine_sys.data_version (layer)
+VALUES ('staff'), ('equipment'), ('depot_cost'), ('contract'), ('purchase');
+
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['staff', 'equipment', 'depot_cost', 'contract', 'purchase'] LOOP
+        PERFORM patrimoine_app.attach_history(t, 'id');
+        -- the assets' rights: editors write their communes' rows; the agglomération's (empty commune) are
+        -- managers' and admins'
+        EXECUTE format('ALTER TABLE patrimoine.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY read_all ON patrimoine.%I FOR SELECT USING (true)', t);
+        EXECUTE format('CREATE POLICY insert_own ON patrimoine.%I FOR INSERT '
+                       'WITH CHECK (patrimoine_app.may_edit(commune_insee))', t);
+        EXECUTE format('CREATE POLICY update_checked ON patrimoine.%I FOR UPDATE USING (true) WITH CHECK (true)', t);
+        EXECUTE format('CREATE POLICY delete_any ON patrimoine.%I FOR DELETE USING (true)', t);
+        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
+                       'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
+                       t || '_rights_update', t);
+        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
+                       t || '_rights_delete', t);
+        EXECUTE format('GRANT INSERT, UPDATE, DELETE ON patrimoine.%I TO gp_editor', t);
+    END LOOP;
+END
+$$;
+
+-- Rows of the agglomération (no commune) are refused to commune editors too: name them in the message.
+CREATE OR REPLACE FUNCTION patrimoine_app.check_communes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    denied text;
+BEGIN
+    IF patrimoine_app.writes_everywhere() THEN
+        RETURN NULL;
+    END IF;
+    SELECT coalesce(commune_insee, 'agglomération') INTO denied FROM old_rows
+    WHERE NOT patrimoine_app.may_edit(commune_insee) LIMIT 1;
+    IF denied IS NULL AND TG_OP = 'UPDATE' THEN
+        EXECUTE 'SELECT coalesce(commune_insee, ''agglomération'') FROM new_rows '
+                'WHERE NOT patrimoine_app.may_edit(commune_insee) LIMIT 1'
+            INTO denied;
+    END IF;
+    IF denied IS NOT NULL THEN
+        RAISE EXCEPTION 'user % may not % % of commune % (%): not among the communes assigned to them',
+            current_user, lower(TG_OP),
+            CASE WHEN TG_TABLE_NAME IN ('staff', 'equipment', 'depot_cost', 'contract', 'purchase')
+                 THEN 'the diagnostic answers' ELSE 'assets' END,
+            denied, TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'an agglomération manager can assign it: gis-patrimoine users create LOGIN --commune INSEE';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Which commune answered which sheet, when, from which file: a commune that never answered is shown as
+-- missing (never as zero); one that answered with no row has none. 'agglo' stands for the agglomération.
+CREATE TABLE patrimoine_sys.diagnostic_return (
+    commune_key text NOT NULL,
+    table_name  text NOT NULL,
+    file        text NOT NULL,
+    rows        integer NOT NULL,
+    imported_at timestamptz NOT NULL DEFAULT now(),
+    imported_by text NOT NULL DEFAULT patrimoine_app.actor(),
+    PRIMARY KEY (commune_key, table_name)
+);
+GRANT SELECT ON patrimoine_sys.diagnostic_return TO gp_reader;
+GRANT INSERT, UPDATE, DELETE ON patrimoine_sys.diagnostic_return TO gp_editor;
+
+-- One source for the machines a depot holds: the diagnostic's equipment, one row per machine. The former
+-- per-type counts become as many machines (named after their type), and depot_equipment a view of them.
+INSERT INTO patrimoine.equipment (commune_insee, depot_id, label, equipment_type)
+SELECT d.commune_insee, e.depot_id, replace(e.equipment_type, '_', ' ') || ' ' || n, e.equipment_type
+FROM patrimoine.depot_equipment e JOIN patrimoine.depot d ON d.id = e.depot_id, generate_series(1, e.quantity) n;
+DROP TABLE patrimoine.depot_equipment;
+CREATE VIEW patrimoine.depot_equipment AS
+SELECT depot_id, equipment_type, count(*)::integer AS quantity FROM patrimoine.equipment GROUP BY 1, 2;

@@ -1,0 +1,341 @@
+"""The shared diagnostic: the questionnaire workbook (template, import all or nothing, export), rights and
+history on its tables, and the diagnostic's figures on a small territory worked out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from gis_patrimoine.analysis.diagnostic import diagnostic
+from gis_patrimoine.catalogue import get_catalogue
+from gis_patrimoine.diagnostic.load import DiagnosticRefused, load_file
+from gis_patrimoine.diagnostic.load import template as write_template
+from tests.servers import add_token, running_server
+from tests.test_migrations import run_cli
+from tests.test_roles import as_user
+
+SQUARE = "MULTIPOLYGON((({x} 6780000, {x2} 6780000, {x2} 6781000, {x} 6781000, {x} 6780000)))"
+TABLES = ("staff", "equipment", "depot_cost", "contract", "purchase")
+STAFF = [  # as the workbook shows them: labels, "INSEE — name", oui/non
+    ["53130 — Laval", "Éclairage public", "Électricien habilité", "Technicien", 2, 52000, 1607, 0.1, "non", None,
+     "régie"],
+    ["53130 — Laval", "Espaces verts", "Espaces verts", "Adjoint technique", 1.5, 38000, 1607, 0.12, "oui", 6, None],
+    ["Agglomération", "Voirie", "Encadrement", "Ingénieur", 1, 68000, 1607, 0.12, "non", None, None],
+]  # fmt: skip
+EQUIPMENT = [
+    ["53130 — Laval", "CTM Laval", "Nacelle 1", "Nacelle élévatrice", 2012, 85000, 12, 6000, 300, "Toute l'année", None]
+]
+DEPOTS = [["53130 — Laval", "CTM Laval", 9000, 3, 5, None]]
+CONTRACTS = [
+    ["53054 — Changé", "Éclairage public", None, "Syndicat (énergie, eau…)", "Territoire d'énergie Mayenne", 4000, 1,
+     2028, None]
+]  # fmt: skip
+PURCHASES = [
+    ["53130 — Laval", "Lanternes LED", "Lanterne LED 40 W", 10, "unité", 300, "A", None],
+    ["53054 — Changé", "Lanternes LED", "Lanterne LED 40 W", 20, "unité", 400, "B", None],
+]
+
+
+@pytest.fixture
+def territory(conn: psycopg.Connection, db_url: str) -> str:
+    """Laval and Changé, a depot each, a street light in Laval."""
+    for insee, name, x, pop in (("53130", "Laval", 400000, 50000), ("53054", "Changé", 402000, 5000)):
+        conn.execute(
+            "INSERT INTO patrimoine.commune (insee, name, population, geom) VALUES (%s, %s, %s, "
+            "ST_GeomFromText(%s, 2154))",
+            (insee, name, pop, SQUARE.format(x=x, x2=x + 1000)),
+        )
+        conn.execute(
+            "INSERT INTO patrimoine.depot (commune_insee, source, source_id, name, services, crews, geom) VALUES "
+            "(%s, 't', %s, %s, '{lighting,roads,green_spaces,buildings}', 1, "
+            "ST_SetSRID(ST_MakePoint(%s, 6780500), 2154))",
+            (insee, insee, f"CTM {name}", x + 500),
+        )
+    conn.execute(
+        "INSERT INTO patrimoine.street_light (commune_insee, source, source_id, lamp_type, geom) VALUES "
+        "('53130', 't', 'l1', 'led', ST_SetSRID(ST_MakePoint(400100, 6780100), 2154))"
+    )
+    conn.commit()
+    return db_url
+
+
+@pytest.fixture
+def logins(territory: str) -> str:
+    """An editor of Laval (gp_t_alice) and a manager, as database logins."""
+    for login, role, communes in (("gp_t_alice", "editor", ["53130"]), ("gp_t_max", "manager", [])):
+        args = ["users", "create", login, "--role", role, *(a for c in communes for a in ("--commune", c))]
+        assert run_cli(*args, url=territory).returncode == 0
+    return territory
+
+
+def fill(template: Path, out: Path, sheets: dict[str, list[list]]) -> Path:
+    wb = load_workbook(template)
+    for sheet, rows in sheets.items():
+        for row in rows:
+            wb[sheet].append(row)
+    wb.save(out)
+    return out
+
+
+def state(url: str) -> dict:
+    with psycopg.connect(url) as conn:
+        out = {
+            t: conn.execute(
+                f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM patrimoine.{t} t"  # noqa: S608
+            ).fetchone()[0]
+            for t in TABLES
+        }
+        out["returns"] = conn.execute("SELECT count(*) FROM patrimoine_sys.diagnostic_return").fetchone()[0]
+        out["history"] = conn.execute("SELECT count(*) FROM patrimoine_sys.history").fetchone()[0]
+    return out
+
+
+@pytest.fixture
+def template(territory: str, tmp_path: Path) -> Path:
+    path = tmp_path / "questionnaire.xlsx"
+    with psycopg.connect(territory) as conn:
+        write_template(conn, path)
+    return path
+
+
+def test_the_cli_writes_the_template(territory: str, tmp_path: Path) -> None:
+    done = run_cli("diagnostic", "template", str(tmp_path / "q.xlsx"), url=territory)
+    assert done.returncode == 0 and "Personnel" in load_workbook(tmp_path / "q.xlsx").sheetnames
+
+
+def test_template_has_a_sheet_per_table_french_headers_help_and_drop_downs(template: Path) -> None:
+    wb = load_workbook(template)
+    catalogue = get_catalogue()
+    assert wb.sheetnames[:2] == ["Lisez-moi", "Listes"] and wb["Listes"].sheet_state == "hidden"
+    assert wb.sheetnames[2:] == [catalogue.tables[t].sheet for t in TABLES]
+    staff = wb["Personnel"]
+    headers = [c.value for c in staff[1]]
+    assert headers[:5] == [
+        "Commune (code INSEE, vide pour l'agglomération)",
+        "Service",
+        "Compétence",
+        "Grade",
+        "Postes (ETP)",
+    ]
+    assert "Équivalents temps plein" in staff["E1"].comment.text
+    lists = {str(dv.sqref).split(":")[0]: dv for dv in staff.data_validations.dataValidation}
+    assert "Listes" in lists["B2"].formula1 and lists["E2"].type == "decimal"  # service from a list, posts a number
+    listed = [c.value for c in wb["Listes"]["A"] if c.value]
+    assert "53130 — Laval" in listed and "Agglomération" in listed
+    skills = next(col for col in wb["Listes"].iter_cols(values_only=True) if col[0] == "skill")
+    assert "Électricien habilité" in skills
+
+
+def test_a_filled_workbook_round_trips(template: Path, territory: str, tmp_path: Path) -> None:
+    sheets = {"Personnel": STAFF, "Matériel": EQUIPMENT, "Centres techniques": DEPOTS, "Contrats": CONTRACTS,
+              "Achats": PURCHASES}  # fmt: skip
+    filled = fill(template, tmp_path / "filled.xlsx", sheets)
+    done = run_cli("diagnostic", "import", str(filled), url=territory)
+    assert done.returncode == 0, done.stdout + done.stderr
+    exported = tmp_path / "exported.xlsx"
+    assert run_cli("diagnostic", "export", str(exported), url=territory).returncode == 0
+    wb = load_workbook(exported)
+    for sheet, rows in sheets.items():
+        got = [list(r) for r in wb[sheet].iter_rows(min_row=2, values_only=True)]
+        assert sorted(map(repr, got)) == sorted(map(repr, rows)), sheet
+    with psycopg.connect(territory) as conn:
+        assert conn.execute("SELECT count(*) FROM patrimoine.staff WHERE commune_insee IS NULL").fetchone()[0] == 1
+        assert conn.execute(
+            "SELECT months, seasonal FROM patrimoine.staff WHERE service = 'green_spaces'"
+        ).fetchone() == (
+            6,
+            True,
+        )
+
+
+COMMUNE = "column A «Commune (code INSEE, vide pour l'agglomération)»"
+BROKEN = [
+    ({"Feuil1": [["x"]]}, "sheet 'Feuil1' is not part of the questionnaire"),
+    (
+        {"Personnel": [["53130", "Voirie", "Jardinier", None, 1]]},
+        "row 2, column C «Compétence»: 'Jardinier' is not in the list",
+    ),
+    (
+        {"Personnel": [["53130", "Voirie", "Voirie", None, "deux"]]},
+        "row 2, column E «Postes (ETP)»: 'deux' is not a number",
+    ),
+    ({"Personnel": [["53130", "Voirie", "Voirie", None, -1]]}, "column E «Postes (ETP)»: -1 is out of range [0, 500]"),
+    ({"Personnel": [["99999", "Voirie", "Voirie", None, 1]]}, f"{COMMUNE}: '99999' is not a commune"),
+    (
+        {"Personnel": [["53130", "Voirie", "Voirie", None, 1], ["53130 — Laval", "voirie", "VOIRIE", None, 2]]},
+        "sheet 'Personnel', rows 2 and 3: the same",
+    ),
+    ({"Personnel": [["53130", "Voirie", "Voirie", None, None]]}, "row 2, column E «Postes (ETP)»: empty"),
+    (
+        {"Matériel": [["53130", "CTM Nulle Part", "x", "Fourgon"]]},
+        "column B «Centre technique»: 'CTM Nulle Part': no depot",
+    ),
+    ({}, "no answer: every sheet of the questionnaire is empty"),
+]
+
+
+@pytest.mark.parametrize(("sheets", "expected"), BROKEN)
+def test_broken_workbooks_are_refused_naming_sheet_row_and_column(
+    template: Path, territory: str, tmp_path: Path, sheets: dict, expected: str
+) -> None:
+    wb = load_workbook(template)
+    for sheet, rows in sheets.items():
+        ws = wb[sheet] if sheet in wb.sheetnames else wb.create_sheet(sheet)
+        for row in rows:
+            ws.append(row)
+    path = tmp_path / "broken.xlsx"
+    wb.save(path)
+    before = state(territory)
+    with psycopg.connect(territory) as conn, pytest.raises(DiagnosticRefused) as refused:
+        load_file(conn, path)
+    assert "broken.xlsx: nothing was loaded" in str(refused.value)
+    assert any(expected in p for p in refused.value.problems), refused.value.problems
+    assert state(territory) == before
+
+
+def test_the_cli_refuses_with_every_problem(template: Path, territory: str, tmp_path: Path) -> None:
+    path = fill(template, tmp_path / "broken.xlsx", {"Personnel": [["53130", "Voirie", "Jardinier", None, "deux"]]})
+    done = run_cli("diagnostic", "import", str(path), url=territory)
+    text = " ".join(done.stderr.split())
+    assert done.returncode == 1 and "nothing was loaded, 2 problem(s)" in text
+    assert "'Jardinier' is not in the list" in text and "'deux' is not a number" in text
+
+
+def test_other_files_are_refused_clearly(territory: str, tmp_path: Path) -> None:
+    before = state(territory)
+    junk = tmp_path / "answers.xlsx"
+    junk.write_bytes(b"not a workbook at all")
+    done = run_cli("diagnostic", "import", str(junk), url=territory)
+    assert done.returncode == 1 and "not an .xlsx workbook" in done.stderr
+    # a CSV saved by an old Excel, in Windows-1252: refused with the way out, then read with its encoding
+    csv_path = tmp_path / "staff.csv"
+    csv_path.write_bytes(
+        "Commune;Service;Compétence;Postes (ETP)\n53130;Éclairage public;Électricien habilité;2\n".encode("cp1252")
+    )
+    done = run_cli("diagnostic", "import", str(csv_path), url=territory)
+    assert (
+        done.returncode == 1 and "line 1 is not UTF-8" in " ".join(done.stderr.split()) and "--encoding" in done.stderr
+    )
+    assert state(territory) == before
+    done = run_cli("diagnostic", "import", str(csv_path), "--encoding", "cp1252", url=territory)
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(territory) as conn:
+        assert conn.execute("SELECT skill, fte FROM patrimoine.staff").fetchall() == [("electrician", 2.0)]
+
+
+def test_a_reimport_replaces_the_communes_answers_and_the_history_keeps_them(
+    template: Path, territory: str, tmp_path: Path
+) -> None:
+    first = fill(template, tmp_path / "v1.xlsx", {"Personnel": STAFF, "Achats": PURCHASES})
+    assert run_cli("diagnostic", "import", str(first), url=territory).returncode == 0
+    second = fill(template, tmp_path / "v2.xlsx", {"Personnel": [["53130", "Voirie", "Voirie", None, 3]]})
+    assert run_cli("diagnostic", "import", str(second), url=territory).returncode == 0
+    with psycopg.connect(territory) as conn:
+        staff = conn.execute(
+            "SELECT coalesce(commune_insee, 'agglo'), service, fte FROM patrimoine.staff ORDER BY 1"
+        ).fetchall()
+        assert staff == [("53130", "roads", 3.0), ("agglo", "roads", 1.0)]  # Laval's replaced; the agglo's kept
+        assert conn.execute("SELECT count(*) FROM patrimoine.purchase").fetchone()[0] == 2  # no Achats sent: kept
+        deleted = conn.execute(
+            "SELECT count(*) FROM patrimoine_sys.history WHERE layer = 'staff' AND operation = 'DELETE'"
+        ).fetchone()[0]
+        assert deleted == 2  # Laval's two former rows, kept in the history
+
+
+def test_rights_and_history_on_the_answers(template: Path, logins: str, tmp_path: Path) -> None:
+    territory = logins
+    filled = fill(template, tmp_path / "filled.xlsx", {"Personnel": STAFF, "Contrats": CONTRACTS})
+    with psycopg.connect(territory) as conn:
+        load_file(conn, filled)
+    with as_user(territory, "gp_t_alice") as alice:  # what QGIS does with an editor's login
+        alice.execute("UPDATE patrimoine.staff SET fte = 2.5 WHERE commune_insee = '53130' AND service = 'lighting'")
+        alice.commit()
+        with pytest.raises(
+            psycopg.errors.InsufficientPrivilege, match="may not update the diagnostic answers of commune 53054"
+        ):
+            alice.execute("UPDATE patrimoine.contract SET annual_cost_eur = 1")
+        alice.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="of commune agglomération"):
+            alice.execute("DELETE FROM patrimoine.staff WHERE commune_insee IS NULL")
+        alice.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            alice.execute(
+                "INSERT INTO patrimoine.staff (commune_insee, service, skill, fte) "
+                "VALUES ('53054', 'roads', 'roads', 1)"
+            )
+        alice.rollback()
+    with psycopg.connect(territory) as conn:
+        change = conn.execute(
+            "SELECT changed_fields, old_values ->> 'fte', new_values ->> 'fte', db_user FROM patrimoine_sys.history "
+            "WHERE layer = 'staff' AND operation = 'UPDATE'"
+        ).fetchone()
+        assert change[:3] == (["fte"], "2", "2.5") and change[3] == "gp_t_alice"
+        assert conn.execute("SELECT annual_cost_eur FROM patrimoine.contract").fetchone()[0] == 4000
+
+
+def test_the_diagnostic_worked_out_by_hand(template: Path, territory: str, tmp_path: Path) -> None:
+    filled = fill(
+        template, tmp_path / "filled.xlsx", {"Personnel": STAFF[:1], "Contrats": CONTRACTS, "Achats": PURCHASES}
+    )
+    assert run_cli("diagnostic", "import", str(filled), url=territory).returncode == 0
+    with psycopg.connect(territory) as conn:
+        d = diagnostic(conn)
+    figures = {(f["commune"], f["service"]): f for f in d["figures"]}
+    laval = figures[("53130", "lighting")]
+    assert laval["posts"] == 2 and laval["capacity_h"] == pytest.approx(2 * 1607 * 0.9)
+    # one LED light: inspection 6 min + … per year, counted for a crew of two agents
+    assert laval["workload_h"] > 0 and laval["balance_h"] == pytest.approx(laval["capacity_h"] - laval["own_work_h"])
+    assert laval["staff_cost_eur"] == 104000
+    # Changé answered contracts only: its posts are missing, not zero; its lighting is all contracted
+    assert ("53054", "lighting") in figures and figures[("53054", "lighting")]["posts"] is None
+    assert figures[("53054", "lighting")]["contract_cost_eur"] == 4000
+    spending = {s["commune"]: s for s in d["spending"]}
+    assert spending["53054"]["staff_eur"] is None and spending["53054"]["contracts_eur"] == 4000
+    assert spending["53130"]["machines_eur"] is None  # no equipment sheet from Laval: missing
+    [lantern] = d["purchases"]
+    assert (lantern["min_price_eur"], lantern["max_price_eur"], lantern["pays_most"]) == (300, 400, "Changé")
+    assert lantern["saving_at_lowest_eur"] == 20 * 100
+
+
+def test_the_questionnaire_over_http(template: Path, territory: str, tmp_path: Path) -> None:
+    editor = add_token(territory, "alice", "editor", ["53130"])
+    manager = add_token(territory, "max", "manager")
+    filled = fill(template, tmp_path / "filled.xlsx", {"Personnel": STAFF[:2]})
+    other = fill(template, tmp_path / "other.xlsx", {"Contrats": CONTRACTS})
+    with running_server(territory) as base, httpx.Client(base_url=base, timeout=60) as client:
+        got = client.get("/diagnostic/template")
+        assert got.status_code == 200 and got.content[:2] == b"PK"
+        (tmp_path / "down.xlsx").write_bytes(got.content)
+        assert "Personnel" in load_workbook(tmp_path / "down.xlsx").sheetnames
+        assert client.post("/diagnostic/imports", content=filled.read_bytes()).status_code == 401
+        refused = client.post("/diagnostic/imports", content=other.read_bytes(), headers=editor)
+        assert refused.status_code == 403 and "53054" in refused.text  # Changé is not hers
+        loaded = client.post("/diagnostic/imports", content=filled.read_bytes(), headers=editor)
+        assert loaded.status_code == 201, loaded.text
+        assert loaded.json()["written"] == {"staff": 2}
+        bad = Workbook()
+        bad.active.title = "Personnel"
+        bad.active.append(["Commune", "Service", "Compétence", "Postes (ETP)"])
+        bad.active.append(["53130", "Voirie", "Voirie", "beaucoup"])
+        bad.save(tmp_path / "bad.xlsx")
+        answer = client.post("/diagnostic/imports", content=(tmp_path / "bad.xlsx").read_bytes(), headers=manager)
+        assert answer.status_code == 422 and "'beaucoup' is not a number" in answer.json()["problems"][0]
+        d = client.get("/analysis/diagnostic").json()
+        assert {s["service"] for s in d["services"]} >= {"lighting", "green_spaces"}
+        assert client.get("/analysis/diagnostic", params={"commune": "99999"}).status_code == 422
+
+
+def test_the_same_answers_again_change_nothing(template: Path, territory: str, tmp_path: Path) -> None:
+    filled = fill(template, tmp_path / "filled.xlsx", {"Personnel": STAFF, "Achats": PURCHASES})
+    with psycopg.connect(territory) as conn:
+        load_file(conn, filled)
+        conn.commit()
+        before = state(territory)
+        again = load_file(conn, filled)
+        conn.commit()
+    assert sorted(again.unchanged) == ["purchase", "staff"] and again.written == {}
+    assert state(territory) == before
