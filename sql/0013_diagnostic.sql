@@ -193,8 +193,9 @@ GRANT INSERT, UPDATE, DELETE ON patrimoine_sys.diagnostic_return TO gp_editor;
 
 -- One source for the machines a depot holds: the diagnostic's equipment, one row per machine. The former
 -- per-type counts become as many machines (named after their type), and depot_equipment a view of them.
-INSERT INTO patrimoine.equipment (commune_insee, depot_id, label, equipment_type)
-SELECT d.commune_insee, e.depot_id, replace(e.equipment_type, '_', ' ') || ' ' || n, e.equipment_type
+-- (season left empty: the code lists are filled after the migrations, by db init)
+INSERT INTO patrimoine.equipment (commune_insee, depot_id, label, equipment_type, season)
+SELECT d.commune_insee, e.depot_id, replace(e.equipment_type, '_', ' ') || ' ' || n, e.equipment_type, NULL
 FROM patrimoine.depot_equipment e JOIN patrimoine.depot d ON d.id = e.depot_id, generate_series(1, e.quantity) n;
 DROP TABLE patrimoine.depot_equipment;
 CREATE VIEW patrimoine.depot_equipment AS

@@ -339,3 +339,22 @@ def test_the_same_answers_again_change_nothing(template: Path, territory: str, t
         conn.commit()
     assert sorted(again.unchanged) == ["purchase", "staff"] and again.written == {}
     assert state(territory) == before
+
+
+def test_a_commune_alone_on_a_line_answers_none(template: Path, territory: str, tmp_path: Path) -> None:
+    filled = fill(template, tmp_path / "none.xlsx", {"Contrats": [["53130 — Laval"], *CONTRACTS]})
+    with psycopg.connect(territory) as conn:
+        report = load_file(conn, filled)
+        conn.commit()
+        d = diagnostic(conn)
+        assert report.written == {"contract": 1}
+        spending = {s["commune"]: s for s in d["spending"]}
+        assert spending["53130"]["contracts_eur"] == 0 and spending["53054"]["contracts_eur"] == 4000
+        assert spending["53130"]["staff_eur"] is None  # Personnel not sent: missing, not zero
+    exported = tmp_path / "exported.xlsx"
+    with psycopg.connect(territory) as conn:
+        from gis_patrimoine.diagnostic.load import export
+
+        export(conn, exported)
+    rows = [list(r) for r in load_workbook(exported)["Contrats"].iter_rows(min_row=2, values_only=True)]
+    assert ["53130 — Laval"] + [None] * 8 in rows and len(rows) == 2

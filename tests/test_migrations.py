@@ -113,3 +113,30 @@ def test_a_lock_left_by_a_killed_migration_does_not_block(empty_db_url: str) -> 
     result = run_cli("db", "init", url=empty_db_url)
     assert result.returncode == 0, result.stderr
     assert "Applied migrations" in result.stdout
+
+
+def test_upgrading_a_database_that_holds_data(empty_db_url: str) -> None:
+    """0012 and 0013 change tables that hold data (the network, the machines of the depots): a database in use
+    upgrades with its data kept — the machines counted per type become one row each."""
+    migrate(empty_db_url, upto="0011_layer_styles")
+    with psycopg.connect(empty_db_url) as conn:
+        conn.execute("INSERT INTO patrimoine_vl.equipment_type (code, label_fr, label_en) VALUES ('van', 'F', 'V')")
+        conn.execute("INSERT INTO patrimoine_vl.service (code, label_fr, label_en) VALUES ('roads', 'V', 'R')")
+        conn.execute(
+            "INSERT INTO patrimoine.commune (insee, name, geom) VALUES ('53130', 'Laval', "
+            "ST_GeomFromText('MULTIPOLYGON(((0 0, 10 0, 10 10, 0 10, 0 0)))', 2154))"
+        )
+        depot = conn.execute(
+            "INSERT INTO patrimoine.depot (commune_insee, source, source_id, name, services, crews, geom) VALUES "
+            "('53130', 't', 'd', 'CTM', '{roads}', 1, ST_SetSRID(ST_MakePoint(5, 5), 2154)) RETURNING id"
+        ).fetchone()[0]
+        conn.execute("INSERT INTO patrimoine.depot_equipment VALUES (%s, 'van', 2)", (depot,))
+        conn.commit()
+    result = run_cli("db", "init", url=empty_db_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("SELECT label, commune_insee FROM patrimoine.equipment ORDER BY 1").fetchall() == [
+            ("van 1", "53130"),
+            ("van 2", "53130"),
+        ]
+        assert conn.execute("SELECT * FROM patrimoine.depot_equipment").fetchall() == [(depot, "van", 2)]

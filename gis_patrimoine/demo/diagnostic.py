@@ -115,6 +115,8 @@ def build(communes: list[Commune], depots: list[tuple[str, str, dict[str, int], 
                  "provider_kind": "private_firm", "provider": "Entreprise agricole (fauchage)",
                  "annual_cost_eur": round(float(rng.uniform(2, 6)) * commune.area_km2 * 100, -1), "work_share": 1.0}
             )  # fmt: skip
+        if not any(c["commune_insee"] == commune.insee for c in rows["contract"]):
+            rows["contract"].append({"commune_insee": commune.insee})  # the commune alone: "no contract"
         for item, (category, unit, price, per_k) in PURCHASES.items():
             quantity = round(max(1.0, per_k * pop / 1000), 0 if unit in ("unit", "l", "t") else 1)
             discount = 0.9 if pop > 20000 else 1.0  # bigger orders, better prices
@@ -143,6 +145,8 @@ def build(communes: list[Commune], depots: list[tuple[str, str, dict[str, int], 
                      "hours_used": round(float(rng.uniform(120, 700))), "season": season}
                 )  # fmt: skip
     rows["staff"] += agglomeration_rows()
+    rows["contract"].append({"commune_insee": None})  # the agglomération contracts nothing out
+    rows["purchase"].append({"commune_insee": None})  # and its purchases go through Laval's
     return rows
 
 

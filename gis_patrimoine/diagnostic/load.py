@@ -61,16 +61,29 @@ def read(path: Path, catalogue: Catalogue, table: str | None = None, encoding: s
     return read_xlsx(path, catalogue)
 
 
-def check(sheets: list[SheetRows], found: Lookups) -> tuple[dict[str, list[dict]], list[str]]:
-    """Typed rows per table, and the problems (sheet, row, column, value, what is wrong)."""
+def check(
+    sheets: list[SheetRows], found: Lookups, none: dict[str, set[str]] | None = None
+) -> tuple[dict[str, list[dict]], list[str]]:
+    """Typed rows per table, and the problems (sheet, row, column, value, what is wrong). A row that gives its
+    commune and nothing else says "none" (no contract, no machine): it goes to `none` (table -> communes)."""
     typed: dict[str, list[dict]] = {}
     problems: list[str] = []
+    none = none if none is not None else {}
     for sheet in sheets:
         table = sheet.table
         attrs = {a.name: a for a in fillable(table)}
         seen: dict[tuple, int] = {}
         out = typed.setdefault(table.name, [])
         for number, cells in sheet.rows:
+            if "commune_insee" in cells and all(_empty(v) for k, v in cells.items() if k != "commune_insee"):
+                try:
+                    commune = parse(attrs["commune_insee"], cells["commune_insee"], found)
+                except Refused as exc:
+                    letter, header = sheet.columns["commune_insee"]
+                    problems.append(f"sheet {sheet.sheet!r}, row {number}, column {letter} «{header}»: {exc}")
+                    continue
+                none.setdefault(table.name, set()).add(commune or AGGLO_KEY)
+                continue
             row: dict[str, object] = {}
             # the commune first: a depot's name is looked up within it
             for name in sorted(cells, key=lambda n: attrs[n].type != "commune"):
@@ -98,6 +111,10 @@ def check(sheets: list[SheetRows], found: Lookups) -> tuple[dict[str, list[dict]
     return typed, problems
 
 
+def _empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def load_file(
     conn: psycopg.Connection,
     path: Path,
@@ -116,8 +133,12 @@ def load_file(
         raise DiagnosticRefused(path.name, [str(exc)]) from exc
     if not any(s.rows for s in sheets):
         raise DiagnosticRefused(path.name, ["no answer: every sheet of the questionnaire is empty"])
-    typed, problems = check(sheets, lookups(conn, catalogue))
-    communes = sorted({r.get("commune_insee") or AGGLO_KEY for rows in typed.values() for r in rows})
+    none: dict[str, set[str]] = {}
+    typed, problems = check(sheets, lookups(conn, catalogue), none)
+    communes = sorted(
+        {r.get("commune_insee") or AGGLO_KEY for rows in typed.values() for r in rows}
+        | {c for cs in none.values() for c in cs}
+    )
     if allowed is not None and (other := [c for c in communes if c not in allowed]):
         problems.append(f"answers for commune(s) {', '.join(other)}, which this account may not edit")
     if problems:
@@ -127,24 +148,33 @@ def load_file(
         if user:
             conn.execute("SELECT set_config('gis_patrimoine.user', %s, true)", (user,))
         for name, rows in typed.items():
-            if not rows:  # an empty sheet is not an answer: the previous ones stay
+            answered = sorted({r.get("commune_insee") or AGGLO_KEY for r in rows} | none.get(name, set()))
+            if not answered:  # an empty sheet is not an answer: the previous ones stay
                 continue
             t = catalogue.tables[name]
-            answered = sorted({r.get("commune_insee") or AGGLO_KEY for r in rows})
-            if sorted(map(_key(t), rows)) == sorted(map(_key(t), _current(conn, t, answered))):
+            same = sorted(map(_key(t), rows)) == sorted(map(_key(t), _current(conn, t, answered)))
+            if same:
                 report.unchanged.append(name)  # the same answers again: nothing to write, nothing in the history
-                continue
-            report.replaced[name] = conn.execute(
-                sql.SQL("DELETE FROM {} WHERE coalesce(commune_insee, %s) = ANY(%s)").format(t.qualified),
-                (AGGLO_KEY, answered),
-            ).rowcount
-            _insert(conn, t, rows)
-            report.written[name] = len(rows)
+            else:
+                report.replaced[name] = conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE coalesce(commune_insee, %s) = ANY(%s)").format(t.qualified),
+                    (AGGLO_KEY, answered),
+                ).rowcount
+                _insert(conn, t, rows)
+                report.written[name] = len(rows)
             for key in answered:
                 conn.execute(
-                    "INSERT INTO patrimoine_sys.diagnostic_return (commune_key, table_name, file, rows) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (commune_key, table_name) DO UPDATE SET file = excluded.file, "
-                    "rows = excluded.rows, imported_at = now(), imported_by = patrimoine_app.actor()",
+                    sql.SQL(
+                        "INSERT INTO patrimoine_sys.diagnostic_return (commune_key, table_name, file, rows) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT (commune_key, table_name) DO {}"
+                    ).format(
+                        sql.SQL("NOTHING")
+                        if same
+                        else sql.SQL(
+                            "UPDATE SET file = excluded.file, rows = excluded.rows, imported_at = now(), "
+                            "imported_by = patrimoine_app.actor()"
+                        )
+                    ),
                     (key, name, path.name, sum((r.get("commune_insee") or AGGLO_KEY) == key for r in rows)),
                 )
     return report
@@ -200,6 +230,15 @@ def stored(conn: psycopg.Connection, catalogue: Catalogue, communes: list[str] |
             "SELECT {} FROM {} WHERE %s::text[] IS NULL OR coalesce(commune_insee, %s) = ANY(%s) ORDER BY {}, id"
         ).format(sql.SQL(", ").join(map(sql.Identifier, names)), t.qualified, order)
         out[t.name] = [dict(zip(names, r, strict=True)) for r in conn.execute(query, (communes, AGGLO_KEY, communes))]
+        # a commune that answered "none": its commune alone on a line, as it sent it
+        out[t.name] += [
+            {"commune_insee": None if key == AGGLO_KEY else key}
+            for (key,) in conn.execute(
+                "SELECT commune_key FROM patrimoine_sys.diagnostic_return WHERE table_name = %s AND rows = 0 "
+                "AND (%s::text[] IS NULL OR commune_key = ANY(%s)) ORDER BY 1",
+                (t.name, communes, communes),
+            )
+        ]
     return out
 
 
