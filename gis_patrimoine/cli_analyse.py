@@ -449,14 +449,22 @@ def diagnostic_cmd(
     commune: Annotated[list[str], typer.Option(help="INSEE code (repeat); default: all")] = [],  # noqa: B006
     output: Annotated[Path | None, typer.Option("--json", help="Also write the whole diagnostic as JSON here")] = None,
     picture: Annotated[Path | None, typer.Option(help="Also draw capacity vs work and € per inhabitant (PNG)")] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write the printable report (HTML) here")] = None,
 ) -> None:
     """The shared diagnostic: posts and capacity against the work the inventory needs, machines held vs
-    needed, contracts, spending per inhabitant, unit prices side by side. Missing answers show as «—»."""
-    from gis_patrimoine.analysis.diagnostic import diagnostic
+    needed, contracts, spending per inhabitant, unit prices side by side. Missing answers show as «—».
+    Stored per commune as the collection diagnostic_communes (map overlay, QGIS)."""
+    from gis_patrimoine.analysis.diagnostic import diagnostic, store
 
     with psycopg.connect(database_url_or_exit()) as conn, refused():
         d = diagnostic(conn, commune or None)
+        stored = store(conn, d) if not commune else 0
         names = dict(conn.execute("SELECT insee, name FROM patrimoine.commune").fetchall())
+        if report:
+            from gis_patrimoine.analysis.diagnostic_report import diagnostic_report
+
+            report.write_text(diagnostic_report(conn, d), encoding="utf-8")
+            console.print(f"wrote {report}")
         if picture:
             from gis_patrimoine.analysis.render import render_diagnostic
 
@@ -505,3 +513,5 @@ def diagnostic_cmd(
     if output:
         output.write_text(json.dumps(d, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         console.print(f"wrote {output}")
+    if stored:
+        console.print(f"stored {stored} communes in the collection diagnostic_communes")

@@ -24,11 +24,38 @@ from qgis.core import (
 )
 
 
-def pg_layer(db: dict, schema: str, table: str, key: str, user: str | None = None) -> QgsVectorLayer:
+def pg_layer(
+    db: dict, schema: str, table: str, key: str, user: str | None = None, geom: str = "geom"
+) -> QgsVectorLayer:
     uri = QgsDataSourceUri()
     uri.setConnection(db["host"], str(db["port"]), db["dbname"], user or db["user"], "")
-    uri.setDataSource(schema, table, "geom", "", key)
+    uri.setDataSource(schema, table, geom, "", key)
     return QgsVectorLayer(uri.uri(False), table, "postgres")
+
+
+def diagnostic(spec: dict) -> dict:
+    """The diagnostic's tables as a QGIS user opens them (no geometry): forms; then the editor changes posts."""
+    db, ed = spec["db"], spec["editor"]
+    out: dict = {"tables": {}}
+    for table in spec["tables"]:
+        lyr = pg_layer(db, "patrimoine", table, "id", user=ed["login"], geom="")
+        fields = lyr.fields()
+        out["tables"][table] = {
+            "valid": lyr.isValid(),
+            "count": lyr.featureCount(),
+            "widgets": {f.name(): lyr.editorWidgetSetup(i).type() for i, f in enumerate(fields)},
+            "aliases": {f.name(): lyr.attributeAlias(i) for i, f in enumerate(fields)},
+        }
+    for label, row in (("own", ed["own_row"]), ("other", ed["other_row"])):
+        lyr = pg_layer(db, "patrimoine", "staff", "id", user=ed["login"], geom="")
+        lyr.startEditing()
+        fid = next(ft.id() for ft in lyr.getFeatures(f"id = {row}"))
+        lyr.changeAttributeValue(fid, lyr.fields().indexOf("fte"), 4.5)
+        ok = lyr.commitChanges()
+        out[label] = {"ok": ok, "errors": " ".join(lyr.commitErrors())}
+        if not ok:
+            lyr.rollBack()
+    return out
 
 
 def layers(spec: dict) -> list[dict]:
@@ -124,7 +151,8 @@ def main() -> None:
     result = {}
     try:
         for step in spec["steps"]:
-            result[step] = {"layers": layers, "project": project, "edit": edit, "server": server}[step](spec)
+            steps = {"layers": layers, "project": project, "edit": edit, "server": server, "diagnostic": diagnostic}
+            result[step] = steps[step](spec)
     finally:
         print(json.dumps(result))
         app.exitQgis()

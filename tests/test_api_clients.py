@@ -25,6 +25,7 @@ TABLES = {
     "service_zones": "analysis.service_zone",
     "opportunities": "analysis.opportunity",
     "network_issues": "analysis.network_issue",
+    "diagnostic_communes": "analysis.diagnostic_commune",
 }
 
 
@@ -115,9 +116,8 @@ def test_map_page_renders_and_shows_attributes(api: str, browser, tmp_path: Path
     assert not errors and not page.evaluate("window.gisPatrimoine.errors")
     rendered = page.evaluate("window.gisPatrimoine.map.queryRenderedFeatures().length")
     assert rendered > 100
-    assert (
-        page.locator("#layers input").count() == 6 + 8
-    )  # the inventory, and the analysis overlays (off), network issues among them
+    overlays = 9  # the analysis results (off until switched on), network issues and the diagnostic among them
+    assert page.locator("#layers input").count() == 6 + overlays
     assert page.locator("#layers input:checked").count() == 6
     assert page.locator("#commune option").count() == 21
     # zoom into Laval, click a road: its attributes pop up

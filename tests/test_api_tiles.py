@@ -119,6 +119,7 @@ def test_tilejson_tilesets_and_style(api: str) -> None:
         "service_zones",
         "opportunities",
         "network_issues",
+        "diagnostic_communes",
     }
     one = httpx.get(f"{api}/collections/roads/tiles/WebMercatorQuad/tilejson.json").json()
     assert one["vector_layers"][0]["fields"]["road_class"] == "Classe"
@@ -138,6 +139,7 @@ def test_tilejson_tilesets_and_style(api: str) -> None:
         "round_stops",
         "opportunities",
         "network_issues",
+        "diagnostic_communes",
     }
     assert all(la["layout"]["visibility"] == "none" for la in style["layers"] if la.get("source-layer") in overlays)
 

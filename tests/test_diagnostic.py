@@ -358,3 +358,86 @@ def test_a_commune_alone_on_a_line_answers_none(template: Path, territory: str, 
         export(conn, exported)
     rows = [list(r) for r in load_workbook(exported)["Contrats"].iter_rows(min_row=2, values_only=True)]
     assert ["53130 — Laval"] + [None] * 8 in rows and len(rows) == 2
+
+
+def test_qgis_opens_the_answers_with_forms_and_an_editor_changes_its_communes_only(
+    template: Path, logins: str, tmp_path: Path
+) -> None:
+    """Real PyQGIS (tests/qgis_probe.py): the diagnostic's tables open without geometry, with their default
+    forms (value relations, French aliases); the editor of Laval changes Laval's posts, not Changé's."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from tests.test_qgis import probe
+
+    url = logins
+    assert run_cli("qgis", "styles", url=url).returncode == 0
+    staff = [
+        STAFF[0],
+        ["53054 — Changé", "Voirie", "Voirie", "Adjoint technique", 2, None, None, None, None, None, None],
+    ]
+    with psycopg.connect(url) as conn:
+        load_file(conn, fill(template, tmp_path / "filled.xlsx", {"Personnel": staff, "Achats": PURCHASES}))
+        conn.commit()
+        own, other = (
+            conn.execute("SELECT id FROM patrimoine.staff WHERE commune_insee = %s", (c,)).fetchone()[0]
+            for c in ("53130", "53054")
+        )
+    p = conninfo_to_dict(url)
+    spec = {
+        "db": {"host": p["host"], "port": p["port"], "dbname": p["dbname"], "user": p["user"]},
+        "steps": ["diagnostic"],
+        "tables": list(TABLES),
+        "editor": {"login": "gp_t_alice", "own_row": own, "other_row": other},
+    }
+    seen = probe(spec)["diagnostic"]
+    catalogue = get_catalogue()
+    for name in TABLES:
+        t = seen["tables"][name]
+        assert t["valid"], name
+        for a in catalogue.tables[name].attributes:
+            assert t["aliases"][a.name] == a.title.fr, (name, a.name)
+            if a.type in ("code", "commune") or a.type == "reference":
+                assert t["widgets"][a.name] == "ValueRelation", (name, a.name)
+    assert seen["tables"]["staff"]["count"] == 2 and seen["tables"]["purchase"]["count"] == 2
+    assert seen["own"]["ok"], seen["own"]
+    assert (
+        not seen["other"]["ok"] and "may not update the diagnostic answers of commune 53054" in seen["other"]["errors"]
+    )
+    with psycopg.connect(url) as conn:
+        assert dict(conn.execute("SELECT commune_insee, fte FROM patrimoine.staff").fetchall()) == {
+            "53130": 4.5,
+            "53054": 2.0,
+        }
+        change = conn.execute(
+            "SELECT db_user, changed_fields FROM patrimoine_sys.history WHERE layer = 'staff' AND operation = 'UPDATE'"
+        ).fetchall()
+        assert change == [("gp_t_alice", ["fte"])]
+
+
+def test_stored_per_commune_as_a_collection_and_a_printable_report(
+    template: Path, territory: str, tmp_path: Path
+) -> None:
+    filled = fill(template, tmp_path / "filled.xlsx", {"Personnel": STAFF, "Contrats": CONTRACTS, "Achats": PURCHASES})
+    with psycopg.connect(territory) as conn:
+        load_file(conn, filled)
+        conn.commit()
+    done = run_cli("analyse", "diagnostic", "--report", str(tmp_path / "r.html"), "--picture", str(tmp_path / "d.png"),
+                   url=territory)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "stored 2 communes in the collection diagnostic_communes" in done.stdout
+    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+    report = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<svg" in report and "Lanterne LED 40 W" in report and "Matériel" in report  # sheets not answered
+    with psycopg.connect(territory) as conn:
+        rows = dict(conn.execute("SELECT commune_insee, missing FROM analysis.diagnostic_commune").fetchall())
+    assert rows == {"53130": ["equipment", "depot_cost", "contract"], "53054": ["staff", "equipment", "depot_cost"]}
+    manager = add_token(territory, "max", "manager")
+    with running_server(territory) as base, httpx.Client(base_url=base, timeout=60) as client:
+        items = client.get("/collections/diagnostic_communes/items").json()
+        laval = next(f for f in items["features"] if f["properties"]["commune_insee"] == "53130")
+        # 2 electricians, and 1.5 seasonal posts for 6 months; Laval sent no contract: missing, not zero
+        assert laval["properties"]["posts"] == 2.75 and laval["properties"]["contracts_eur"] is None
+        assert client.post("/analysis/diagnostic").status_code == 401
+        assert client.post("/analysis/diagnostic", headers=manager).json()["stored"] == 2
+        page = client.get("/analysis/diagnostic/report")
+        assert page.status_code == 200 and "Shared diagnostic" in page.text

@@ -73,7 +73,7 @@ def test_stored_project_opens_with_every_layer_valid(qgis_db: dict, api: str, tm
     assert "layers valid" in result.stdout and (tmp_path / "pg_service.conf").exists()
     seen = probe({"db": qgis_db["db"], "steps": ["project"], "project_uri": storage_uri(qgis_db["url"])})["project"]
     served = sum(la.kind != "result" for la in CATALOGUE.layers.values())  # OGC API layers, and one of tiles
-    n = len(CATALOGUE.layers) + len(CATALOGUE.codelists) + 1 + served
+    n = len(CATALOGUE.layers) + len(CATALOGUE.tables) + len(CATALOGUE.codelists) + 1 + served
     assert seen["read"] and seen["invalid"] == [] and seen["layers"] == n
 
 

@@ -317,3 +317,50 @@ def _purchases(conn: psycopg.Connection, names: dict[str, str]) -> list[dict]:
             }
         )
     return sorted(out, key=lambda g: -g["saving_at_lowest_eur"])
+
+
+def per_commune(d: dict) -> list[dict]:
+    """One line per commune (and the agglomération): totals over its services, and the sheets it did not send."""
+    tables = ("staff", "equipment", "depot_cost", "contract", "purchase")
+    out = []
+    for s in d["spending"]:
+        key = s["commune"]
+        mine = [f for f in d["figures"] if f["commune"] == key]
+        known = [f for f in mine if f["posts"] is not None]
+        out.append(
+            {
+                "commune": key,
+                "name": s["name"],
+                "posts": round(sum(f["posts"] for f in known), 2) if known else None,
+                "capacity_h": round(sum(f["capacity_h"] for f in known), 0) if known else None,
+                "workload_h": round(sum(f["workload_h"] for f in mine), 0),
+                "balance_h": round(sum(f["balance_h"] for f in known if f["balance_h"] is not None), 0)
+                if known
+                else None,
+                "contracts_eur": s["contracts_eur"],
+                "spending_eur": s["total_eur"],
+                "per_inhabitant_eur": s["per_inhabitant_eur"],
+                "missing": [t for t in tables if key not in d["answered"].get(t, [])],
+            }
+        )
+    return out
+
+
+def store(conn: psycopg.Connection, d: dict) -> int:
+    """Replace analysis.diagnostic_commune (the collection diagnostic_communes) with this diagnostic's lines."""
+    rows = [r for r in per_commune(d) if r["commune"] != AGGLO]
+    with conn.transaction():
+        conn.execute("DELETE FROM analysis.diagnostic_commune")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO analysis.diagnostic_commune (commune_insee, name, population, posts, capacity_h, "
+                "workload_h, balance_h, contracts_eur, spending_eur, per_inhabitant_eur, missing, geom) "
+                "SELECT insee, name, population, %s, %s, %s, %s, %s, %s, %s, %s, ST_Multi(geom) "
+                "FROM patrimoine.commune WHERE insee = %s",
+                [
+                    (r["posts"], r["capacity_h"], r["workload_h"], r["balance_h"], r["contracts_eur"],
+                     r["spending_eur"], r["per_inhabitant_eur"], r["missing"], r["commune"])
+                    for r in rows
+                ],
+            )  # fmt: skip
+    return len(rows)

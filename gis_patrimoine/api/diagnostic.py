@@ -15,7 +15,7 @@ from typing import Annotated
 import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.background import BackgroundTask
 
 from gis_patrimoine.api.auth import account
@@ -102,6 +102,34 @@ async def upload(
         return JSONResponse({"loaded": True, **report}, status_code=201)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@router.post("/analysis/diagnostic", status_code=201, summary="Compute the diagnostic and store it per commune")
+async def store_diagnostic(request: Request) -> JSONResponse:
+    from gis_patrimoine.analysis.diagnostic import diagnostic as diagnostic_fn
+    from gis_patrimoine.analysis.diagnostic import store
+
+    async with acquire(request.app.state.pool) as conn:
+        await account(request, conn)
+
+    def run() -> dict:
+        with psycopg.connect(request.app.state.database_url) as conn:
+            d = diagnostic_fn(conn)
+            return {"stored": store(conn, d), **d}
+
+    return JSONResponse(await run_in_threadpool(run), status_code=201)
+
+
+@router.get("/analysis/diagnostic/report", summary="The diagnostic as a printable report (HTML)")
+async def diagnostic_report(request: Request) -> HTMLResponse:
+    from gis_patrimoine.analysis.diagnostic import diagnostic as diagnostic_fn
+    from gis_patrimoine.analysis.diagnostic_report import diagnostic_report as report_fn
+
+    def run() -> str:
+        with psycopg.connect(request.app.state.database_url) as conn:
+            return report_fn(conn, diagnostic_fn(conn))
+
+    return HTMLResponse(await run_in_threadpool(run))
 
 
 @router.get("/analysis/diagnostic", summary="The shared diagnostic: capacity vs work, machines, spending, prices")

@@ -78,6 +78,15 @@ def spec(url: str, srid: int, api_url: str | None, catalogue: Catalogue | None =
     groups["depots"] = {"name": "Centres techniques", "layers": []}
     groups["results"] = {"name": "Analyses (tournées, secteurs, mutualisation)", "layers": [], "expanded": False}
     groups["lists"] = {"name": "Listes de valeurs", "layers": [], "expanded": False}
+    groups["diagnostic"] = {
+        "name": "Diagnostic partagé (personnel, matériel, contrats, achats)",
+        "expanded": False,
+        "layers": [
+            {"kind": "postgres", "schema": "patrimoine", "table": t.name, "key": "id", "title": t.title.fr,
+             "id": f"gp_{t.name}"}
+            for t in catalogue.tables.values()
+        ],
+    }  # fmt: skip
     for layer in catalogue.layers.values():
         item = {
             "kind": "postgres",
@@ -108,7 +117,7 @@ def spec(url: str, srid: int, api_url: str | None, catalogue: Catalogue | None =
                 "id": f"vl_{name}",
             }
         )
-    ordered = ["depots", "lighting", "roads", "green_spaces", "buildings", "base", "results", "lists"]
+    ordered = ["depots", "lighting", "roads", "green_spaces", "buildings", "base", "diagnostic", "results", "lists"]
     out = [groups[k] for k in ordered]
     if api_url:
         server = {"name": "Serveur gis-patrimoine (OGC API, tuiles)", "expanded": False, "layers": []}

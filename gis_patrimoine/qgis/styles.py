@@ -14,7 +14,7 @@ from xml.sax.saxutils import quoteattr
 
 import psycopg
 
-from gis_patrimoine.catalogue import Catalogue, Layer, get_catalogue
+from gis_patrimoine.catalogue import Catalogue, DiagnosticTable, Layer, get_catalogue
 
 STYLE_NAME = "gis-patrimoine"
 FALLBACK = "#868e96"
@@ -122,10 +122,34 @@ def _option(name: str, value: object) -> str:
     return f'<Option name={quoteattr(name)} value={quoteattr(text)} type="{kind}"/>'
 
 
-def _widgets(layer: Layer, conninfo: str) -> str:
+def _relation(conninfo: str, schema: str, table: str, key: str, value: str, layer_id: str, allow_null: bool) -> str:
+    source = f'{conninfo} key=\'{key}\' table="{schema}"."{table}"'
+    config = "".join(
+        _option(k, v)
+        for k, v in {
+            "AllowMulti": False,
+            "AllowNull": allow_null,
+            "Key": key,
+            "Value": value,
+            "Layer": layer_id,
+            "LayerName": table,
+            "LayerProviderName": "postgres",
+            "LayerSource": source,
+            "OrderByValue": True,
+            "UseCompleter": False,
+        }.items()
+    )
+    return f'<editWidget type="ValueRelation"><config><Option type="Map">{config}</Option></config>'
+
+
+def _widgets(layer: Layer | DiagnosticTable, conninfo: str) -> str:
     fields = []
     for a in layer.attributes:
-        if a.type in ("code", "codes"):
+        if a.type == "commune" and isinstance(layer, DiagnosticTable):  # empty: the agglomération
+            widget = _relation(conninfo, "patrimoine", "commune", "insee", "name", "gp_commune", True)
+        elif a.type == "reference" and a.references == "depot":
+            widget = _relation(conninfo, "patrimoine", "depot", "id", "name", "gp_depot", not a.required)
+        elif a.type in ("code", "codes"):
             source = f'{conninfo} key=\'code\' table="patrimoine_vl"."{a.codelist}"'
             config = "".join(
                 _option(k, v)
@@ -171,6 +195,26 @@ def qml(layer: Layer, conninfo: str, catalogue: Catalogue | None = None) -> str:
         f"{_renderer(catalogue, layer)}{_labeling(layer)}{_widgets(layer, conninfo)}"
         f"<aliases>{aliases}</aliases><editable>{readonly}</editable>"
         f"<layerOpacity>1</layerOpacity></qgis>"
+    )
+
+
+AUDIT = ("id", "created_at", "updated_at", "updated_by")
+
+
+def qml_table(table: DiagnosticTable, conninfo: str) -> str:
+    """The default form of a table of the diagnostic: value relations, French aliases, audit read-only."""
+    names = [*(a.name for a in table.attributes), *AUDIT]
+    titles = {a.name: a.title.fr for a in table.attributes} | {
+        "id": "Identifiant", "created_at": "Créé le", "updated_at": "Modifié le", "updated_by": "Modifié par"
+    }  # fmt: skip
+    aliases = "".join(
+        f'<alias field={quoteattr(n)} index="{k}" name={quoteattr(titles[n])}/>' for k, n in enumerate(names)
+    )
+    readonly = "".join(f'<field name={quoteattr(n)} editable="{0 if n in AUDIT else 1}"/>' for n in names)
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
+        '<qgis version="3.22.16" styleCategories="AllStyleCategories">'
+        f"{_widgets(table, conninfo)}<aliases>{aliases}</aliases><editable>{readonly}</editable></qgis>"
     )
 
 
@@ -229,9 +273,11 @@ def write_styles(conn: psycopg.Connection, catalogue: Catalogue | None = None) -
                 qml(layer, conninfo, catalogue),
                 sld(layer, catalogue),
                 layer.title.fr,
-                layer.geometry,
+                "geom",
             )
         )
+    for table in catalogue.tables.values():  # no geometry: QGIS looks their style up with no geometry column
+        rows.append(("patrimoine", table.name, qml_table(table, conninfo), None, table.title.fr, None))
     current = conn.execute(
         "SELECT f_table_schema, f_table_name, styleqml::text FROM public.layer_styles WHERE stylename = %s "
         "AND f_table_catalog = current_database()",
@@ -249,10 +295,10 @@ def write_styles(conn: psycopg.Connection, catalogue: Catalogue | None = None) -
                 "INSERT INTO public.layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
                 # type NULL: QGIS then matches the style whatever geometry type the layer's URI declares
                 "stylename, styleqml, stylesld, useasdefault, description, type) VALUES (current_database(), %s, %s, "
-                "'geom', %s, %s::xml, %s::xml, true, %s, %s)",
+                "%s, %s, %s::xml, %s::xml, true, %s, %s)",
                 [
-                    (schema, table, STYLE_NAME, q, s, f"Style par défaut — {title}", None)
-                    for schema, table, q, s, title, geometry in rows
+                    (schema, table, geom, STYLE_NAME, q, s, f"Style par défaut — {title}", None)
+                    for schema, table, q, s, title, geom in rows
                 ],
             )
     return len(rows)
