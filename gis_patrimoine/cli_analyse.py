@@ -458,7 +458,13 @@ def diagnostic_cmd(
 
     with psycopg.connect(database_url_or_exit()) as conn, refused():
         d = diagnostic(conn, commune or None)
-        stored = store(conn, d) if not commune else 0
+        stored = 0
+        if not commune:  # the whole territory: kept per commune (collection diagnostic_communes)
+            try:
+                stored = store(conn, d)
+            except psycopg.errors.InsufficientPrivilege:
+                conn.rollback()
+                console.print("[yellow]not stored:[/] this login may not write analysis results (admins may)")
         names = dict(conn.execute("SELECT insee, name FROM patrimoine.commune").fetchall())
         if report:
             from gis_patrimoine.analysis.diagnostic_report import diagnostic_report

@@ -44,6 +44,12 @@ def import_cmd(
             report = load_file(conn, path, table, encoding)
         except (DiagnosticRefused, WorkbookError) as exc:
             fail(str(exc))
+        except psycopg.errors.InsufficientPrivilege as exc:  # a login's rights: the database's own message
+            fail(f"{path.name}: nothing was loaded: {exc.diag.message_primary or exc}")
+        except psycopg.Error as exc:
+            from gis_patrimoine.db.errors import translate
+
+            fail(f"{path.name}: nothing was loaded: {translate(exc).message}")
     summary = Table("table", "rows loaded", "previous rows replaced", title=f"{report.file}: loaded")
     for name, n in report.written.items():
         summary.add_row(name, str(n), str(report.replaced.get(name, 0)))

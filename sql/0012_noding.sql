@@ -110,10 +110,11 @@ BEGIN
         LIMIT 1
     ) o
     WHERE (a.k = 1 OR a.k = a.n)
-      AND NOT EXISTS (SELECT 1 FROM nv b WHERE b.kx = a.kx AND b.ky = a.ky AND (b.road <> a.road OR b.k <> a.k));
+      AND NOT EXISTS (SELECT 1 FROM nv b WHERE b.kx = a.kx AND b.ky = a.ky
+                      AND (b.road <> a.road OR abs(b.k - a.k) > 1));  -- a repeated end vertex is still a dangle
 
     CREATE TEMP TABLE njoin ON COMMIT DROP AS
-    SELECT n.*, s.pos, s.at_end
+    SELECT n.*, s.pos, s.at_end, round(ST_X(n.q) * 1000)::bigint AS qx, round(ST_Y(n.q) * 1000)::bigint AS qy
     FROM nnear n
     CROSS JOIN LATERAL (
         SELECT CASE WHEN t.f < 1e-9 THEN t.i::double precision WHEN t.f > 1 - 1e-9 THEN t.i + 1.0 ELSE t.i + t.f END
@@ -197,11 +198,12 @@ BEGIN
            NULL, 1, 0, 1, na.id, nb.id, j.dist / t.mps, j.dist / t.mps, j.dist, r.road_class,
            coalesce(c.default_drivable, true) AND coalesce(oc.default_drivable, true), j.level, r.commune_insee,
            ST_MakeLine(j.p, j.q)
-    FROM (SELECT DISTINCT ON (least(kx, round(ST_X(q) * 1000)::bigint), greatest(kx, round(ST_X(q) * 1000)::bigint),
-                             least(ky, round(ST_Y(q) * 1000)::bigint), greatest(ky, round(ST_Y(q) * 1000)::bigint))
-                 * FROM njoin ORDER BY least(kx, round(ST_X(q) * 1000)::bigint),
-                 greatest(kx, round(ST_X(q) * 1000)::bigint), least(ky, round(ST_Y(q) * 1000)::bigint),
-                 greatest(ky, round(ST_Y(q) * 1000)::bigint), road) j
+    FROM (  -- two dangles facing each other make one connector: one per unordered pair of points
+        SELECT DISTINCT ON (e.lo, e.hi) * FROM (
+            SELECT n.*, least(ROW(n.kx, n.ky)::text, ROW(n.qx, n.qy)::text) AS lo,
+                   greatest(ROW(n.kx, n.ky)::text, ROW(n.qx, n.qy)::text) AS hi
+            FROM njoin n) e
+        ORDER BY e.lo, e.hi, e.road) j
     JOIN patrimoine.road r ON r.id = j.road
     JOIN patrimoine.road o ON o.id = j.other
     JOIN patrimoine_vl.road_class c ON c.code = r.road_class

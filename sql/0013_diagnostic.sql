@@ -190,6 +190,12 @@ CREATE TABLE patrimoine_sys.diagnostic_return (
 );
 GRANT SELECT ON patrimoine_sys.diagnostic_return TO gp_reader;
 GRANT INSERT, UPDATE, DELETE ON patrimoine_sys.diagnostic_return TO gp_editor;
+-- who answered for a commune is that commune's answer too: an editor records only its communes' returns
+ALTER TABLE patrimoine_sys.diagnostic_return ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON patrimoine_sys.diagnostic_return FOR SELECT USING (true);
+CREATE POLICY write_own ON patrimoine_sys.diagnostic_return FOR ALL
+    USING (patrimoine_app.may_edit(nullif(commune_key, 'agglo')))
+    WITH CHECK (patrimoine_app.may_edit(nullif(commune_key, 'agglo')));
 
 -- One source for the machines a depot holds: the diagnostic's equipment, one row per machine. The former
 -- per-type counts become as many machines (named after their type), and depot_equipment a view of them.

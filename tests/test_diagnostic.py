@@ -175,6 +175,18 @@ BROKEN = [
         "column B «Centre technique»: 'CTM Nulle Part': no depot",
     ),
     ({}, "no answer: every sheet of the questionnaire is empty"),
+    (
+        {"Personnel": [[None, "Voirie", "Voirie", None, 1]]},
+        "column A «Commune (code INSEE, vide pour l'agglomération)»: empty",
+    ),
+    (
+        {"Matériel": [["53054", "CTM Laval", "x", "Fourgon"]]},
+        "'CTM Laval': a depot of another commune than 53054",
+    ),
+    (
+        {"Contrats": [["53130", "Voirie", "Balayage des trottoirs", "Entreprise privée", "X", 100]]},
+        "'Balayage des trottoirs' is not an activity of roads",
+    ),
 ]
 
 
@@ -287,12 +299,18 @@ def test_the_diagnostic_worked_out_by_hand(template: Path, territory: str, tmp_p
     figures = {(f["commune"], f["service"]): f for f in d["figures"]}
     laval = figures[("53130", "lighting")]
     assert laval["posts"] == 2 and laval["capacity_h"] == pytest.approx(2 * 1607 * 0.9)
-    # one LED light: inspection 6 min + … per year, counted for a crew of two agents
-    assert laval["workload_h"] > 0 and laval["balance_h"] == pytest.approx(laval["capacity_h"] - laval["own_work_h"])
+    # one LED light: the hours of each lighting activity that applies to it (minutes × visits a year), for a crew
+    # of two agents; no stored round plan, so no travel
+    per_light = 6 / 60 * 1 + 15 / 60 / 8  # inspection 6 min a year, LED check 15 min every 8 years (layers/)
+    assert laval["workload_h"] == pytest.approx(2 * per_light) and laval["travel_h"] == 0
+    assert laval["own_work_h"] == laval["workload_h"] and laval["balance_h"] == pytest.approx(
+        2 * 1607 * 0.9 - 2 * per_light
+    )
     assert laval["staff_cost_eur"] == 104000
     # Changé answered contracts only: its posts are missing, not zero; its lighting is all contracted
-    assert ("53054", "lighting") in figures and figures[("53054", "lighting")]["posts"] is None
-    assert figures[("53054", "lighting")]["contract_cost_eur"] == 4000
+    changé = figures[("53054", "lighting")]
+    assert changé["posts"] is None and changé["contract_cost_eur"] == 4000
+    assert changé["workload_h"] == 0 and changé["contracted_share"] is None  # no light inventoried: no share
     spending = {s["commune"]: s for s in d["spending"]}
     assert spending["53054"]["staff_eur"] is None and spending["53054"]["contracts_eur"] == 4000
     assert spending["53130"]["machines_eur"] is None  # no equipment sheet from Laval: missing
@@ -317,6 +335,9 @@ def test_the_questionnaire_over_http(template: Path, territory: str, tmp_path: P
         loaded = client.post("/diagnostic/imports", content=filled.read_bytes(), headers=editor)
         assert loaded.status_code == 201, loaded.text
         assert loaded.json()["written"] == {"staff": 2}
+        assert client.get("/diagnostic/export").status_code == 401  # staff costs: not for anonymous readers
+        exported = client.get("/diagnostic/export", headers=editor)
+        assert exported.status_code == 200 and exported.content[:2] == b"PK"
         bad = Workbook()
         bad.active.title = "Personnel"
         bad.active.append(["Commune", "Service", "Compétence", "Postes (ETP)"])
@@ -441,3 +462,38 @@ def test_stored_per_commune_as_a_collection_and_a_printable_report(
         assert client.post("/analysis/diagnostic", headers=manager).json()["stored"] == 2
         page = client.get("/analysis/diagnostic/report")
         assert page.status_code == 200 and "Shared diagnostic" in page.text
+
+
+def test_answers_entered_otherwise_count_and_an_editor_records_only_its_communes(
+    template: Path, logins: str, tmp_path: Path
+) -> None:
+    territory = logins
+    with psycopg.connect(territory) as conn:  # staff entered in QGIS, no questionnaire returned
+        conn.execute(
+            "INSERT INTO patrimoine.staff (commune_insee, service, skill, fte) VALUES ('53054', 'roads', 'roads', 1)"
+        )
+        conn.commit()
+        d = diagnostic(conn)
+    assert {(f["commune"], f["posts"]) for f in d["figures"] if f["service"] == "roads"} >= {("53054", 1.0)}
+    none_for_changé = fill(template, tmp_path / "none.xlsx", {"Contrats": [["53054 — Changé"]]})
+    with as_user(territory, "gp_t_alice") as alice, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        load_file(alice, none_for_changé)
+    done = run_cli("diagnostic", "import", str(none_for_changé), url=territory.replace("postgres@", "gp_t_alice@", 1))
+    assert done.returncode == 1 and "nothing was loaded" in done.stderr and "row-level security" in done.stderr
+    with psycopg.connect(territory) as conn:
+        assert conn.execute("SELECT count(*) FROM patrimoine_sys.diagnostic_return").fetchone()[0] == 0
+
+
+def test_cells_as_secretaries_write_them() -> None:
+    from gis_patrimoine.diagnostic.values import Lookups, parse
+
+    catalogue = get_catalogue()
+    found = Lookups.build(catalogue, [("53130", "Laval")], [(1, "CTM Laval", "53130")])
+    absence = catalogue.tables["staff"].attribute("absence_share")
+    fte = catalogue.tables["staff"].attribute("fte")
+    assert parse(absence, "12 %", found) == pytest.approx(0.12) and parse(fte, "0,5", found) == 0.5
+    hours = catalogue.tables["staff"].attribute("hours_per_year")
+    assert parse(hours, "1 607", found) == 1607 and parse(catalogue.tables["staff"].attribute("seasonal"), "Oui", found)
+    assert parse(catalogue.tables["staff"].attribute("commune_insee"), "Laval", found) == "53130"
+    assert parse(catalogue.tables["staff"].attribute("commune_insee"), "agglomération", found) is None
+    assert parse(catalogue.tables["purchase"].attribute("item"), 1234567.5, found) == "1234567.5"

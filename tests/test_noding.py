@@ -160,7 +160,10 @@ def test_paths_are_not_driven_and_work_on_them_is_walked_to(territory: psycopg.C
         (X + 200, Y + 81),
     )
     build(territory)
-    assert territory.execute("SELECT bool_and(NOT drivable) FROM analysis.network_edge WHERE road_id = %s", (path,))
+    not_driven = territory.execute(
+        "SELECT bool_and(NOT drivable) FROM analysis.network_edge WHERE road_id = %s", (path,)
+    ).fetchone()[0]
+    assert not_driven is True
     graph = load_graph(territory)
     assert [p.segments for p in graph.parts] == [3]  # the street, cut where the path meets it; no path
     plan = plan_rounds(territory, RoundRequest("roads", "inspection", iterations=50))
@@ -197,6 +200,9 @@ def test_arc_work_on_a_split_road_sums_to_the_road_and_names_it(territory: psyco
         "SELECT count(*) FROM analysis.round_stop WHERE plan_id = %s AND road_id = %s", (plan_id, long)
     ).fetchone()[0]
     assert stored == 3
+    # the round counts the road once, as the plan does (3 roads swept: the long one in pieces, the two sides)
+    assets = territory.execute("SELECT sum(assets) FROM analysis.round WHERE plan_id = %s", (plan_id,)).fetchone()[0]
+    assert assets == 3
 
 
 def test_unreachable_assets_are_listed_with_their_reason_and_the_rest_is_planned(
@@ -220,3 +226,19 @@ def test_unreachable_assets_are_listed_with_their_reason_and_the_rest_is_planned
 
     with pytest.raises(Unreachable, match="Rue Isolée"):
         plan_rounds(territory, RoundRequest("roads", "sweeping", iterations=50, strict=True))
+
+
+def test_dangles_facing_each_other_make_one_connector_and_a_repeated_end_vertex_is_still_a_dangle(
+    territory: psycopg.Connection,
+) -> None:
+    add_road(territory, "west", line((0, 0), (100, 0)))
+    add_road(territory, "east", line((100.5, 0), (200, 0)))  # its start faces west's end, 0.5 m apart
+    repeated = add_road(territory, "repeated", line((50, 100), (50, 0.6), (50, 0.6)))  # a doubled last vertex
+    build(territory)
+    connectors = territory.execute("SELECT count(*) FROM analysis.network_edge WHERE road_id IS NULL").fetchone()[0]
+    assert connectors == 2  # west–east once (both ends dangle towards each other), repeated–west
+    joined = territory.execute(
+        "SELECT count(*) FROM analysis.network_issue WHERE kind = 'joined' AND road_id = %s", (repeated,)
+    ).fetchone()[0]
+    assert joined == 1
+    assert [p.segments for p in load_graph(territory).parts] == [6]

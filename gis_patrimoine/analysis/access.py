@@ -148,7 +148,7 @@ def direct(a: Place, b: Place, e: Edge) -> tuple[float, float] | None:
 def junction_matrix(conn: psycopg.Connection, nodes: list[int], graph: Graph | None = None) -> np.ndarray:
     """Seconds between junctions over the driven network (directed; inf when unreachable): one Dijkstra per
     junction on the graph in memory (scipy), linear in the junctions asked where pgr_dijkstraCostMatrix's
-    output is quadratic (bench/routing_bench.py --matrix compares both)."""
+    output is quadratic (bench/network_bench.py compares both)."""
     graph = graph or load_graph(conn)
     matrix = graph.costs(nodes, nodes)
     np.fill_diagonal(matrix, 0.0)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from datetime import date
 
 import psycopg
 
@@ -31,7 +32,6 @@ from gis_patrimoine.catalogue import get_catalogue
 
 AGGLO = "agglo"
 FALLBACK_GRADE = "adjoint_technique"
-THIS_YEAR = 2026
 
 
 @dataclass
@@ -52,22 +52,28 @@ class Figure:
 
 
 def _answered(conn: psycopg.Connection) -> dict[str, set[str]]:
+    """table -> communes that answered it: a questionnaire returned (even "none"), or rows entered otherwise
+    (in QGIS, or kept by an upgrade)."""
     out: dict[str, set[str]] = {}
     for key, table in conn.execute("SELECT commune_key, table_name FROM patrimoine_sys.diagnostic_return"):
         out.setdefault(table, set()).add(key)
+    for table in ("staff", "equipment", "depot_cost", "contract", "purchase"):
+        rows = conn.execute(f"SELECT DISTINCT coalesce(commune_insee, %s) FROM patrimoine.{table}", (AGGLO,))  # noqa: S608
+        out.setdefault(table, set()).update(r[0] for r in rows)
     return out
 
 
 def _travel_hours(conn: psycopg.Connection) -> dict[tuple[str, str, str], float]:
-    """(commune, service, activity) -> travel hours of one pass, from the latest stored plan of each activity."""
+    """(commune, service, activity) -> travel hours of one pass, from the latest stored plan of the activity that
+    covers the commune (its share of each round's travel, by on-site time)."""
     rows = conn.execute(
-        "WITH latest AS (SELECT DISTINCT ON (service, activity) id, service, activity FROM analysis.round_plan "
-        "  ORDER BY service, activity, id DESC), "
+        "WITH latest AS (SELECT DISTINCT ON (service, activity, c) id, service, activity, c AS commune "
+        "  FROM analysis.round_plan, unnest(communes) c ORDER BY service, activity, c, id DESC), "
         "site AS (SELECT s.plan_id, s.round_number, s.commune_insee, sum(s.on_site_min) m, "
         "  sum(sum(s.on_site_min)) OVER (PARTITION BY s.plan_id, s.round_number) AS round_m "
-        "  FROM analysis.round_stop s JOIN latest l ON l.id = s.plan_id GROUP BY 1, 2, 3) "
+        "  FROM analysis.round_stop s WHERE s.plan_id IN (SELECT id FROM latest) GROUP BY 1, 2, 3) "
         "SELECT site.commune_insee, l.service, l.activity, sum(r.hours_travel * site.m / nullif(site.round_m, 0)) "
-        "FROM site JOIN latest l ON l.id = site.plan_id "
+        "FROM site JOIN latest l ON l.id = site.plan_id AND l.commune = site.commune_insee "
         "JOIN analysis.round r ON r.plan_id = site.plan_id AND r.number = site.round_number "
         "GROUP BY 1, 2, 3"
     ).fetchall()
@@ -109,8 +115,9 @@ def diagnostic(conn: psycopg.Connection, communes: list[str] | None = None) -> d
             machine_days[key] = machine_days.get(key, 0.0) + (row.hours_per_year + t / params.crew_size) / (
                 params.shift_hours
             )
-    staff = conn.execute(
-        "SELECT coalesce(commune_insee, %s), service, fte * coalesce(months, 12) / 12.0, hours_per_year, "
+    staff = conn.execute(  # a seasonal post counts for its months
+        "SELECT coalesce(commune_insee, %s), service, "
+        "  fte * CASE WHEN seasonal THEN coalesce(months, 12) ELSE 12 END / 12.0, hours_per_year, "
         "absence_share, loaded_cost_eur, grade FROM patrimoine.staff",
         (AGGLO,),
     ).fetchall()
@@ -125,7 +132,9 @@ def diagnostic(conn: psycopg.Connection, communes: list[str] | None = None) -> d
             has_contracts = key in answered.get("contract", set())
             mine = [s for s in staff if s[0] == key and s[1] == service]
             posts = sum(s[2] for s in mine) if has_staff else None
-            capacity = sum(s[2] * (s[3] or 1607) * (1 - (s[4] or 0.0)) for s in mine) if has_staff else None
+            capacity = (
+                sum(s[2] * (1607 if s[3] is None else s[3]) * (1 - (s[4] or 0.0)) for s in mine) if has_staff else None
+            )
             cost = (
                 sum(s[2] * (s[5] if s[5] is not None else grade_cost.get(s[6] or FALLBACK_GRADE) or 0) for s in mine)
                 if has_staff
@@ -137,7 +146,8 @@ def diagnostic(conn: psycopg.Connection, communes: list[str] | None = None) -> d
                 part = needed if activity is None else work_act.get((key, svc, activity), 0.0)
                 covered += part * (share if share is not None else 1.0)
             covered = min(covered, needed)
-            share = (covered / needed if needed else 0.0) if has_contracts else None
+            # no work to share out (nothing inventoried): no share, whatever the contracts cost
+            share = (covered / needed if needed else None) if has_contracts else None
             own = needed - covered if has_contracts else (needed if has_staff else None)
             contract_cost = sum(c[4] for c in contracts if c[0] == key and c[1] == service) if has_contracts else None
             if not (needed or posts or contract_cost):
@@ -173,7 +183,7 @@ def diagnostic(conn: psycopg.Connection, communes: list[str] | None = None) -> d
         "services": _per_service(figures),
         "machines": _machines(conn, machine_days, keys),
         "spending": _spending(conn, keys, figures, answered, population, names),
-        "purchases": _purchases(conn, names),
+        "purchases": _purchases(conn, names, keys),
     }
 
 
@@ -205,13 +215,11 @@ def _per_service(figures: list[Figure]) -> list[dict]:
 
 def _machines(conn: psycopg.Connection, days: dict[tuple[str, str], float], keys: list[str]) -> list[dict]:
     held = conn.execute(
-        "SELECT coalesce(commune_insee, %s), equipment_type, count(*), avg(%s - year) FROM patrimoine.equipment "
-        "GROUP BY 1, 2",
-        (AGGLO, THIS_YEAR),
+        "SELECT coalesce(commune_insee, %s) k, equipment_type, count(*), avg(%s - year) FROM patrimoine.equipment "
+        "WHERE coalesce(commune_insee, %s) = ANY(%s) GROUP BY 1, 2",
+        (AGGLO, date.today().year, AGGLO, keys),
     ).fetchall()
-    answered = {r[0] for r in conn.execute(
-        "SELECT commune_key FROM patrimoine_sys.diagnostic_return WHERE table_name = 'equipment'"
-    )}  # fmt: skip
+    answered = _answered(conn).get("equipment", set())
     types = sorted({t for _, t in days} | {r[1] for r in held})
     out = []
     for t in types:
@@ -282,11 +290,11 @@ def _part(answered: dict[str, set[str]], table: str, key: str, value: float) -> 
     return round(float(value), 0) if key in answered.get(table, set()) else None
 
 
-def _purchases(conn: psycopg.Connection, names: dict[str, str]) -> list[dict]:
+def _purchases(conn: psycopg.Connection, names: dict[str, str], keys: list[str]) -> list[dict]:
     rows = conn.execute(
-        "SELECT category, item, unit, coalesce(commune_insee, %s), quantity, unit_price_eur FROM patrimoine.purchase "
-        "ORDER BY category, lower(item), unit_price_eur",
-        (AGGLO,),
+        "SELECT category, item, unit, coalesce(commune_insee, %s) k, quantity, unit_price_eur FROM patrimoine.purchase "
+        "WHERE coalesce(commune_insee, %s) = ANY(%s) ORDER BY category, lower(item), unit_price_eur",
+        (AGGLO, AGGLO, keys),
     ).fetchall()
     groups: dict[tuple[str, str, str], list[tuple[str, float, float]]] = {}
     spelt: dict[tuple[str, str, str], str] = {}

@@ -36,10 +36,11 @@ def nearest_edge(geom: sql.Composable, driven: bool = True) -> sql.Composable:
     the spatial index gives first, the nearest to the micrometre, then the lowest id: a point as near two
     segments (a junction) always gets the same one, whatever the physical order of the rows, so that a plan is
     the same after the network is rebuilt."""
+    where = "WHERE n.road_id IS NOT NULL" + (" AND n.drivable" if driven else "")  # not the builder's connectors
     return sql.SQL(
         "(SELECT * FROM (SELECT n.*, n.geom <-> {g} AS knn FROM analysis.network_edge n {w} "
         "ORDER BY n.geom <-> {g} LIMIT 8) k ORDER BY round(k.knn::numeric, 6), k.id LIMIT 1) e"
-    ).format(g=geom, w=sql.SQL("WHERE n.drivable" if driven else ""))
+    ).format(g=geom, w=sql.SQL(where))
 
 
 def ensure_network(conn: psycopg.Connection) -> bool:
@@ -209,8 +210,8 @@ def network_report(conn: psycopg.Connection, far_m: float = 150.0, issues_listed
     edge_parts = {graph.part(n) for n in at_edge}
     total = conn.execute(
         "SELECT count(*) FILTER (WHERE drivable), coalesce(sum(length_m) FILTER (WHERE drivable), 0) / 1000, "
-        "count(*) FILTER (WHERE NOT drivable), coalesce(sum(length_m) FILTER (WHERE NOT drivable), 0) / 1000, "
-        "count(DISTINCT road_id) FROM analysis.network_edge"
+        "count(*) FILTER (WHERE NOT drivable), coalesce(sum(length_m) FILTER (WHERE NOT drivable), 0) / 1000 "
+        "FROM analysis.network_edge"
     ).fetchone()
     roads = conn.execute("SELECT count(*), coalesce(sum(length_m), 0) / 1000 FROM patrimoine.road").fetchone()
     # assets per part: the part of the driven segment each is served from (roads: their driven pieces)

@@ -366,7 +366,7 @@ def resolve_depots(
     return depots
 
 
-def reachable(travel: np.ndarray, nd: int, stops: list[Stop], groups: list[tuple[int, ...]]) -> np.ndarray:
+def reachable(travel: np.ndarray, nd: int) -> np.ndarray:
     """Which stops a crew can reach from a depot and come back from (an arc: in the direction of that stop)."""
     from_depot = np.isfinite(travel[:nd, nd:]).any(axis=0)
     to_depot = np.isfinite(travel[nd:, :nd]).any(axis=1)
@@ -374,7 +374,7 @@ def reachable(travel: np.ndarray, nd: int, stops: list[Stop], groups: list[tuple
 
 
 def why_unreachable(
-    graph: Graph, stop: Stop, edge: Edge, depots: list[Depot], depot_edges: dict[int, Edge], travel_ok: tuple
+    graph: Graph, edge: Edge, depots: list[Depot], depot_edges: dict[int, Edge], travel_ok: tuple
 ) -> tuple[str, int]:
     """The reason a stop cannot be reached, in words a technician acts on, and the part of the network it is on."""
     part = graph.part(edge.source)
@@ -410,7 +410,7 @@ def _drop_unreachable(
     """The stops a crew can reach and come back from, their groups and travel; the others listed with their
     reason (`strict`: refused). An arc whose one direction is reachable keeps that direction only."""
     nd = len(depots)
-    ok = reachable(travel, nd, stops, groups)
+    ok = reachable(travel, nd)
     in_group = {m: g for g in groups for m in g}
     lost = [i for i in range(len(stops)) if not ok[i] and not any(ok[j] for j in in_group.get(i, ()))]
     listed: list[dict] = []
@@ -419,7 +419,7 @@ def _drop_unreachable(
     for i in lost:  # one entry per asset and reason (a road's pieces, both directions of a piece, together)
         s = stops[i]
         flags = (bool(np.isfinite(travel[:nd, nd + i]).any()), bool(np.isfinite(travel[nd + i, :nd]).any()))
-        reason, part = why_unreachable(graph, s, edges[s.place.edge], depots, depot_edges, flags)
+        reason, part = why_unreachable(graph, edges[s.place.edge], depots, depot_edges, flags)
         key = (s.layer, tuple(s.assets), reason)
         if key in by_key:
             by_key[key]["places"].add(s.place.edge)
@@ -457,9 +457,6 @@ def _drop_unreachable(
             f"{' …' if len(listed) > 5 else ''}"
         )
     keep = [i for i in range(len(stops)) if ok[i]]
-    if not keep:
-        shown = "; ".join(f"{u['label']}: {u['reason']}" for u in listed[:3])
-        raise Unreachable(f"no stop can be reached from the depot(s) and back by road: {shown}")
     new_index = {old: new for new, old in enumerate(keep)}
     kept_groups = [tuple(new_index[m] for m in g if m in new_index) for g in groups]
     rows = list(range(nd)) + [nd + i for i in keep]
@@ -518,6 +515,9 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
     )
     places = [d.place for d in depots] + [s.place for s in stops]
     lap("matrix")
+    if not stops:  # nothing reachable: a plan of no round that lists everything (a comparison goes on)
+        return Plan(request, params, layer, activity, communes, stops, depots, [], warnings,
+                    {"name": "pyvrp", "timings_s": timings}, unreachable, len(selected))  # fmt: skip
     service_s = np.array([0.0] * nd + [s.service_s for s in stops])
     service = np.ceil(service_s * TICKS).astype(np.int64)
     ticks = np.where(np.isfinite(travel), np.ceil(travel * TICKS), UNREACHABLE).astype(np.int64)
@@ -686,7 +686,7 @@ def store(conn: psycopg.Connection, plan: Plan, user: str | None = None) -> int:
                         r.day,
                         r.crew,
                         len(r.stops),
-                        sum(len(plan.stops[i].assets) for i in r.stops),
+                        len({a for i in r.stops for a in plan.stops[i].assets}),  # a road in pieces is one
                         r.travel_m / 1000,
                         r.work_m / 1000,
                         r.service_s / 3600,

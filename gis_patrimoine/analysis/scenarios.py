@@ -87,23 +87,30 @@ class Comparison:
     alone_plans: dict[str, Plan] = field(default_factory=dict)
     pooled_plans: list[Plan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unzoned: list[dict] = field(default_factory=list)  # assets no depot's catchment reaches: in no pooled plan
 
     def unreachable(self) -> dict[str, list[dict]]:
-        """Assets the rounds could not reach, alone and pooled (each with its reason): left out of the figures."""
+        """Assets the rounds could not reach, alone and pooled (each with its reason): not in that side's rounds."""
         return {
             "alone": [u for plan in self.alone_plans.values() for u in plan.unreachable],
-            "pooled": [u for plan in self.pooled_plans for u in plan.unreachable],
+            "pooled": [u for plan in self.pooled_plans for u in plan.unreachable] + self.unzoned,
         }
 
     def _unreachable_notes(self) -> list[str]:
-        counts = {k: len({a for u in v for a in u["assets"]}) for k, v in self.unreachable().items()}
-        if not any(counts.values()):
+        sets = {k: {a for u in v for a in u["assets"]} for k, v in self.unreachable().items()}
+        if not any(sets.values()):
             return []
-        return [
-            f"{counts['alone']} asset(s) cannot be reached by road alone and {counts['pooled']} pooled (a part of the "
-            "network no depot is on, one-way traps): they are left out of both figures' rounds; see 'unreachable' "
-            "and the network report"
-        ]
+        note = (
+            f"{len(sets['alone'])} asset(s) cannot be reached by road alone and {len(sets['pooled'])} pooled (a part "
+            "of the network no depot is on, one-way traps): each side's figures leave out what its rounds cannot "
+            "reach; see 'unreachable' and the network report"
+        )
+        if sets["alone"] != sets["pooled"]:
+            note += (
+                f"; the two sides leave out different assets ({len(sets['alone'] ^ sets['pooled'])} differ), so "
+                "compare them knowing the work is not quite the same"
+            )
+        return [note]
 
     @property
     def alone_total(self) -> Totals:
@@ -204,6 +211,12 @@ def compare(
     ):
         own.setdefault(code, []).append(did)
     zones = pooled_zones(conn, layer, act, with_assets, service)
+    zoned = {a for assets in zones.values() for a in assets}
+    unzoned_ids = [
+        r[0]
+        for r in conn.execute(sql.SQL("SELECT id FROM ({}) a ORDER BY id").format(asset_query(layer, act, with_assets)))
+        if r[0] not in zoned
+    ]
     # every plan is independent: two at a time (each its own connection: pgRouting and the solver share the cores)
     tasks = [("alone", code, RoundRequest(service, act.name, [code], own[code], **kwargs)) for code in with_assets]
     tasks += [
@@ -251,7 +264,13 @@ def compare(
         alone_plans=plans,
         pooled_plans=zone_plans,
         notes=notes,
-    )
+        unzoned=[
+            {"layer": layer.collection, "assets": unzoned_ids, "label": f"{len(unzoned_ids)} {layer.collection}",
+             "commune": None, "reason": "no depot's catchment reaches it by road", "part": 0, "segments": 0}
+        ]
+        if unzoned_ids
+        else [],
+    )  # fmt: skip
 
 
 def pooled_zones(

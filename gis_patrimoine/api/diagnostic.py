@@ -48,9 +48,12 @@ async def template(request: Request) -> FileResponse:
     return _send(path, "diagnostic-questionnaire.xlsx")
 
 
-@router.get("/diagnostic/export", summary="The answers stored, in the questionnaire's format")
+@router.get("/diagnostic/export", summary="The answers stored, in the questionnaire's format (token: pay data)")
 async def export(request: Request, commune: Annotated[list[str] | None, Query(max_length=50)] = None) -> FileResponse:
     from gis_patrimoine.diagnostic.load import export as write_export
+
+    async with acquire(request.app.state.pool) as conn:  # staff costs are not for anonymous readers
+        await account(request, conn)
 
     path = await run_in_threadpool(_workbook, request.app.state.database_url, write_export, commune or None)
     return _send(path, "diagnostic.xlsx")

@@ -25,6 +25,7 @@ from gis_patrimoine.diagnostic.workbook import (
     tables,
     write,
 )
+from gis_patrimoine.importer.names import normalise
 
 AGGLO_KEY = "agglo"
 MAX_LISTED = 30
@@ -107,8 +108,47 @@ def check(
                     "merge them into one row"
                 )
             seen.setdefault(key, number)
+            if table.name == "contract" and row.get("activity") is not None and row.get("service"):
+                activity = _activity(row["service"], str(row["activity"]))
+                if activity is None:
+                    letter, header = sheet.columns["activity"]
+                    known = ", ".join(_activities().get(row["service"], {}).values()) or "none"
+                    problems.append(
+                        f"sheet {sheet.sheet!r}, row {number}, column {letter} «{header}»: {row['activity']!r} is not "
+                        f"an activity of {row['service']} ({known}); leave it empty for the whole service"
+                    )
+                row["activity"] = activity
             out.append(row)
     return typed, problems
+
+
+def _activities() -> dict[str, dict[str, str]]:
+    """service -> normalised activity name or title -> the catalogue's activity name."""
+    out: dict[str, dict[str, str]] = {}
+    for layer in get_catalogue().asset_layers:
+        if layer.maintenance:
+            for a in layer.maintenance.activities:
+                for text in (a.name, a.title.fr, a.title.en):
+                    out.setdefault(layer.maintenance.service, {})[normalise(text)] = a.name
+    return out
+
+
+def _activity(service: str, text: str) -> str | None:
+    return _activities().get(service, {}).get(normalise(text))
+
+
+def _depots_held_elsewhere(conn: psycopg.Connection, rows: list[dict], answered: list[str]) -> list[str]:
+    """Depots whose costs the file gives but another commune (not replaced by this file) already answered."""
+    ids = [r["depot_id"] for r in rows if r.get("depot_id") is not None]
+    held = conn.execute(
+        "SELECT d.name, coalesce(c.commune_insee, %s) FROM patrimoine.depot_cost c JOIN patrimoine.depot d "
+        "ON d.id = c.depot_id WHERE c.depot_id = ANY(%s) AND NOT coalesce(c.commune_insee, %s) = ANY(%s)",
+        (AGGLO_KEY, ids, AGGLO_KEY, answered),
+    ).fetchall()
+    return [
+        f"sheet 'Centres techniques': the costs of depot {name!r} are already answered by {owner}; one answer per depot"
+        for name, owner in held
+    ]
 
 
 def _empty(value: object) -> bool:
@@ -141,6 +181,9 @@ def load_file(
     )
     if allowed is not None and (other := [c for c in communes if c not in allowed]):
         problems.append(f"answers for commune(s) {', '.join(other)}, which this account may not edit")
+    if typed.get("depot_cost"):
+        keys = {r.get("commune_insee") or AGGLO_KEY for r in typed["depot_cost"]} | none.get("depot_cost", set())
+        problems += _depots_held_elsewhere(conn, typed["depot_cost"], sorted(keys))
     if problems:
         raise DiagnosticRefused(path.name, problems)
     report = DiagnosticReport(path.name, communes)

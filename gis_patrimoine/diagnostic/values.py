@@ -61,8 +61,8 @@ class Lookups:
 def parse(attr: Attribute, value: object, lookups: Lookups, commune: str | None = None) -> object:
     """The cell's value as the column's type; None for an empty cell (the column's default then applies)."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        if attr.type == "commune":
-            return None  # the agglomération
+        if attr.type == "commune":  # never guessed: an empty commune would be the agglomération's row
+            raise Refused(f"empty: write the commune's INSEE code, or «{AGGLO}» for the agglomération's means")
         return None
     if attr.type in ("real", "integer"):
         number = _number(value)
@@ -98,15 +98,20 @@ def parse(attr: Attribute, value: object, lookups: Lookups, commune: str | None 
             raise Refused(f"{value!r} is not a commune of the territory (INSEE code, or {AGGLO})")
         return insee
     if attr.type == "reference" and attr.references == "depot":
-        options = lookups.depots.get(normalise(str(value)), [])
-        if len(options) > 1:
-            options = [o for o in options if o[1] == commune] or options
+        named = lookups.depots.get(normalise(str(value)), [])
+        # a commune answers for its own depots; the agglomération's means may stand in any commune's depot
+        options = named if commune is None else [o for o in named if o[1] == commune]
         if len(options) != 1:
-            why = "no depot has this name" if not options else "several depots have this name"
+            if named and not options:
+                why = f"a depot of another commune than {commune}"
+            else:
+                why = "no depot has this name" if not options else "several depots have this name"
             raise Refused(f"{value!r}: {why} (see the depots layer)")
         return options[0][0]
     if attr.type == "text":
-        return str(value).strip() if not isinstance(value, float) else f"{value:g}"
+        if isinstance(value, float):
+            return str(int(value)) if value.is_integer() else repr(value)
+        return str(value).strip()
     raise Refused(f"columns of type {attr.type} cannot be filled from a workbook")
 
 
@@ -118,11 +123,14 @@ def _number(value: object) -> float:
             raise Refused(f"{value!r} is not a number")
         return float(value)
     text = str(value).strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace("€", "")
+    percent = text.endswith("%")
     text = text.removesuffix("%")
     try:
         number = float(text.replace(",", "."))
     except ValueError:
         raise Refused(f"{value!r} is not a number") from None
+    if percent:  # "12 %" is 0.12
+        number /= 100
     if not math.isfinite(number):
         raise Refused(f"{value!r} is not a number")
     return number

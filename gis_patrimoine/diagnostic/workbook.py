@@ -249,7 +249,7 @@ def _rows(table: DiagnosticTable, sheet: str, cells: list[list[object]], file: s
         else:
             headers[attr.name] = (letter, str(header))
             index[attr.name] = col - 1
-    missing = [a.title.fr for a in fillable(table) if a.required and a.name not in headers]
+    missing = [a.title.fr for a in fillable(table) if (a.required or a.type == "commune") and a.name not in headers]
     if missing:
         problems.append(f"no column {', '.join(map(repr, missing))}")
     if problems:
