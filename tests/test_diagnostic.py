@@ -497,3 +497,32 @@ def test_cells_as_secretaries_write_them() -> None:
     assert parse(catalogue.tables["staff"].attribute("commune_insee"), "Laval", found) == "53130"
     assert parse(catalogue.tables["staff"].attribute("commune_insee"), "agglomération", found) is None
     assert parse(catalogue.tables["purchase"].attribute("item"), 1234567.5, found) == "1234567.5"
+
+
+def _libreoffice_saves(path: Path, outdir: Path) -> Path:
+    """Open and save the workbook with LibreOffice headless, as a town hall without Excel would."""
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice")
+    assert soffice, "LibreOffice is installed by `make setup` (libreoffice-calc-nogui)"
+    profile = outdir / "lo-profile"
+    done = subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore", "--convert-to",
+         "xlsx:Calc MS Excel 2007 XML", "--outdir", str(outdir), str(path)],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0 and (outdir / path.name).exists(), done.stderr
+    return outdir / path.name
+
+
+def test_the_questionnaire_opens_and_saves_in_libreoffice(template: Path, territory: str, tmp_path: Path) -> None:
+    resaved = _libreoffice_saves(template, tmp_path / "lo")
+    wb = load_workbook(resaved)
+    assert wb.sheetnames == load_workbook(template).sheetnames and wb["Listes"].sheet_state == "hidden"
+    lists = [dv for dv in wb["Personnel"].data_validations.dataValidation if dv.type == "list"]
+    assert lists and all("Listes" in dv.formula1 for dv in lists)  # the drop-downs survive
+    filled = fill(template, tmp_path / "filled.xlsx", {"Personnel": STAFF, "Achats": PURCHASES})
+    with psycopg.connect(territory) as conn:
+        report = load_file(conn, _libreoffice_saves(filled, tmp_path / "lo2"))
+    assert report.written == {"staff": 3, "purchase": 2}
