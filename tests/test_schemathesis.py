@@ -21,7 +21,7 @@ def test_every_operation_survives_generated_requests(api: str) -> None:
             "--seed",
             "20261126",
             "--workers",
-            "2",
+            "1",  # one thread: hypothesis describing its filters from two threads can crash CPython 3.11's ast
             "--checks",
             "not_a_server_error,response_schema_conformance",
             "--phases",

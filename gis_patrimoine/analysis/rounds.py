@@ -231,7 +231,12 @@ def point_stops(
         e = edges[edge_id]
         group: list[tuple[float, int]] = []
         for frac, aid in [*sorted(by_edge[edge_id]), (math.inf, -1)]:
-            if group and (aid == -1 or (frac - group[0][0]) * e.length > params.stop_spread_m):
+            # a stop serves one commune: its time is that commune's (assets across a boundary make two stops)
+            if group and (
+                aid == -1
+                or (frac - group[0][0]) * e.length > params.stop_spread_m
+                or info[aid][0] != info[group[0][1]][0]
+            ):
                 ids = [a for _, a in group]
                 walk = 2 * walk_seconds(max(walk_m.get(a, 0.0) for a in ids), params)
                 stops.append(

@@ -183,7 +183,7 @@ def compare(
     service: str,
     activity: str | None = None,
     communes: list[str] | None = None,
-    stop_spread_m: float | None = 150.0,
+    stop_spread_m: float | None = None,  # default: the territory's (analyse params)
     iterations: int = 300,
 ) -> Comparison:
     """Plan the activity commune by commune and pooled, and compare the years they make."""
@@ -277,8 +277,11 @@ def pooled_zones(
     conn: psycopg.Connection, layer: Layer, activity: Activity, communes: list[str], service: str
 ) -> dict[int, list[int]]:
     """Pooled service zones: every asset goes to the depot nearest to it by road (network catchments), whatever
-    commune either is in. Returns depot id -> asset ids."""
-    depots = [d[0] for d in depots_serving(conn, service)]
+    commune either is in, among the depots of the communes pooled (all depots when none of them has one: they
+    would be served from elsewhere alone too). Returns depot id -> asset ids."""
+    serving = depots_serving(conn, service)
+    located = dict(conn.execute("SELECT id, commune_insee FROM patrimoine.depot").fetchall())
+    depots = [d[0] for d in serving if located.get(d[0]) in communes] or [d[0] for d in serving]
     if not depots:
         raise DepotProblem(f"no depot with crews serves {service}; import depots or add {service} to their services")
     nearest = catchments(conn, depots)

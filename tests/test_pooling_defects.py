@@ -1,0 +1,74 @@
+"""Defects of the alone-vs-pooled comparison found in review (issue #16), on a territory built here: three
+communes side by side along one street, a depot each, lights along the street."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from gis_patrimoine.analysis.params import save
+from gis_patrimoine.analysis.rounds import RoundRequest, plan_rounds
+from gis_patrimoine.analysis.scenarios import compare
+
+X, Y = 500000, 6700000
+# A: 0–1000 m, B: 1000–2000 m, C: 2000–3000 m (east of the origin), each 1,000 m deep
+COMMUNES = [("53001", "A", 0), ("53002", "B", 1000), ("53003", "C", 2000)]
+
+
+@pytest.fixture
+def strip(conn: psycopg.Connection) -> psycopg.Connection:
+    for insee, name, x in COMMUNES:
+        conn.execute(
+            "INSERT INTO patrimoine.commune (insee, name, geom) "
+            "VALUES (%s, %s, ST_Multi(ST_MakeEnvelope(%s, %s, %s, %s, 2154)))",
+            (insee, name, X + x, Y, X + x + 1000, Y + 1000),
+        )
+    # the street: A's piece runs 100 m into B (as drawn in a municipal file), then B's, then C's
+    for sid, insee, x0, x1 in (("r1", "53001", 100, 1100), ("r2", "53002", 1100, 2000), ("r3", "53003", 2000, 2900)):
+        conn.execute(
+            "INSERT INTO patrimoine.road (commune_insee, source, source_id, road_class, geom) VALUES "
+            "(%s, 't', %s, 'street', ST_SetSRID(ST_MakeLine(ST_MakePoint(%s, %s), ST_MakePoint(%s, %s)), 2154))",
+            (insee, sid, X + x0, Y + 500, X + x1, Y + 500),
+        )
+    for insee, x in (("53001", 150), ("53002", 1500), ("53003", 2010)):  # C's depot right by B's boundary
+        conn.execute(
+            "INSERT INTO patrimoine.depot (commune_insee, source, source_id, name, services, crews, geom) VALUES "
+            "(%s, 't', %s, %s, '{lighting}', 1, ST_SetSRID(ST_MakePoint(%s, %s), 2154))",
+            (insee, insee, f"CTM {insee}", X + x, Y + 505),
+        )
+    lights = [("53001", 990), ("53002", 1010), ("53001", 500), ("53002", 1980), ("53002", 1960), ("53003", 2500)]
+    for k, (insee, x) in enumerate(lights):
+        conn.execute(
+            "INSERT INTO patrimoine.street_light (commune_insee, source, source_id, lamp_type, geom) VALUES "
+            "(%s, 't', %s, 'led', ST_SetSRID(ST_MakePoint(%s, %s), 2154))",
+            (insee, f"l{k}", X + x, Y + 510),
+        )
+    conn.commit()
+    return conn
+
+
+def test_a_stop_serves_one_commune(strip: psycopg.Connection) -> None:
+    plan = plan_rounds(strip, RoundRequest("lighting", "inspection", ["53001", "53002"], iterations=50))
+    with strip.cursor() as cur:
+        communes = dict(cur.execute("SELECT id, commune_insee FROM patrimoine.street_light").fetchall())
+    # the lights at 990 m (A) and 1,010 m (B) stand 20 m apart on A's road piece: two stops, one per commune,
+    # so that B's time is B's
+    assert all(communes[a] == s.commune for s in plan.stops for a in s.assets)
+    assert len(plan.stops) == 4  # 500 m; 990 m; 1,010 m; 1,960 and 1,980 m together (B's road)
+
+
+def test_comparisons_use_the_territorys_stop_span(strip: psycopg.Connection) -> None:
+    save(strip, {"stop_spread_m": 0})  # every light its own stop
+    c = compare(strip, "lighting", "inspection", iterations=50)
+    stops = sum(len(p.stops) for p in c.alone_plans.values())
+    assert stops == 6 and c.params.stop_spread_m == 0
+
+
+def test_a_pair_is_pooled_over_its_own_depots_only(strip: psycopg.Connection) -> None:
+    ids = dict(strip.execute("SELECT commune_insee, id FROM patrimoine.depot").fetchall())
+    c = compare(strip, "lighting", "inspection", ["53001", "53002"], iterations=50)
+    pooled_depots = {d.id for p in c.pooled_plans for d in p.depots}
+    # C's depot is the nearest to B's lights at 1,960 and 1,980 m, but C is not in the pair
+    assert pooled_depots <= {ids["53001"], ids["53002"]}
+    everyone = compare(strip, "lighting", "inspection", iterations=50)
+    assert ids["53003"] in {d.id for p in everyone.pooled_plans for d in p.depots}
