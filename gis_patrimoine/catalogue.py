@@ -141,6 +141,7 @@ class Activity(Strict):
     routing: Literal["node", "arc"]
     equipment: str | None = None
     where: dict[str, list[str]] = {}
+    quantity: str | None = None  # an attribute giving the measure (m, m²) when known: a building's floor area
 
     @model_validator(mode="after")
     def _one_frequency(self) -> Activity:
@@ -357,6 +358,10 @@ class Catalogue(BaseModel):
         for act in layer.maintenance.activities:
             if act.equipment and act.equipment not in self._codes("equipment_type"):
                 problems.append(f"{where}: activity {act.name}: unknown equipment {act.equipment!r}")
+            if act.quantity and (
+                attrs.get(act.quantity) is None or attrs[act.quantity].type not in ("real", "integer")
+            ):
+                problems.append(f"{where}: activity {act.name}: quantity {act.quantity!r} is not a numeric attribute")
             for field, codes in act.where.items():
                 attr = attrs.get(field)
                 if attr is None or attr.codelist is None:

@@ -72,3 +72,12 @@ def test_a_pair_is_pooled_over_its_own_depots_only(strip: psycopg.Connection) ->
     assert pooled_depots <= {ids["53001"], ids["53002"]}
     everyone = compare(strip, "lighting", "inspection", iterations=50)
     assert ids["53003"] in {d.id for p in everyone.pooled_plans for d in p.depots}
+
+
+def test_crews_are_whole_and_each_commune_alone_needs_its_own(strip: psycopg.Connection) -> None:
+    c = compare(strip, "lighting", "inspection", iterations=50)
+    table = c.table({"53001": "A", "53002": "B", "53003": "C"})
+    # a few minutes of work a year in each of three communes: three crews alone (one each), one pooled
+    assert table["alone"]["crew_years"] < 0.01 and table["pooled"]["crew_years"] < 0.01
+    assert (table["alone"]["crews_needed"], table["pooled"]["crews_needed"]) == (3, 1)
+    assert table["saving"]["crews_needed"] == 2

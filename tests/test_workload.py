@@ -56,3 +56,17 @@ def test_hours_follow_the_catalogue(small: psycopg.Connection) -> None:
 def test_filters_by_service_and_commune(small: psycopg.Connection) -> None:
     assert {r.service for r in workload(small, service="lighting")} == {"lighting"}
     assert workload(small, communes=["99999"]) == []
+
+
+def test_building_upkeep_counts_the_floor_area_not_the_footprint(small: psycopg.Connection) -> None:
+    small.execute(
+        "INSERT INTO patrimoine.building (commune_insee, source, source_id, use, floor_area_m2, geom) VALUES "
+        "('53130', 't', 'b1', 'school', 1000, ST_GeomFromText('MULTIPOLYGON(((400600 6780600, 400620 6780600, "
+        "400620 6780620, 400600 6780620, 400600 6780600)))', 2154)), "  # 400 m² on the ground, 1,000 m² of floors
+        "('53130', 't', 'b2', 'church', NULL, ST_GeomFromText('MULTIPOLYGON(((400700 6780700, 400710 6780700, "
+        "400710 6780710, 400700 6780710, 400700 6780700)))', 2154))"  # no floor area known: its footprint, 100 m²
+    )
+    small.commit()
+    upkeep = next(r for r in workload(small) if r.activity == "upkeep")
+    # 20 min per 100 m², 4 times a year: (1,000 + 100) m² / 100 × 20 / 60 × 4
+    assert upkeep.hours_per_year == pytest.approx(1100 / 100 * 20 / 60 * 4)

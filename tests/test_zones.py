@@ -118,7 +118,8 @@ def test_equipment_days_follow_the_workload(analyst: str) -> None:
         van = next(e for e in eq["equipment"] if e["equipment"] == "van")
         hours = conn.execute(
             "SELECT (SELECT count(*) * 6 / 60.0 FROM patrimoine.street_light) + "
-            "(SELECT count(*) * 45 * 2 / 60.0 + sum(ST_Area(geom)) / 100 * 20 * 4 / 60.0 FROM patrimoine.building) + "
+            "(SELECT count(*) * 45 * 2 / 60.0 + sum(coalesce(floor_area_m2, ST_Area(geom))) / 100 * 20 * 4 / 60.0 "
+            "FROM patrimoine.building) + "  # upkeep by floor area where known
             "(SELECT coalesce(sum(ST_Area(geom)) / 100 * 3 * 10 / 60.0, 0) FROM patrimoine.green_space "
             " WHERE kind = 'cemetery') + (SELECT sum(length_m) / 100 * 1.5 / 60.0 FROM patrimoine.road)"
         ).fetchone()[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from gis_patrimoine.analysis.workload import UNITS
+from gis_patrimoine.analysis.workload import units_sql
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 
 
@@ -31,7 +31,7 @@ def asset_hours_sql(catalogue: Catalogue, service: str | None = None) -> sql.Com
             )
             terms.append(
                 sql.SQL("CASE WHEN {a} THEN {u} * {m} * {v} / 60.0 ELSE 0 END").format(
-                    a=applies, u=sql.SQL(UNITS[act.per]), m=sql.Literal(act.minutes), v=sql.Literal(act.visits)
+                    a=applies, u=units_sql(act), m=sql.Literal(act.minutes), v=sql.Literal(act.visits)
                 )
             )
         parts.append(

@@ -31,7 +31,7 @@ from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.analysis.network import Graph, load_graph
 from gis_patrimoine.analysis.params import Parameters
 from gis_patrimoine.analysis.params import load as load_params
-from gis_patrimoine.analysis.workload import UNITS
+from gis_patrimoine.analysis.workload import units_sql
 from gis_patrimoine.catalogue import Activity, Catalogue, Layer, get_catalogue
 
 TICKS = 10  # the solver counts time in tenths of a second, rounded up: its shifts hold in exact seconds too
@@ -173,7 +173,7 @@ def asset_query(
         sql.SQL("{} = ANY({})").format(sql.Identifier(f), sql.Literal(codes)) for f, codes in activity.where.items()
     ]
     return sql.SQL("SELECT id, geom, commune_insee, {units} AS units FROM {t} WHERE {w}").format(
-        units=sql.SQL(UNITS[activity.per]), t=layer.qualified, w=sql.SQL(" AND ").join(conditions)
+        units=units_sql(activity), t=layer.qualified, w=sql.SQL(" AND ").join(conditions)
     )
 
 

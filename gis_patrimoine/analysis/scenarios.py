@@ -66,7 +66,10 @@ class Totals:
             "hours_on_site": round(self.hours_on_site, 1),
             "hours_travel": round(self.hours_travel, 1),
             "crew_hours": round(hours, 1),
-            "crews_needed": round(hours / (p.working_days_per_year * p.shift_hours), 2),
+            # a crew-year is the hours of one crew's working year; a service needs whole crews (or contracts):
+            # 0.2 of a crew-year still takes a crew
+            "crew_years": round(hours / (p.working_days_per_year * p.shift_hours), 2),
+            "crews_needed": math.ceil(round(hours / (p.working_days_per_year * p.shift_hours), 6)),
             "fuel_l": round(fuel_l, 1),
             "co2_kg": round(fuel_l * p.co2_kg_per_l, 1),
             "cost_eur": round(
@@ -122,6 +125,8 @@ class Comparison:
     def table(self, names: dict[str, str]) -> dict:
         p = self.params
         alone, pooled = self.alone_total.money(p), self.pooled_total.money(p)
+        # alone, each commune with work needs its own whole crews: the sum of theirs, not the total's
+        alone["crews_needed"] = sum(t.money(p)["crews_needed"] for t in self.alone.values())
         alone_cost = alone["cost_eur"] or 1.0
         ratio = pooled["cost_eur"] / alone_cost
         communes = []

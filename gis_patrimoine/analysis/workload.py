@@ -14,16 +14,27 @@ from psycopg import sql
 
 from gis_patrimoine.catalogue import Activity, Catalogue, Layer, get_catalogue
 
-# How many units an asset counts for, as SQL over its row.
-UNITS = {
-    "item": "1",
-    "m": "ST_Length(geom)",
-    "100m": "ST_Length(geom) / 100",
-    "km": "ST_Length(geom) / 1000",
-    "m2": "ST_Area(geom)",
-    "100m2": "ST_Area(geom) / 100",
-    "ha": "ST_Area(geom) / 10000",
+# How many units an asset counts for, as SQL over its row: the geometry's measure, and the divisor of the unit.
+MEASURE = {
+    "item": ("1", 1),
+    "m": ("ST_Length(geom)", 1),
+    "100m": ("ST_Length(geom)", 100),
+    "km": ("ST_Length(geom)", 1000),
+    "m2": ("ST_Area(geom)", 1),
+    "100m2": ("ST_Area(geom)", 100),
+    "ha": ("ST_Area(geom)", 10000),
 }
+
+
+def units_sql(activity: Activity) -> sql.Composable:
+    """The units of work an asset counts for in this activity: its `quantity` attribute when the catalogue names
+    one and the row has it (a building's floor area, not its footprint), else its geometry's length or area."""
+    measure, divisor = MEASURE[activity.per]
+    if activity.quantity and activity.per != "item":
+        return sql.SQL("coalesce({q}, {m}) / {d}").format(
+            q=sql.Identifier(activity.quantity), m=sql.SQL(measure), d=sql.Literal(divisor)
+        )
+    return sql.SQL("{m} / {d}").format(m=sql.SQL(measure), d=sql.Literal(divisor))
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ def activity_sql(layer: Layer, activity: Activity, communes: list[str] | None = 
         "SELECT commune_insee, count(*), sum({units}) * {minutes} * {visits} / 60.0 FROM {table}{where} "
         "GROUP BY commune_insee"
     ).format(
-        units=sql.SQL(UNITS[activity.per]),
+        units=units_sql(activity),
         minutes=sql.Literal(activity.minutes),
         visits=sql.Literal(activity.visits),
         table=sql.Identifier("patrimoine", layer.table),
