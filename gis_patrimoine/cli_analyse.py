@@ -393,6 +393,8 @@ def zones_cmd(
                 ", ".join(f"{c} ({s:.0%})" for c, s in z["commune_shares"].items()),
             )
         console.print(table)
+    for note in result.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
 
 
 @analyse_app.command("opportunities")

@@ -81,3 +81,12 @@ def test_crews_are_whole_and_each_commune_alone_needs_its_own(strip: psycopg.Con
     assert table["alone"]["crew_years"] < 0.01 and table["pooled"]["crew_years"] < 0.01
     assert (table["alone"]["crews_needed"], table["pooled"]["crews_needed"]) == (3, 1)
     assert table["saving"]["crews_needed"] == 2
+
+
+def test_zones_over_some_depots_say_which_communes_they_pool(strip: psycopg.Connection) -> None:
+    from gis_patrimoine.analysis.zones import zones
+
+    ids = dict(strip.execute("SELECT commune_insee, id FROM patrimoine.depot").fetchall())
+    result = zones(strip, "lighting", 300, 1.0, [ids["53001"], ids["53002"]])
+    assert len(result["notes"]) == 1 and "53003" in result["notes"][0] and "no candidate depot" in result["notes"][0]
+    assert zones(strip, "lighting", 300, 1.0)["notes"] == []

@@ -23,6 +23,7 @@ from psycopg import sql
 from gis_patrimoine.analysis.areas import depot_costs, depots_serving
 from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.analysis.grid import hex_parts_sql
+from gis_patrimoine.analysis.network import ensure_network
 
 
 class CannotBalance(AnalysisRefused):
@@ -39,6 +40,7 @@ class Cells:
 
 
 def load_cells(conn: psycopg.Connection, service: str, size_m: float, depot_ids: list[int]) -> Cells:
+    ensure_network(conn)  # the cells are tied to junctions: the network must be built (and current) first
     query = sql.SQL(
         "{parts}, w AS (SELECT k, sum(hours) AS hours FROM parts GROUP BY k) "
         "SELECT ST_AsBinary(h.geom), coalesce(w.hours, 0), n.id, "
@@ -307,7 +309,13 @@ def zones(
         "communes",
         "commune_shares",
     ]
-    summary = {"run_id": run_id, "service": service, "size_m": size_m, "tolerance": tolerance}
+    summary = {"run_id": run_id, "service": service, "size_m": size_m, "tolerance": tolerance, "notes": []}
+    with_work = {c for c, h in zip(cells.communes, cells.hours, strict=True) if c and h > 0}
+    if without := sorted(with_work - set(own)):  # said, not silent: these communes are pooled in both variants
+        summary["notes"].append(
+            f"commune(s) {', '.join(without)} have work but no candidate depot: in the status quo too their cells go "
+            "to the nearest candidate, so both variants pool them; add their depots with --depot to compare"
+        )
     for variant in ("balanced", "status_quo"):
         summary[variant] = [
             {**dict(zip(keys, r[3:12], strict=True)), "commune_shares": json.loads(r[11])}
