@@ -274,7 +274,7 @@ def compare_cmd(
     crews, cost, CO2, per commune with the cost-sharing key; stored as scenarios (collection scenario_communes)."""
     import time
 
-    from gis_patrimoine.analysis.scenarios import commune_names, compare, main_activities, store
+    from gis_patrimoine.analysis.scenarios import commune_names, commune_populations, compare, main_activities, store
 
     wanted = [(s, activity) for s in service] if service else main_activities()
     with psycopg.connect(database_url_or_exit()) as conn:
@@ -303,7 +303,7 @@ def compare_cmd(
 
                 report.mkdir(parents=True, exist_ok=True)
                 (report / f"scenario-{sid}-{svc}.html").write_text(scenario_report(conn, sid), encoding="utf-8")
-            t = comparison.table(names)
+            t = comparison.table(names, commune_populations(conn))
             a, p = t["alone"], t["pooled"]
             summary.add_row(
                 svc,

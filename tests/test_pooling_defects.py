@@ -90,3 +90,25 @@ def test_zones_over_some_depots_say_which_communes_they_pool(strip: psycopg.Conn
     result = zones(strip, "lighting", 300, 1.0, [ids["53001"], ids["53002"]])
     assert len(result["notes"]) == 1 and "53003" in result["notes"][0] and "no candidate depot" in result["notes"][0]
     assert zones(strip, "lighting", 300, 1.0)["notes"] == []
+
+
+def test_three_keys_share_the_pooled_cost_and_name_who_pays_more(strip: psycopg.Connection) -> None:
+    # C holds most people but one light: by population it pays most of the bill, more than alone
+    for insee, people in (("53001", 100), ("53002", 100), ("53003", 5000)):
+        strip.execute("UPDATE patrimoine.commune SET population = %s WHERE insee = %s", (people, insee))
+    strip.commit()
+    c = compare(strip, "lighting", "inspection", iterations=50)
+    names = {"53001": "A", "53002": "B", "53003": "C"}
+    t = c.table(names, {"53001": 100, "53002": 100, "53003": 5000})
+    pooled = t["pooled"]["cost_eur"]
+    for key in ("stand_alone", "use", "population"):
+        assert sum(x["keys"][key] for x in t["communes"]) == pytest.approx(1.0, abs=1e-3), key
+        assert sum(x["pays_by_key_eur"][key] for x in t["communes"]) == pytest.approx(pooled, abs=3)
+    by = {x["name"]: x for x in t["communes"]}
+    assert by["C"]["keys"]["population"] == pytest.approx(5000 / 5200, abs=1e-4)  # shown to 4 decimals
+    assert by["C"]["pays_by_key_eur"]["population"] > by["C"]["alone"]["cost_eur"]
+    assert t["losers_by_key"]["population"] == ["C"] and "population" in by["C"]["pays_more_than_alone"]
+    # by use, each pays for the pooled work done for it: the shares follow the pooled per-commune costs
+    assert by["B"]["keys"]["use"] == pytest.approx(by["B"]["pooled"]["cost_eur"] / sum(
+        x["pooled"]["cost_eur"] for x in t["communes"]), abs=1e-3)  # fmt: skip
+    assert "population" not in c.table(names)["losers_by_key"]  # no populations: no such key

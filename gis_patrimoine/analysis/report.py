@@ -34,6 +34,9 @@ PARAMETERS = {
 }
 
 
+RED = " style='color:#c92a2a;font-weight:bold'"
+
+
 def _colour(pct: float) -> str:
     """Green for savings, red for losses, pale near zero."""
     t = max(-1.0, min(1.0, pct / 10.0))
@@ -100,6 +103,17 @@ def scenario_report(conn: psycopg.Connection, scenario_id: int) -> str:
         for c in r["communes"]
     )
     params = "".join(f"<tr><td>{label}</td><td>{r['parameters'].get(k)}</td></tr>" for k, label in PARAMETERS.items())
+    ways = [k for k in ("stand_alone", "use", "population") if k in r.get("losers_by_key", {})]
+    sharing = "".join(
+        f"<tr><td>{e(c['name'])}</td><td>{c['alone']['cost_eur']:,.0f}</td>"
+        + "".join(
+            f"<td{RED if k in c['pays_more_than_alone'] else ''}>{c['pays_by_key_eur'][k]:,.0f}</td>" for k in ways
+        )
+        + "</tr>"
+        for c in r["communes"]
+        if "pays_by_key_eur" in c
+    )
+    more = "; ".join(f"{k.replace('_', ' ')}: {', '.join(v) or 'none'}" for k, v in r.get("losers_by_key", {}).items())
     opportunities = conn.execute(
         "SELECT rank, label, hours_saved, km_saved, assets FROM analysis.opportunity WHERE service = %s "
         "ORDER BY rank LIMIT 10",
@@ -132,7 +146,16 @@ def scenario_report(conn: psycopg.Connection, scenario_id: int) -> str:
         "<h2>Per commune, and the cost-sharing key</h2><table><tr><th>commune</th><th>km alone</th>"
         "<th>km pooled</th><th>crew h alone</th><th>crew h pooled</th><th>cost alone €</th><th>key</th>"
         f"<th>pays pooled €</th><th>saving €</th></tr>{communes}</table>"
-        "<h2>Where pooling makes sense: neighbouring communes</h2><table><tr><th>rank</th><th>communes</th>"
+        + (
+            "<h2>Three ways to share the pooled cost</h2><p>By stand-alone cost (every commune saves the same "
+            "share), by use (the pooled work done for it) and by population; in red, who would pay more than alone. "
+            f"Paying more than alone: {e(more)}.</p><table><tr><th>commune</th><th>alone €</th>"
+            + "".join(f"<th>{k.replace('_', ' ')} €</th>" for k in ways)
+            + f"</tr>{sharing}</table>"
+            if sharing
+            else ""
+        )
+        + "<h2>Where pooling makes sense: neighbouring communes</h2><table><tr><th>rank</th><th>communes</th>"
         f"<th>crew h saved/yr</th><th>km saved/yr</th><th>assets driving it</th></tr>{opp}</table>"
         "<h2>How to read it, and the assumptions</h2><p>Both scenarios plan the same work with the same crews "
         "and depots: alone, every commune's assets are visited from its own depots; pooled, every asset from the "

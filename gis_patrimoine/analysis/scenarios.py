@@ -122,27 +122,43 @@ class Comparison:
             total.add(t)
         return total
 
-    def table(self, names: dict[str, str]) -> dict:
+    def table(self, names: dict[str, str], population: dict[str, int | None] | None = None) -> dict:
+        """Totals alone and pooled, per commune, and the pooled cost shared three ways — by stand-alone cost (each
+        saves the same share), by use (the pooled work done for it), by population — with, for each way, the
+        communes that would pay more than alone."""
         p = self.params
         alone, pooled = self.alone_total.money(p), self.pooled_total.money(p)
         # alone, each commune with work needs its own whole crews: the sum of theirs, not the total's
         alone["crews_needed"] = sum(t.money(p)["crews_needed"] for t in self.alone.values())
         alone_cost = alone["cost_eur"] or 1.0
         ratio = pooled["cost_eur"] / alone_cost
+        codes = sorted(self.alone, key=lambda c: names.get(c, c))
+        used = {c: self.pooled[c].money(p)["cost_eur"] for c in codes}
+        people = {c: (population or {}).get(c) for c in codes}
+        own = {c: self.alone[c].money(p)["cost_eur"] for c in codes}
+        keys = {
+            "stand_alone": {c: own[c] / (sum(own.values()) or 1.0) for c in codes},
+            "use": {c: used[c] / (sum(used.values()) or 1.0) for c in codes},
+        }
+        if codes and all(people[c] for c in codes):
+            keys["population"] = {c: people[c] / sum(people.values()) for c in codes}
         communes = []
-        for code in sorted(self.alone, key=lambda c: names.get(c, c)):
+        for code in codes:
             a = self.alone[code].money(p)
-            share = a["cost_eur"] / alone_cost  # the key: each pays its stand-alone cost, less its share of the saving
-            pays = round(a["cost_eur"] * ratio, 0)
+            pays = round(a["cost_eur"] * ratio, 0)  # the stand-alone key: each saves the same share
+            by_key = {k: round(pooled["cost_eur"] * shares[code], 0) for k, shares in keys.items()}
             communes.append(
                 {
                     "insee": code,
                     "name": names.get(code, code),
                     "alone": a,
                     "pooled": self.pooled[code].money(p),
-                    "key": round(share, 4),
+                    "key": round(keys["stand_alone"][code], 4),
                     "pays_pooled_eur": pays,
                     "saving_eur": round(a["cost_eur"] - pays, 0),
+                    "keys": {k: round(shares[code], 4) for k, shares in keys.items()},
+                    "pays_by_key_eur": by_key,
+                    "pays_more_than_alone": sorted(k for k, v in by_key.items() if v > a["cost_eur"] + 1),
                 }
             )
         return {
@@ -155,6 +171,7 @@ class Comparison:
             "saving_pct": {k: round(100 * (alone[k] - pooled[k]) / alone[k], 1) if alone[k] else 0.0 for k in alone},
             "communes": communes,
             "losers": [c["name"] for c in communes if c["saving_eur"] < 0],
+            "losers_by_key": {k: [c["name"] for c in communes if k in c["pays_more_than_alone"]] for k in keys},
             "unreachable": self.unreachable(),
             "notes": self.notes + self._unreachable_notes(),
             "parameters": p.model_dump(),
@@ -319,9 +336,13 @@ def commune_names(conn: psycopg.Connection) -> dict[str, str]:
     return dict(conn.execute("SELECT insee, name FROM patrimoine.commune").fetchall())
 
 
+def commune_populations(conn: psycopg.Connection) -> dict[str, int | None]:
+    return dict(conn.execute("SELECT insee, population FROM patrimoine.commune").fetchall())
+
+
 def store(conn: psycopg.Connection, comparison: Comparison) -> int:
     """The comparison and its per-commune figures (with outlines, for maps) in one transaction."""
-    result = comparison.table(commune_names(conn))
+    result = comparison.table(commune_names(conn), commune_populations(conn))
     with conn.transaction():
         sid = conn.execute(
             "INSERT INTO analysis.scenario (service, activity, result) VALUES (%s, %s, %s) RETURNING id",
