@@ -13,6 +13,7 @@ import json
 import psycopg
 
 from gis_patrimoine.analysis.diagnostic import AGGLO, per_commune
+from gis_patrimoine.analysis.svg import territory_frame
 
 SHEETS = {"staff": "Personnel", "equipment": "Matériel", "depot_cost": "Centres techniques", "contract": "Contrats",
           "purchase": "Achats"}  # fmt: skip
@@ -24,36 +25,26 @@ def _num(value: float | None, fmt: str = ",.0f") -> str:
 
 def _map(conn: psycopg.Connection, lines: list[dict], size: int = 520) -> str:
     by = {r["commune"]: r for r in lines}
+    frame = territory_frame(conn, size)
+    if frame is None:
+        return ""
     rows = conn.execute(
         "SELECT insee, name, ST_AsGeoJSON(ST_Simplify(geom, 20)), ST_X(ST_PointOnSurface(geom)), "
         "ST_Y(ST_PointOnSurface(geom)) FROM patrimoine.commune"
     ).fetchall()
-    box = conn.execute(
-        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom)::geometry e "
-        "FROM patrimoine.commune) s"
-    ).fetchone()
-    if not rows or box[0] is None:
-        return ""
-    x0, y0, x1, y1 = box
-    scale = size / max(x1 - x0, y1 - y0, 1)
     values = [r["per_inhabitant_eur"] for r in lines if r["per_inhabitant_eur"] is not None]
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{(x1 - x0) * scale:.0f}" height="{(y1 - y0) * scale:.0f}" '
-        'role="img" aria-label="spending per inhabitant">'
-        '<defs><pattern id="missing" width="6" height="6" patternUnits="userSpaceOnUse">'
-        '<path d="M0,6 L6,0" stroke="#868e96" stroke-width="1"/></pattern></defs>'
+        frame.open(
+            "spending per inhabitant",
+            '<defs><pattern id="missing" width="6" height="6" patternUnits="userSpaceOnUse">'
+            '<path d="M0,6 L6,0" stroke="#868e96" stroke-width="1"/></pattern></defs>',
+        )
     ]
     for insee, name, geojson, lx, ly in rows:
         line = by.get(insee, {})
         value = line.get("per_inhabitant_eur")
-        geom = json.loads(geojson)
-        polys = geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]
-        d = " ".join(
-            "M" + " L".join(f"{(x - x0) * scale:.1f},{(y1 - y) * scale:.1f}" for x, y in ring) + "Z"
-            for poly in polys
-            for ring in poly
-        )
+        d = frame.path(geojson)
         t = 0.0 if value is None else (value - lo) / max(hi - lo, 1e-9)
         fill = "#dee2e6" if value is None else f"rgb(255,{int(235 - 150 * t)},{int(200 - 170 * t)})"
         out.append(f'<path d="{d}" fill="{fill}" stroke="#495057" stroke-width="0.8"><title>{html.escape(name)}: '
@@ -61,7 +52,7 @@ def _map(conn: psycopg.Connection, lines: list[dict], size: int = 520) -> str:
         if line.get("missing"):
             out.append(f'<path d="{d}" fill="url(#missing)" stroke="none"/>')
         out.append(
-            f'<text x="{(lx - x0) * scale:.1f}" y="{(y1 - ly) * scale:.1f}" font-size="8" text-anchor="middle">'
+            f'<text {frame.point(lx, ly)} font-size="8" text-anchor="middle">'
             f"{html.escape(name[:16])} {_num(value)}</text>"
         )
     out.append("</svg>")

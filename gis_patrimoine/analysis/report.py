@@ -6,9 +6,10 @@ Self-contained HTML (SVG map, no script, no basemap), printable.
 from __future__ import annotations
 
 import html
-import json
 
 import psycopg
+
+from gis_patrimoine.analysis.svg import territory_frame
 
 LABELS = {
     "km": "vehicle km",
@@ -46,38 +47,21 @@ def _colour(pct: float) -> str:
 
 
 def _map(conn: psycopg.Connection, scenario_id: int, size: int = 560) -> str:
+    frame = territory_frame(conn, size)
+    if frame is None:
+        return ""
     rows = conn.execute(
         "SELECT name, saving_pct, ST_AsGeoJSON(ST_Simplify(geom, 20)), ST_X(ST_PointOnSurface(geom)), "
         "ST_Y(ST_PointOnSurface(geom)) FROM analysis.scenario_commune WHERE scenario_id = %s",
         (scenario_id,),
     ).fetchall()
-    box = conn.execute(
-        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom)::geometry e "
-        "FROM patrimoine.commune) s"
-    ).fetchone()
-    x0, y0, x1, y1 = box
-    scale = size / max(x1 - x0, y1 - y0)
-    w, h = (x1 - x0) * scale, (y1 - y0) * scale
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0f}" height="{h:.0f}" role="img" '
-        'aria-label="saving per commune">'
-    ]
+    out = [frame.open("saving per commune")]
     for name, pct, geojson, lx, ly in rows:
-        geom = json.loads(geojson)
-        polys = geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]
-        d = " ".join(
-            "M" + " L".join(f"{(x - x0) * scale:.1f},{(y1 - y) * scale:.1f}" for x, y in ring) + "Z"
-            for poly in polys
-            for ring in poly
-        )
         out.append(
-            f'<path d="{d}" fill="{_colour(pct)}" stroke="#495057" stroke-width="0.8"><title>'
+            f'<path d="{frame.path(geojson)}" fill="{_colour(pct)}" stroke="#495057" stroke-width="0.8"><title>'
             f"{html.escape(name)}: {pct:+.1f} %</title></path>"
         )
-        out.append(
-            f'<text x="{(lx - x0) * scale:.1f}" y="{(y1 - ly) * scale:.1f}" font-size="8" '
-            f'text-anchor="middle">{html.escape(name[:18])}</text>'
-        )
+        out.append(f'<text {frame.point(lx, ly)} font-size="8" text-anchor="middle">{html.escape(name[:18])}</text>')
     out.append("</svg>")
     return "".join(out)
 
