@@ -181,7 +181,7 @@ def diagnostic(conn: psycopg.Connection, communes: list[str] | None = None) -> d
         "answered": {t: sorted(v) for t, v in answered.items()},
         "figures": [f.__dict__ for f in figures],
         "services": _per_service(figures),
-        "machines": _machines(conn, machine_days, keys),
+        "machines": _machines(conn, machine_days, keys, answered.get("equipment", set())),
         "spending": _spending(conn, keys, figures, answered, population, names),
         "purchases": _purchases(conn, names, keys),
     }
@@ -213,13 +213,14 @@ def _per_service(figures: list[Figure]) -> list[dict]:
     return out
 
 
-def _machines(conn: psycopg.Connection, days: dict[tuple[str, str], float], keys: list[str]) -> list[dict]:
+def _machines(
+    conn: psycopg.Connection, days: dict[tuple[str, str], float], keys: list[str], answered: set[str]
+) -> list[dict]:
     held = conn.execute(
         "SELECT coalesce(commune_insee, %s) k, equipment_type, count(*), avg(%s - year) FROM patrimoine.equipment "
         "WHERE coalesce(commune_insee, %s) = ANY(%s) GROUP BY 1, 2",
         (AGGLO, date.today().year, AGGLO, keys),
     ).fetchall()
-    answered = _answered(conn).get("equipment", set())
     types = sorted({t for _, t in days} | {r[1] for r in held})
     out = []
     for t in types:

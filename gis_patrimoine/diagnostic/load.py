@@ -9,6 +9,7 @@ them; an empty sheet is no answer and changes nothing), and records who answered
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import psycopg
@@ -122,6 +123,7 @@ def check(
     return typed, problems
 
 
+@cache
 def _activities() -> dict[str, dict[str, str]]:
     """service -> normalised activity name or title -> the catalogue's activity name."""
     out: dict[str, dict[str, str]] = {}
