@@ -6,22 +6,23 @@
 -- edit it (the same rights as the assets), and a re-import replaces one commune's answers. Every change is in
 -- patrimoine_sys.history, like the assets'.
 
-DO $$
-DECLARE
-    list text;
+-- A value list's table, as 0001 made them (and as every later code list will be made: one definition).
+CREATE FUNCTION patrimoine_app.create_value_list(list text) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
-    FOREACH list IN ARRAY ARRAY['skill', 'grade', 'season', 'provider_kind', 'purchase_category', 'purchase_unit'] LOOP
-        EXECUTE format($f$
-            CREATE TABLE patrimoine_vl.%1$I (
-                code       text PRIMARY KEY CHECK (code ~ '^[a-z0-9_]+$'),
-                label_fr   text NOT NULL,
-                label_en   text NOT NULL,
-                sort_order integer NOT NULL DEFAULT 0,
-                active     boolean NOT NULL DEFAULT true
-            )$f$, list);
-    END LOOP;
+    EXECUTE format($f$
+        CREATE TABLE patrimoine_vl.%1$I (
+            code       text PRIMARY KEY CHECK (code ~ '^[a-z0-9_]+$'),
+            label_fr   text NOT NULL,
+            label_en   text NOT NULL,
+            sort_order integer NOT NULL DEFAULT 0,
+            active     boolean NOT NULL DEFAULT true
+        )$f$, list);
 END
 $$;
+SELECT patrimoine_app.create_value_list(l)
+FROM unnest(ARRAY['skill', 'grade', 'season', 'provider_kind', 'purchase_category', 'purchase_unit']) l;
+
 -- A grade's default annual loaded cost of one FTE (synced from layers/codelists.yaml by db init).
 ALTER TABLE patrimoine_vl.grade ADD COLUMN default_cost_eur double precision;
 
@@ -124,29 +125,32 @@ CREATE UNIQUE INDEX purchase_key ON patrimoine.purchase (coalesce(commune_insee,
 INSERT INTO patrimoine_sys.data_version (layer)
 VALUES ('staff'), ('equipment'), ('depot_cost'), ('contract'), ('purchase');
 
-DO $$
-DECLARE t text;
+-- The assets' rights on a table with a commune (0010's, as one function every later table uses): everyone
+-- reads, editors insert in their communes (row-level security) and change or delete only their communes' rows
+-- (statement triggers naming the login and the commune).
+CREATE FUNCTION patrimoine_app.attach_rights(t text) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
-    FOREACH t IN ARRAY ARRAY['staff', 'equipment', 'depot_cost', 'contract', 'purchase'] LOOP
-        PERFORM patrimoine_app.attach_history(t, 'id');
-        -- the assets' rights: editors write their communes' rows; the agglomération's (empty commune) are
-        -- managers' and admins'
-        EXECUTE format('ALTER TABLE patrimoine.%I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY read_all ON patrimoine.%I FOR SELECT USING (true)', t);
-        EXECUTE format('CREATE POLICY insert_own ON patrimoine.%I FOR INSERT '
-                       'WITH CHECK (patrimoine_app.may_edit(commune_insee))', t);
-        EXECUTE format('CREATE POLICY update_checked ON patrimoine.%I FOR UPDATE USING (true) WITH CHECK (true)', t);
-        EXECUTE format('CREATE POLICY delete_any ON patrimoine.%I FOR DELETE USING (true)', t);
-        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
-                       'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
-                       t || '_rights_update', t);
-        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
-                       t || '_rights_delete', t);
-        EXECUTE format('GRANT INSERT, UPDATE, DELETE ON patrimoine.%I TO gp_editor', t);
-    END LOOP;
+    EXECUTE format('ALTER TABLE patrimoine.%I ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('CREATE POLICY read_all ON patrimoine.%I FOR SELECT USING (true)', t);
+    EXECUTE format('CREATE POLICY insert_own ON patrimoine.%I FOR INSERT '
+                   'WITH CHECK (patrimoine_app.may_edit(commune_insee))', t);
+    EXECUTE format('CREATE POLICY update_checked ON patrimoine.%I FOR UPDATE USING (true) WITH CHECK (true)', t);
+    EXECUTE format('CREATE POLICY delete_any ON patrimoine.%I FOR DELETE USING (true)', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
+                   'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
+                   t || '_rights_update', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
+                   t || '_rights_delete', t);
+    EXECUTE format('GRANT INSERT, UPDATE, DELETE ON patrimoine.%I TO gp_editor', t);
 END
 $$;
+
+-- the diagnostic's tables: history like the assets', and their rights (the agglomération's rows, with no
+-- commune, are managers' and admins')
+SELECT patrimoine_app.attach_history(t, 'id'), patrimoine_app.attach_rights(t)
+FROM unnest(ARRAY['staff', 'equipment', 'depot_cost', 'contract', 'purchase']) t;
 
 -- Rows of the agglomération (no commune) are refused to commune editors too: name them in the message.
 CREATE OR REPLACE FUNCTION patrimoine_app.check_communes() RETURNS trigger
