@@ -242,3 +242,28 @@ def test_dangles_facing_each_other_make_one_connector_and_a_repeated_end_vertex_
     ).fetchone()[0]
     assert joined == 1
     assert [p.segments for p in load_graph(territory).parts] == [6]
+
+
+def test_the_api_lists_what_cannot_be_reached_and_strict_refuses(territory: psycopg.Connection, db_url: str) -> None:
+    import httpx
+
+    from tests.servers import add_token, running_server
+
+    add_road(territory, "home", line((0, 0), (300, 0)))
+    island = add_road(territory, "island", line((0, 500), (300, 500)), name="Rue Isolée")
+    territory.execute(
+        "INSERT INTO patrimoine.depot (commune_insee, source, source_id, name, services, crews, geom) "
+        "VALUES ('53130', 't', 'd', 'CTM', '{roads}', 1, ST_SetSRID(ST_MakePoint(%s, %s), 2154))",
+        (X + 5, Y + 5),
+    )
+    territory.commit()
+    token = add_token(db_url, "planner", "reader")
+    body = {"service": "roads", "activity": "sweeping", "seconds": 1}
+    with running_server(db_url) as base, httpx.Client(base_url=base, timeout=120, headers=token) as client:
+        planned = client.post("/analysis/rounds", json=body)
+        assert planned.status_code == 201, planned.text
+        summary = planned.json()["summary"]
+        assert (summary["assets"], summary["assets_unreachable"]) == (1, 1)
+        assert summary["unreachable"][0]["assets"] == [island]
+        refused = client.post("/analysis/rounds", json={**body, "strict": True})
+        assert refused.status_code == 422 and "Rue Isolée" in refused.text

@@ -132,3 +132,28 @@ def test_compare_green_spaces_and_zones_roads_complete(andorra: str) -> None:
     report = run_cli("analyse", "network", url=andorra)
     assert "connected part(s)" in report.stdout and "near miss" in report.stdout
     assert json.dumps(result)  # stored as JSON
+
+
+def test_the_diagnostic_on_real_communes(andorra: str, tmp_path: Path) -> None:
+    """Real parishes (accented names, generated codes): the questionnaire lists them, names are read back."""
+    from openpyxl import load_workbook
+
+    from gis_patrimoine.analysis.diagnostic import diagnostic
+    from gis_patrimoine.diagnostic.load import load_file, template
+
+    with psycopg.connect(andorra) as conn:
+        template(conn, tmp_path / "q.xlsx")
+    wb = load_workbook(tmp_path / "q.xlsx")
+    listed = [c.value for c in wb["Listes"]["A"] if c.value]
+    assert "SANT-JULIA-DE-LO — Sant Julià de Lòria" in listed and len(listed) == 1 + 6 + 1  # header, agglo
+    wb["Personnel"].append(["Sant Julià de Lòria", "Voirie", "Agent polyvalent", None, 3])  # by its name
+    wb["Matériel"].append(["ENCAMP", "Dépôt Encamp", "Balayeuse 1", "Balayeuse", 2015, 150000, 8])
+    wb.save(tmp_path / "filled.xlsx")
+    with psycopg.connect(andorra) as conn:
+        report = load_file(conn, tmp_path / "filled.xlsx")
+        d = diagnostic(conn)
+        conn.rollback()  # the module's database stays as the other tests expect it
+    assert report.written == {"staff": 1, "equipment": 1}
+    roads = {f["commune"]: f for f in d["figures"] if f["service"] == "roads"}
+    assert roads["SANT-JULIA-DE-LO"]["posts"] == 3 and roads["SANT-JULIA-DE-LO"]["workload_h"] > 0
+    assert roads["ENCAMP"]["posts"] is None  # Encamp sent machines, not staff: missing
