@@ -142,6 +142,11 @@ class Activity(Strict):
     equipment: str | None = None
     where: dict[str, list[str]] = {}
     quantity: str | None = None  # an attribute giving the measure (m, m²) when known: a building's floor area
+    # who does it and when (the pooling arrangements size posts and machines from these): the skill it takes
+    # (codelist skill), the agents in its crew (None: the territory's crew_size), its season (codelist season)
+    skill: str | None = None
+    crew: int | None = Field(default=None, ge=1, le=6)
+    season: str = "all_year"
 
     @model_validator(mode="after")
     def _one_frequency(self) -> Activity:
@@ -358,6 +363,10 @@ class Catalogue(BaseModel):
         for act in layer.maintenance.activities:
             if act.equipment and act.equipment not in self._codes("equipment_type"):
                 problems.append(f"{where}: activity {act.name}: unknown equipment {act.equipment!r}")
+            if act.skill and act.skill not in self._codes("skill"):
+                problems.append(f"{where}: activity {act.name}: unknown skill {act.skill!r}")
+            if act.season not in self._codes("season"):
+                problems.append(f"{where}: activity {act.name}: unknown season {act.season!r}")
             if act.quantity and (
                 attrs.get(act.quantity) is None or attrs[act.quantity].type not in ("real", "integer")
             ):

@@ -299,12 +299,13 @@ def test_the_diagnostic_worked_out_by_hand(template: Path, territory: str, tmp_p
     figures = {(f["commune"], f["service"]): f for f in d["figures"]}
     laval = figures[("53130", "lighting")]
     assert laval["posts"] == 2 and laval["capacity_h"] == pytest.approx(2 * 1607 * 0.9)
-    # one LED light: the hours of each lighting activity that applies to it (minutes × visits a year), for a crew
-    # of two agents; no stored round plan, so no travel
-    per_light = 6 / 60 * 1 + 15 / 60 / 8  # inspection 6 min a year, LED check 15 min every 8 years (layers/)
-    assert laval["workload_h"] == pytest.approx(2 * per_light) and laval["travel_h"] == 0
+    # one LED light: the hours of each lighting activity that applies to it (minutes × visits a year) × its
+    # crew (layers/street_light.yaml): inspection 6 min a year by one agent, LED check 15 min every 8 years by
+    # two (work at height); no stored round plan, so no travel
+    per_light = 6 / 60 * 1 * 1 + 15 / 60 / 8 * 2
+    assert laval["workload_h"] == pytest.approx(per_light) and laval["travel_h"] == 0
     assert laval["own_work_h"] == laval["workload_h"] and laval["balance_h"] == pytest.approx(
-        2 * 1607 * 0.9 - 2 * per_light
+        2 * 1607 * 0.9 - per_light
     )
     assert laval["staff_cost_eur"] == 104000
     # Changé answered contracts only: its posts are missing, not zero; its lighting is all contracted

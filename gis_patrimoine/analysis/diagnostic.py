@@ -4,7 +4,7 @@ its inventory needs — per commune and service, with every figure's assumptions
 - **Capacity**: posts × annual hours × (1 − share lost to sickness and training); a seasonal post counts for
   its months. Loaded cost: the answer, else the grade's default (layers/codelists.yaml, `grade`), else the
   `adjoint_technique` one.
-- **Workload**: the catalogue's on-site hours (analysis.workload) × the crew size (agent hours), plus the
+- **Workload**: the catalogue's on-site hours (analysis.workload) × the activity's crew (agent hours), plus the
   travel of the latest stored round plan of each activity where one covers the commune (its share of each
   round's travel, by on-site time, times the visits a year); without a plan, on-site hours only (said so).
 - **Contracted work**: a contract for a whole service covers its `work_share` of it; one for an activity, that
@@ -92,7 +92,7 @@ def diagnostic(conn: psycopg.Connection, communes: list[str] | None = None) -> d
     grade_cost = dict(conn.execute("SELECT code, default_cost_eur FROM patrimoine_vl.grade").fetchall())
     services = sorted({la.maintenance.service for la in catalogue.asset_layers if la.maintenance})
     visits = {
-        (la.maintenance.service, a.name): (a.visits, a.equipment)
+        (la.maintenance.service, a.name): (a.visits, a.equipment, a.crew or params.crew_size)
         for la in catalogue.asset_layers
         if la.maintenance
         for a in la.maintenance.activities
@@ -104,17 +104,16 @@ def diagnostic(conn: psycopg.Connection, communes: list[str] | None = None) -> d
     trav: dict[tuple[str, str], float] = {}
     machine_days: dict[tuple[str, str], float] = {}
     for row in workload(conn, catalogue, codes):
-        agent_h = row.hours_per_year * params.crew_size
-        t = travel.get((row.commune, row.service, row.activity), 0.0) * row.visits_per_year * params.crew_size
+        crew = visits[(row.service, row.activity)][2]  # the activity's crew (one mower, two for work at height)
+        agent_h = row.hours_per_year * crew
+        t = travel.get((row.commune, row.service, row.activity), 0.0) * row.visits_per_year * crew
         work[(row.commune, row.service)] = work.get((row.commune, row.service), 0.0) + agent_h + t
         work_act[(row.commune, row.service, row.activity)] = agent_h + t
         trav[(row.commune, row.service)] = trav.get((row.commune, row.service), 0.0) + t
-        equipment = visits.get((row.service, row.activity), (0, None))[1]
+        equipment = visits[(row.service, row.activity)][1]
         if equipment:
             key = (row.commune, equipment)
-            machine_days[key] = machine_days.get(key, 0.0) + (row.hours_per_year + t / params.crew_size) / (
-                params.shift_hours
-            )
+            machine_days[key] = machine_days.get(key, 0.0) + (row.hours_per_year + t / crew) / (params.shift_hours)
     staff = conn.execute(  # a seasonal post counts for its months
         "SELECT coalesce(commune_insee, %s), service, "
         "  fte * CASE WHEN seasonal THEN coalesce(months, 12) ELSE 12 END / 12.0, hours_per_year, "
@@ -169,11 +168,11 @@ def diagnostic(conn: psycopg.Connection, communes: list[str] | None = None) -> d
             )
     return {
         "assumptions": {
-            "crew_size": params.crew_size,
+            "crew_size": f"the catalogue's crew of each activity (else the territory's crew_size, {params.crew_size})",
             "shift_hours": params.shift_hours,
             "default_hours_per_fte": 1607,
             "default_cost_by_grade_eur": grade_cost,
-            "workload": "on-site hours of the catalogue's activities × crew size; travel of the latest stored round "
+            "workload": "on-site hours of the catalogue's activities × their crew; travel of the latest stored round "
             "plan of each activity where one exists (else none)",
             "machines": "machine-days = hours of the activities using the type ÷ shift hours",
             "purchases": "saving at the lowest unit price paid for the same item: an upper bound",

@@ -15,6 +15,7 @@ the whole plan instead.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -62,6 +63,7 @@ class RoundRequest:
     seconds_per_stop: float | None = None  # scale the solver time to the problem, `seconds` at most
     iterations: int | None = None  # stop after so many iterations instead: the same plan on any machine
     strict: bool = False  # refuse the plan if any asset cannot be reached, instead of listing it
+    seed: int = 1  # the solver's first seed: another seed measures how much a plan owes to the search
 
 
 @dataclass
@@ -473,6 +475,44 @@ def _drop_unreachable(
     )
 
 
+def split_long_stops(
+    stops: list[Stop], groups: list[tuple[int, ...]], travel: np.ndarray, nd: int, shift_s: float
+) -> tuple[list[Stop], list[tuple[int, ...]], np.ndarray]:
+    """A stop whose work and round trip exceed a shift (a large building's upkeep) becomes as many visits of the
+    same place as it takes, each a share of the work, done on successive rounds: crews come back the next day.
+    Arc stops (paired directions) are left whole: a road piece longer than a shift is refused as before."""
+    in_group = {m for g in groups for m in g}
+    copies: list[int] = []
+    out: list[Stop] = []
+    for i, stop in enumerate(stops):
+        trip = float(np.min(travel[:nd, nd + i] + travel[nd + i, :nd])) if nd else 0.0
+        room = shift_s - trip
+        parts = 1
+        if i not in in_group and np.isfinite(trip) and room > 0 and stop.service_s > room:
+            parts = math.ceil(stop.service_s / room)
+        for k in range(parts):
+            copies.append(i)
+            if parts == 1:
+                out.append(stop)
+                continue
+            out.append(
+                dataclasses.replace(
+                    stop,
+                    service_s=stop.service_s / parts,
+                    work_m=stop.work_m / parts,
+                    walk_s=stop.walk_s / parts,
+                    label=f"{stop.label} (visit {k + 1}/{parts})",
+                )
+            )
+    if len(out) == len(stops):
+        return stops, groups, travel
+    first = {}
+    for new, old in enumerate(copies):
+        first.setdefault(old, new)
+    rows = list(range(nd)) + [nd + old for old in copies]
+    return out, [tuple(first[m] for m in g) for g in groups], travel[np.ix_(rows, rows)]
+
+
 def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Catalogue | None = None) -> Plan:
     """Compute (not store) the rounds of one pass of the activity over the selected assets."""
     catalogue = catalogue or get_catalogue()
@@ -518,6 +558,7 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
     stops, groups, travel, unreachable = _drop_unreachable(
         graph, travel, depots, stops, groups, edges, selected, layer, request.strict
     )
+    stops, groups, travel = split_long_stops(stops, groups, travel, nd, params.shift_seconds)
     places = [d.place for d in depots] + [s.place for s in stops]
     lap("matrix")
     if not stops:  # nothing reachable: a plan of no round that lists everything (a comparison goes on)
@@ -555,7 +596,9 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
         budget = params.solver_seconds
         if request.seconds_per_stop:
             budget = min(budget, max(0.05, request.seconds_per_stop * len(stops)))
-        solution = vrp.solve(problem, seconds=budget, workers=request.workers, iterations=request.iterations)
+        solution = vrp.solve(
+            problem, seconds=budget, workers=request.workers, seed=request.seed, iterations=request.iterations
+        )
     except vrp.RoundsDoNotFit as exc:
         days = f" in {request.days} day(s)" if request.days else ""
         raise vrp.RoundsDoNotFit(

@@ -58,7 +58,9 @@ class Totals:
         self.hours_travel += other.hours_travel
         self.rounds_per_pass += other.rounds_per_pass
 
-    def money(self, p: Parameters) -> dict:
+    def money(self, p: Parameters, crew: int | None = None) -> dict:
+        """Figures of a year; `crew`: agents per crew of the activity (the territory's crew_size when None)."""
+        crew = crew or p.crew_size
         hours = self.hours_on_site + self.hours_travel
         fuel_l = self.km * p.fuel_l_per_km
         return {
@@ -73,7 +75,7 @@ class Totals:
             "fuel_l": round(fuel_l, 1),
             "co2_kg": round(fuel_l * p.co2_kg_per_l, 1),
             "cost_eur": round(
-                hours * p.crew_size * p.cost_per_hour + self.km * (p.cost_per_km + p.fuel_l_per_km * p.fuel_price), 0
+                hours * crew * p.cost_per_hour + self.km * (p.cost_per_km + p.fuel_l_per_km * p.fuel_price), 0
             ),
         }
 
@@ -91,6 +93,7 @@ class Comparison:
     pooled_plans: list[Plan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unzoned: list[dict] = field(default_factory=list)  # assets no depot's catchment reaches: in no pooled plan
+    crew: int | None = None  # agents per crew of the activity (the catalogue's; else the territory's crew_size)
 
     def unreachable(self) -> dict[str, list[dict]]:
         """Assets the rounds could not reach, alone and pooled (each with its reason): not in that side's rounds."""
@@ -127,15 +130,15 @@ class Comparison:
         saves the same share), by use (the pooled work done for it), by population — with, for each way, the
         communes that would pay more than alone."""
         p = self.params
-        alone, pooled = self.alone_total.money(p), self.pooled_total.money(p)
+        alone, pooled = self.alone_total.money(p, self.crew), self.pooled_total.money(p, self.crew)
         # alone, each commune with work needs its own whole crews: the sum of theirs, not the total's
-        alone["crews_needed"] = sum(t.money(p)["crews_needed"] for t in self.alone.values())
+        alone["crews_needed"] = sum(t.money(p, self.crew)["crews_needed"] for t in self.alone.values())
         alone_cost = alone["cost_eur"] or 1.0
         ratio = pooled["cost_eur"] / alone_cost
         codes = sorted(self.alone, key=lambda c: names.get(c, c))
-        used = {c: self.pooled[c].money(p)["cost_eur"] for c in codes}
+        used = {c: self.pooled[c].money(p, self.crew)["cost_eur"] for c in codes}
         people = {c: (population or {}).get(c) for c in codes}
-        own = {c: self.alone[c].money(p)["cost_eur"] for c in codes}
+        own = {c: self.alone[c].money(p, self.crew)["cost_eur"] for c in codes}
         keys = {
             "stand_alone": {c: own[c] / (sum(own.values()) or 1.0) for c in codes},
             "use": {c: used[c] / (sum(used.values()) or 1.0) for c in codes},
@@ -144,7 +147,7 @@ class Comparison:
             keys["population"] = {c: people[c] / sum(people.values()) for c in codes}
         communes = []
         for code in codes:
-            a = self.alone[code].money(p)
+            a = self.alone[code].money(p, self.crew)
             pays = round(a["cost_eur"] * ratio, 0)  # the stand-alone key: each saves the same share
             by_key = {k: round(pooled["cost_eur"] * shares[code], 0) for k, shares in keys.items()}
             communes.append(
@@ -152,7 +155,7 @@ class Comparison:
                     "insee": code,
                     "name": names.get(code, code),
                     "alone": a,
-                    "pooled": self.pooled[code].money(p),
+                    "pooled": self.pooled[code].money(p, self.crew),
                     "key": round(keys["stand_alone"][code], 4),
                     "pays_pooled_eur": pays,
                     "saving_eur": round(a["cost_eur"] - pays, 0),
@@ -286,6 +289,7 @@ def compare(
         alone_plans=plans,
         pooled_plans=zone_plans,
         notes=notes,
+        crew=act.crew,
         unzoned=[
             {"layer": layer.collection, "assets": unzoned_ids, "label": f"{len(unzoned_ids)} {layer.collection}",
              "commune": None, "reason": "no depot's catchment reaches it by road", "part": 0, "segments": 0}

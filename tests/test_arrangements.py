@@ -1,0 +1,118 @@
+"""Arrangements on a territory built here (issue #16), through the rounds: three communes side by side along
+one street — A with two depots, B and C one each — and lights along the street. What the rounds measure
+(travel to a farther depot) and which depots a group may use are checked from the plans themselves."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from gis_patrimoine.arrangements.definition import Arrangement, Group, parse
+from gis_patrimoine.arrangements.inputs import load
+from gis_patrimoine.arrangements.run import compare, plan_all
+
+X, Y = 500000, 6700000
+COMMUNES = [("53001", "A", 0, 4000), ("53002", "B", 1000, 1500), ("53003", "C", 2000, 800)]
+DEPOTS = [("53001", 150, 30000), ("53001", 950, 18000), ("53002", 1500, 25000), ("53003", 2010, 15000)]
+
+
+@pytest.fixture
+def strip(conn: psycopg.Connection) -> psycopg.Connection:
+    for insee, name, x, people in COMMUNES:
+        conn.execute(
+            "INSERT INTO patrimoine.commune (insee, name, population, geom) "
+            "VALUES (%s, %s, %s, ST_Multi(ST_MakeEnvelope(%s, %s, %s, %s, 2154)))",
+            (insee, name, people, X + x, Y, X + x + 1000, Y + 1000),
+        )
+    for k, x0 in enumerate(range(0, 3000, 250)):  # pieces of 250 m, each in its commune
+        sid, insee, x1 = f"r{k}", COMMUNES[x0 // 1000][0], x0 + 250
+        conn.execute(
+            "INSERT INTO patrimoine.road (commune_insee, source, source_id, road_class, geom) VALUES "
+            "(%s, 't', %s, 'street', ST_SetSRID(ST_MakeLine(ST_MakePoint(%s, %s), ST_MakePoint(%s, %s)), 2154))",
+            (insee, sid, X + x0, Y + 500, X + x1, Y + 500),
+        )
+    for k, (insee, x, cost) in enumerate(DEPOTS):
+        did = conn.execute(
+            "INSERT INTO patrimoine.depot (commune_insee, source, source_id, name, services, crews, geom) VALUES "
+            "(%s, 't', %s, %s, '{lighting}', 1, ST_SetSRID(ST_MakePoint(%s, %s), 2154)) RETURNING id",
+            (insee, f"d{k}", f"CTM {insee} {k}", X + x, Y + 505),
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO patrimoine.depot_cost (commune_insee, depot_id, annual_cost_eur, capacity_crews) "
+            "VALUES (%s, %s, %s, 3)",
+            (insee, did, cost),
+        )
+    for k, x in enumerate([20, 60, 100, 880, 900, 940, 990, 1010, 1300, 1700, 1980, 2300, 2600, 2950]):
+        insee = COMMUNES[min(x // 1000, 2)][0]
+        conn.execute(
+            "INSERT INTO patrimoine.street_light (commune_insee, source, source_id, lamp_type, geom) VALUES "
+            "(%s, 't', %s, 'led', ST_SetSRID(ST_MakePoint(%s, %s), 2154))",
+            (insee, f"l{k}", X + x, Y + 510),
+        )
+    conn.commit()
+    return conn
+
+
+def depot_ids(conn: psycopg.Connection) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for did, insee in conn.execute("SELECT id, commune_insee FROM patrimoine.depot ORDER BY id"):
+        out.setdefault(insee, []).append(did)
+    return out
+
+
+STATUS_QUO = {"name": "status_quo", "title": "each alone"}
+
+
+def test_closing_a_depot_saves_its_fixed_cost_and_adds_the_travel_the_rounds_measure(strip) -> None:
+    ids = depot_ids(strip)
+    keep_one = {"name": "a_one_depot", "title": "A keeps one depot",
+                "groups": [{"name": "A", "members": ["53001"], "depots": [ids["53001"][0]]}]}  # fmt: skip
+    result = compare(strip, parse([STATUS_QUO, keep_one]), iterations=50, draws=20)
+    before, after = result["arrangements"]
+    assert after["depots_closed"] == [ids["53001"][1]]
+    assert before["by_item_eur"]["depots"] - after["by_item_eur"]["depots"] == 18000  # the depot at 950 m
+    # the lights near 900 m were served from the depot at 950 m: from the one at 150 m, the rounds drive more
+    inputs = load(strip)
+    planned, _ = plan_all(strip, parse([STATUS_QUO, keep_one]), inputs, iterations=50)
+    travel = [sum(w.travel_h for unit in p.units for w in unit[2] if w.commune == "53001") for p in planned]
+    km = [sum(w.km for unit in p.units for w in unit[2] if w.commune == "53001") for p in planned]
+    assert travel[1] > travel[0] and km[1] > km[0]
+    assert after["km"] > before["km"]
+    assert after["one_off_eur"] == 15000  # moving out of the closed depot (a group of one: no convention)
+
+
+def test_a_hub_of_a_and_b_uses_only_their_depots(strip) -> None:
+    ids = depot_ids(strip)
+    inputs = load(strip)
+    arrangements = [
+        Arrangement(name="hub_own", title="A and B, own depots", groups=[Group(name="AB", members=["53001", "53002"])]),
+        Arrangement(name="hub_best", title="A and B, best depots",
+                    groups=[Group(name="AB", members=["53001", "53002"], depots="optimise")]),
+    ]  # fmt: skip
+    planned, solved = plan_all(strip, arrangements, inputs, iterations=50)
+    for p in planned:
+        hub = next(u for u in p.units if u[0].name == "AB")
+        used = {w.depot for w in hub[2]}
+        assert used and used <= {*ids["53001"], *ids["53002"]}  # C's depot, right by B's border, is not theirs
+        assert {w.commune for w in hub[2]} == {"53001", "53002"}
+    assert set(planned[1].location["AB"]["kept"]) <= {*ids["53001"], *ids["53002"]}
+    # every task of the hub is planned from A's or B's depots only
+    assert all(t.depot != ids["53003"][0] for t in solved if "53003" not in t.communes)
+
+
+def test_the_comparison_on_a_small_territory(strip) -> None:
+    result = compare(strip, iterations=50, draws=30)
+    names = [a["name"] for a in result["arrangements"]]
+    assert names[0] == "status_quo" and "full_pooling" in names and "common_service" in names
+    base = result["arrangements"][0]
+    assert base["saving_eur"] == 0 and base["range_eur"][0] <= base["total_eur"] <= base["range_eur"][1]
+    for a in result["arrangements"]:
+        # each payer's share adds up to the arrangement's total, under every key
+        for key in ("use", "population", "stand_alone"):
+            assert sum(c["pays_eur"][key] for c in a["communes"]) == pytest.approx(
+                a["total_eur"], abs=len(a["communes"])
+            )
+        assert a["unreachable_assets"] == 0
+    assert result["robustness"]["best"] == result["ranking"][0]
+    assert 0 < result["solver"]["spread"] < 0.5
+    assert set(result["assumptions"]) >= {"productive_hours", "contract_factor", "one_off_factor"}

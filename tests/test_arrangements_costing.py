@@ -1,0 +1,175 @@
+"""The costing of an arrangement, worked out by hand on small territories written here (issue #16): whole
+posts or contracts, machines whose seasons overlap, pooling's own costs, cost-sharing keys that hurt."""
+
+from __future__ import annotations
+
+import pytest
+
+from gis_patrimoine.arrangements.costing import (
+    GENERAL,
+    Work,
+    cost_arrangement,
+    cost_unit,
+    payments,
+    staff_pool,
+)
+from gis_patrimoine.arrangements.definition import Arrangement, Group, Unit, parse, units
+from gis_patrimoine.arrangements.inputs import Inputs, Machine, assumptions
+
+ALL_YEAR = tuple([1 / 12] * 12)
+GROWING = tuple(1 / 7 if 4 <= m <= 10 else 0.0 for m in range(1, 13))
+WINTER = tuple(1 / 3 if m in (12, 1, 2) else 0.0 for m in range(1, 13))
+
+
+def inputs(contract_rate: float = 100.0, **overrides: object) -> Inputs:
+    base = dict(
+        names={"A": "A", "B": "B", "C": "C"},
+        population={"A": 1000, "B": 1000, "C": 1000},
+        post_cost={"green_spaces": 38000.0, "electrician": 52000.0},
+        specialist={"electrician"},
+        general_skill_cost=38000.0,
+        manager_cost=47000.0,
+        contract_rate={"green_spaces": contract_rate, "lighting": contract_rate},
+        machines={"mower": Machine(5000.0, 0.13, 2.5), "van": Machine(5000.0, 0.11, 0.0)},
+        held={},
+        depot_owner={1: "A", 2: "B", 3: "C"},
+        depot_cost={1: 20000.0, 2: 20000.0, 3: 20000.0},
+        depot_capacity={1: None, 2: None, 3: None},
+        depot_services={1: ["green_spaces"], 2: ["green_spaces"], 3: ["green_spaces"]},
+        purchases=[],
+        working_days=205,
+        shift_hours=7.0,
+        months={"all_year": ALL_YEAR, "growing": GROWING, "winter": WINTER},
+    )
+    base.update(overrides)
+    return Inputs(**base)
+
+
+A = {**{k: v.value for k, v in assumptions().items()}, "productive_hours": 1400.0, "coordination_posts": 0.5}
+
+
+def work(commune: str, hours: float, season: str = "all_year", equipment: str | None = None, depot: int = 1) -> Work:
+    """`hours` of on-site crew time a year (one agent), nothing else: the arithmetic stays readable."""
+    return Work(commune, "green_spaces", "mowing", "green_spaces", equipment, 1, season, hours, 0.0, 0.0, 0.0, depot)
+
+
+def alone(code: str, depot: int) -> Unit:
+    return Unit(code, (code,), ("green_spaces",), (depot,))
+
+
+def test_a_fraction_of_a_post_is_a_whole_post_alone_and_shared_pooled() -> None:
+    inp = inputs(contract_rate=100.0)
+    # 0.4 post each (560 h of 1,400): a post costs 38,000 €, contracting the 560 h 56,000 € -> one post each
+    costs = [cost_unit(alone(c, d), (d,), [work(c, 560, depot=d)], inp, A) for c, d in (("A", 1), ("B", 2), ("C", 3))]
+    assert [c.posts[GENERAL] for c in costs] == [1, 1, 1]
+    assert sum(c.eur["staff"] for c in costs) == pytest.approx(3 * 38000)
+    # pooled, 1,680 h = 1.2 posts: one post and the 280 h above it contracted (38,000 + 28,000 = 66,000 €)
+    # is cheaper than two posts (76,000 €)
+    group = Unit("ABC", ("A", "B", "C"), ("green_spaces",), (1,), group=True)
+    pooled = cost_unit(group, (1,), [work(c, 560) for c in "ABC"], inp, A)
+    assert pooled.posts[GENERAL] == 1 and pooled.contracted_h[GENERAL] == pytest.approx(280)
+    assert pooled.eur["staff"] + pooled.eur["contracts"] == pytest.approx(66000)
+    assert pooled.eur["coordination"] == pytest.approx(0.5 * 47000 + 0.02 * 1 * 47000)  # a manager's time
+    # when contracts are dear (200 €/h: 56,000 € for the 280 h), two posts
+    dear = cost_unit(group, (1,), [work(c, 560) for c in "ABC"], inputs(contract_rate=200.0), A)
+    assert dear.posts[GENERAL] == 2 and dear.contracted_h[GENERAL] == 0
+
+
+def test_alone_a_commune_contracts_out_when_that_is_cheaper_than_a_post() -> None:
+    # 0.2 post (280 h) at 100 €/h: 28,000 € against a 38,000 € post
+    c = cost_unit(alone("A", 1), (1,), [work("A", 280)], inputs(contract_rate=100.0), A)
+    assert c.posts[GENERAL] == 0 and c.contracted_h[GENERAL] == pytest.approx(280)
+    assert c.eur["contracts"] == pytest.approx(28000) and "contracted" in c.notes[0]
+
+
+def test_peak_months_are_met_by_seasonal_hires_when_cheaper() -> None:
+    # 1,400 h of mowing from April to October: 200 h a month against 116.7 h a post; one post (the average
+    # need) and one seasonal agent each of the seven months (3,000 € a month) beats 83.3 h × 100 € a month
+    posts, hires, contracted, eur = staff_pool([h * 1400 for h in GROWING], 38000, 100.0, 3000.0, 1400)
+    assert (posts, hires, contracted) == (1, 7, 0.0) and eur == pytest.approx(38000 + 7 * 3000)
+    # a specialist skill is never hired by the season: its peaks are contracted, or posts added
+    posts, hires, _, _ = staff_pool([h * 1400 for h in GROWING], 52000, 100.0, None, 1400)
+    assert hires == 0
+
+
+def test_two_machines_whose_seasons_overlap_cannot_be_one() -> None:
+    inp = inputs(contract_rate=1000.0)  # in house, whatever it costs: the machines are the question
+    group = Unit("AB", ("A", "B"), ("green_spaces",), (1,), group=True)
+    # a machine works 205 / 12 days × 7 h × 0.8 = 95.7 h a month; 400 h over April–October is 57.1 h a month
+    overlap = cost_unit(group, (1,), [work("A", 400, "growing", "mower"), work("B", 400, "growing", "mower")], inp, A)
+    assert overlap.machines["mower"] == 2  # 114.3 h a month together
+    apart = cost_unit(group, (1,), [work("A", 400, "growing", "mower"), work("B", 200, "winter", "mower")], inp, A)
+    assert apart.machines["mower"] == 1  # 57.1 h in summer, 66.7 h in winter: one mower does both
+    assert apart.eur["machines"] == pytest.approx(5000)
+    # each alone needs its own
+    each = [cost_unit(alone(c, 1), (1,), [work(c, 400, "growing", "mower")], inp, A) for c in "AB"]
+    assert sum(c.machines["mower"] for c in each) == 2
+
+
+def test_a_machine_shared_by_two_depots_is_driven_between_them() -> None:
+    inp = inputs(contract_rate=1000.0)
+    group = Unit("AB", ("A", "B"), ("green_spaces",), (1, 2), group=True)
+    ws = [work("A", 200, "growing", "mower", depot=1), work("B", 200, "growing", "mower", depot=2)]
+    c = cost_unit(group, (1, 2), ws, inp, A, depot_travel_h=0.25)
+    # one mower for two depots: moved once a week to the depot without it, 4.3 × 7 months × 0.25 h
+    assert c.machines["mower"] == 1 and c.machine_transfer_h == pytest.approx(4.3 * 7 * 0.25)
+
+
+def test_closing_a_depot_saves_its_fixed_cost_once() -> None:
+    inp = inputs(contract_rate=1000.0)
+    group = Unit("AB", ("A", "B"), ("green_spaces",), (1,), group=True)
+    keep_both = cost_arrangement([(Unit("AB", ("A", "B"), ("green_spaces",), (1, 2), group=True), (1, 2),
+                                   [work("A", 500), work("B", 500, depot=2)], 0.0)], inp, A)  # fmt: skip
+    close_b = cost_arrangement([(group, (1,), [work("A", 500), work("B", 500)], 0.0)], inp, A)
+    assert keep_both.by_item()["depots"] - close_b.by_item()["depots"] == pytest.approx(20000)
+    assert close_b.closed == (2,) and close_b.units[0].closed == (2,)
+    assert close_b.one_off_eur - keep_both.one_off_eur == pytest.approx(15000)  # moving out, once
+
+
+def test_a_cost_sharing_key_where_a_commune_pays_more_than_alone_is_flagged() -> None:
+    # A: many inhabitants and little work; B: few inhabitants and much work
+    inp = inputs(contract_rate=1000.0, population={"A": 9000, "B": 1000, "C": 1000})
+    base = [cost_unit(alone("A", 1), (1,), [work("A", 300)], inp, A),
+            cost_unit(alone("B", 2), (2,), [work("B", 2400, depot=2)], inp, A)]  # fmt: skip
+    group = Unit("AB", ("A", "B"), ("green_spaces",), (1,), group=True)
+    pooled = [cost_unit(group, (1,), [work("A", 300), work("B", 2400)], inp, A)]
+    alone_cost = {("A", "green_spaces"): base[0].total_eur, ("B", "green_spaces"): base[1].total_eur}
+    rows = {r["commune"]: r for r in payments(pooled, base, alone_cost, inp)}
+    assert pooled[0].total_eur < base[0].total_eur + base[1].total_eur  # pooling saves overall
+    # alone: A one post (38,000 €), B two (76,000 €); together 2,700 h: two posts and a manager's half time
+    # (76,000 + 23,500 €). By population A pays 90 % of it (89,550 € against 38,000 alone); by use B pays
+    # 2,400 / 2,700 of it (88,444 € against 76,000): the manager costs more than the post it saves
+    assert pooled[0].total_eur == pytest.approx(99500)
+    assert rows["A"]["pays_more_than_alone"] == ["population"]
+    assert rows["B"]["pays_more_than_alone"] == ["use"]
+    assert rows["A"]["pays_eur"]["population"] == pytest.approx(0.9 * pooled[0].total_eur, abs=1)
+    # by stand-alone cost, everyone saves the same share
+    saved = [rows[c]["saving_eur"]["stand_alone"] / rows[c]["status_quo_eur"] for c in "AB"]
+    assert saved[0] == pytest.approx(saved[1], abs=1e-3) and saved[0] > 0
+
+
+def test_joint_purchasing_pays_the_lowest_price_one_member_paid() -> None:
+    purchases = [("A", "lanterne led [unit]", "unit", 10.0, 400.0), ("B", "lanterne led [unit]", "unit", 20.0, 350.0),
+                 ("C", "lanterne led [unit]", "unit", 5.0, 300.0)]  # fmt: skip
+    inp = inputs(purchases=purchases)
+    group = Unit("AB", ("A", "B"), (), (1,), joint_purchasing=True, group=True)
+    c = cost_unit(group, (1,), [], inp, A)
+    # C is not in the group: the lowest price is B's 350 €, A saves 10 × 50 € of which `purchase_capture`
+    assert c.eur["purchasing_saving"] == pytest.approx(-500 * A["purchase_capture"])
+
+
+def test_arrangements_refuse_a_commune_in_two_groups_for_one_service() -> None:
+    with pytest.raises(ValueError, match="A is in groups 'one' and 'two'"):
+        parse([{"name": "x", "title": "x", "groups": [
+            {"name": "one", "members": ["A", "B"], "services": ["lighting"]},
+            {"name": "two", "members": ["A", "C"]}]}])  # fmt: skip
+    fine = parse([{"name": "x", "title": "x", "groups": [
+        {"name": "one", "members": ["A", "B"], "services": ["lighting"]},
+        {"name": "two", "members": ["A", "C"], "services": ["roads"]}]}])  # fmt: skip
+    made = units(fine[0], ["A", "B", "C"], ["lighting", "roads", "buildings"], {"A": [1], "B": [2], "C": [3]})
+    assert [(u.name, u.services) for u in made] == [
+        ("one", ("lighting",)), ("two", ("roads",)), ("A", ("buildings",)), ("B", ("roads", "buildings")),
+        ("C", ("lighting", "buildings")),
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="unknown communes"):
+        units(Arrangement(name="y", title="y", groups=[Group(name="g", members=["Z"])]), ["A"], ["roads"], {})
