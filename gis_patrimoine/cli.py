@@ -10,6 +10,7 @@ from psycopg import sql
 from rich.table import Table
 
 from gis_patrimoine.cli_analyse import analyse_app
+from gis_patrimoine.cli_arrangements import arrangements_cmd  # noqa: F401  (registers `analyse arrangements`)
 from gis_patrimoine.cli_common import console, fail
 from gis_patrimoine.cli_demo import demo_app
 from gis_patrimoine.cli_diagnostic import diagnostic_app

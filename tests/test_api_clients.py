@@ -26,6 +26,7 @@ TABLES = {
     "opportunities": "analysis.opportunity",
     "network_issues": "analysis.network_issue",
     "diagnostic_communes": "analysis.diagnostic_commune",
+    "arrangement_communes": "analysis.arrangement_commune",
 }
 
 

@@ -38,7 +38,7 @@ def test_collections_have_extent_and_crs(api: str) -> None:
     assert set(collections) == {
         *("communes", "depots", "roads", "street_lights", "green_spaces", "buildings"),
         *("rounds", "round_stops", "scenario_communes", "workload_grid", "depot_areas", "service_zones"),
-        *("opportunities", "network_issues", "diagnostic_communes"),  # analysis results, read-only
+        *("opportunities", "network_issues", "diagnostic_communes", "arrangement_communes"),  # results, read-only
     }
     roads = collections["roads"]
     assert roads["storageCrs"] == STORAGE and CRS84 in roads["crs"]

@@ -120,6 +120,7 @@ def test_tilejson_tilesets_and_style(api: str) -> None:
         "opportunities",
         "network_issues",
         "diagnostic_communes",
+        "arrangement_communes",
     }
     one = httpx.get(f"{api}/collections/roads/tiles/WebMercatorQuad/tilejson.json").json()
     assert one["vector_layers"][0]["fields"]["road_class"] == "Classe"

@@ -71,6 +71,7 @@ def test_closing_a_depot_saves_its_fixed_cost_and_adds_the_travel_the_rounds_mea
     before, after = result["arrangements"]
     assert after["depots_closed"] == [ids["53001"][1]]
     assert before["by_item_eur"]["depots"] - after["by_item_eur"]["depots"] == 18000  # the depot at 950 m
+    assert after["by_item_eur"]["depots_closed"] == round(18000 * 0.3)  # 70 % of its cost saved (central)
     # the lights near 900 m were served from the depot at 950 m: from the one at 150 m, the rounds drive more
     inputs = load(strip)
     planned, _ = plan_all(strip, parse([STATUS_QUO, keep_one]), inputs, iterations=50)
@@ -116,3 +117,35 @@ def test_the_comparison_on_a_small_territory(strip) -> None:
     assert result["robustness"]["best"] == result["ranking"][0]
     assert 0 < result["solver"]["spread"] < 0.5
     assert set(result["assumptions"]) >= {"productive_hours", "contract_factor", "one_off_factor"}
+
+
+def test_activities_of_one_machine_share_their_passes(strip) -> None:
+    from gis_patrimoine.analysis.rounds import RoundRequest, plan_rounds
+    from gis_patrimoine.arrangements.work import tiers
+    from gis_patrimoine.catalogue import get_catalogue
+
+    acts = {a.name: a for la in get_catalogue().asset_layers if la.maintenance for a in la.maintenance.activities}
+    # relamping (every 4 years) and LED checks (every 8): one platform, one crew; every 8 years both together
+    made = [([a.name for a in group], passes) for group, passes in tiers([acts["relamping"], acts["led_check"]])]
+    assert made == [(["led_check", "relamping"], 1 / 8), (["relamping"], 1 / 8)]
+    # a building's two safety checks ride with two of its four upkeep visits; inspection (a van) rides alone
+    made = [([a.name for a in g], p) for g, p in tiers([acts["safety_check"], acts["upkeep"], acts["inspection"]])]
+    assert made == [(["safety_check", "upkeep"], 2), (["upkeep"], 2), (["inspection"], 1)]
+    for k, x in enumerate((30, 70, 920)):  # old sodium lights beside the LEDs
+        strip.execute(
+            "INSERT INTO patrimoine.street_light (commune_insee, source, source_id, lamp_type, geom) VALUES "
+            "('53001', 't', %s, 'hps', ST_SetSRID(ST_MakePoint(%s, %s), 2154))",
+            (f"h{k}", X + x, Y + 510),
+        )
+    strip.commit()
+
+    def plan(first: str, *others: str):
+        return plan_rounds(strip, RoundRequest("lighting", first, ["53001"], iterations=50, workers=1,
+                                               together=list(others))).summary()  # fmt: skip
+
+    alone = [plan("relamping"), plan("led_check")]
+    both = plan("led_check", "relamping")
+    # the same work on site, one trip instead of two
+    assert both["hours_on_site"] == pytest.approx(sum(p["hours_on_site"] for p in alone))
+    assert both["hours_travel"] < sum(p["hours_travel"] for p in alone)
+    assert both["assets"] == sum(p["assets"] for p in alone) == 10

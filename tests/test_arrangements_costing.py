@@ -122,6 +122,8 @@ def test_closing_a_depot_saves_its_fixed_cost_once() -> None:
                                    [work("A", 500), work("B", 500, depot=2)], 0.0)], inp, A)  # fmt: skip
     close_b = cost_arrangement([(group, (1,), [work("A", 500), work("B", 500)], 0.0)], inp, A)
     assert keep_both.by_item()["depots"] - close_b.by_item()["depots"] == pytest.approx(20000)
+    # of which `closed_depot_saved` is saved: the rest stays a cost (a lease running on, a building not yet sold)
+    assert close_b.by_item()["depots_closed"] == pytest.approx(20000 * (1 - A["closed_depot_saved"]))
     assert close_b.closed == (2,) and close_b.units[0].closed == (2,)
     assert close_b.one_off_eur - keep_both.one_off_eur == pytest.approx(15000)  # moving out, once
 

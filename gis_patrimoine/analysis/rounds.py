@@ -33,7 +33,7 @@ from gis_patrimoine.analysis.network import Graph, load_graph
 from gis_patrimoine.analysis.params import Parameters
 from gis_patrimoine.analysis.params import load as load_params
 from gis_patrimoine.analysis.workload import units_sql
-from gis_patrimoine.catalogue import Activity, Catalogue, Layer, get_catalogue
+from gis_patrimoine.catalogue import Activity, Catalogue, Layer, Title, get_catalogue
 
 TICKS = 10  # the solver counts time in tenths of a second, rounded up: its shifts hold in exact seconds too
 UNREACHABLE = 10**9  # stands for "no road" in the solver's matrix; a plan using it is refused
@@ -64,6 +64,7 @@ class RoundRequest:
     iterations: int | None = None  # stop after so many iterations instead: the same plan on any machine
     strict: bool = False  # refuse the plan if any asset cannot be reached, instead of listing it
     seed: int = 1  # the solver's first seed: another seed measures how much a plan owes to the search
+    together: list[str] = field(default_factory=list)  # other activities of the layer done in the same pass
 
 
 @dataclass
@@ -165,18 +166,87 @@ def pick_activity(catalogue: Catalogue, service: str, activity: str | None) -> t
     raise NothingToDo(f"service {service} has no activity {activity!r}; its activities: {names}")
 
 
+def _where(activity: Activity) -> sql.Composable:
+    conditions = [
+        sql.SQL("{} = ANY({})").format(sql.Identifier(f), sql.Literal(codes)) for f, codes in activity.where.items()
+    ]
+    return sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true")
+
+
+@dataclass(frozen=True)
+class Combined:
+    """Activities of one layer done in the same pass, at the same stops, by the same crew with the same machine
+    (the calendar allows it: a building's safety check with one of its upkeep visits). An asset's time is the sum
+    of the activities that apply to it; `units` are minutes (so `minutes` is 1)."""
+
+    parts: tuple[Activity, ...]
+    per: str = "item"
+    minutes: float = 1.0
+    where: dict = field(default_factory=dict)
+    quantity: None = None
+
+    @property
+    def name(self) -> str:
+        return "+".join(p.name for p in self.parts)
+
+    @property
+    def title(self) -> Title:
+        return Title(fr=" + ".join(p.title.fr for p in self.parts), en=" + ".join(p.title.en for p in self.parts))
+
+    @property
+    def routing(self) -> str:
+        return self.parts[0].routing
+
+    @property
+    def equipment(self) -> str | None:
+        return self.parts[0].equipment
+
+    @property
+    def visits(self) -> float:
+        return min(p.visits for p in self.parts)
+
+    def condition(self) -> sql.Composable:
+        return sql.SQL("({})").format(sql.SQL(" OR ").join(sql.SQL("({})").format(_where(p)) for p in self.parts))
+
+    def units(self) -> sql.Composable:
+        return sql.SQL(" + ").join(
+            sql.SQL("CASE WHEN {c} THEN {u} * {m} ELSE 0 END").format(
+                c=_where(p), u=units_sql(p), m=sql.Literal(p.minutes)
+            )
+            for p in self.parts
+        )
+
+
 def asset_query(
-    layer: Layer, activity: Activity, communes: list[str], assets: list[int] | None = None
+    layer: Layer, activity: Activity | Combined, communes: list[str], assets: list[int] | None = None
 ) -> sql.Composable:
     conditions = [sql.SQL("commune_insee = ANY({})").format(sql.Literal(communes))]
     if assets is not None:
         conditions.append(sql.SQL("id = ANY({})").format(sql.Literal(assets)))
-    conditions += [
-        sql.SQL("{} = ANY({})").format(sql.Identifier(f), sql.Literal(codes)) for f, codes in activity.where.items()
-    ]
+    if isinstance(activity, Combined):
+        conditions.append(activity.condition())
+        units = activity.units()
+    else:
+        conditions.append(_where(activity))
+        units = units_sql(activity)
     return sql.SQL("SELECT id, geom, commune_insee, {units} AS units FROM {t} WHERE {w}").format(
-        units=units_sql(activity), t=layer.qualified, w=sql.SQL(" AND ").join(conditions)
+        units=units, t=layer.qualified, w=sql.SQL(" AND ").join(conditions)
     )
+
+
+def combine(catalogue: Catalogue, service: str, first: Activity, others: list[str]) -> Combined:
+    """The activities done together in one pass: they must be of one layer, worked from points, with the same
+    machine (the crew carries one set of tools)."""
+    layer, _ = pick_activity(catalogue, service, first.name)
+    parts = [first]
+    for name in others:
+        other_layer, act = pick_activity(catalogue, service, name)
+        if other_layer.name != layer.name or act.routing != "node" or first.routing != "node":
+            raise NothingToDo(f"{first.name} and {name} cannot be done in one pass: not points of one layer")
+        if act.equipment != first.equipment:
+            raise NothingToDo(f"{first.name} and {name} cannot be done in one pass: different machines")
+        parts.append(act)
+    return Combined(tuple(parts))
 
 
 def select_communes(conn: psycopg.Connection, requested: list[str] | None = None) -> list[str]:
@@ -518,6 +588,8 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
     catalogue = catalogue or get_catalogue()
     params = load_params(conn, solver_seconds=request.seconds, stop_spread_m=request.stop_spread_m)
     layer, activity = pick_activity(catalogue, request.service, request.activity)
+    if request.together:
+        activity = combine(catalogue, request.service, activity, request.together)
     communes = select_communes(conn, request.communes)
     clock = time.perf_counter()
     timings: dict[str, float] = {}

@@ -19,7 +19,18 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from gis_patrimoine import __version__
 from gis_patrimoine.analysis.errors import AnalysisRefused
-from gis_patrimoine.api import analysis, diagnostic, edits, features, health, history, imports, pages, tiles
+from gis_patrimoine.api import (
+    analysis,
+    arrangements,
+    diagnostic,
+    edits,
+    features,
+    health,
+    history,
+    imports,
+    pages,
+    tiles,
+)
 from gis_patrimoine.api.clock import VersionClock
 from gis_patrimoine.api.deps import Unavailable, watch_database
 from gis_patrimoine.api.fastpath import TileFastPath
@@ -158,6 +169,7 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
     app.state.versioned_cache = features.VersionedCache()
     app.state.import_jobs = {}
+    app.state.arrangement_jobs = {}
 
     app.include_router(health.router, tags=["Health"])
     app.include_router(features.router, tags=["OGC API – Features"])
@@ -168,6 +180,7 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     app.include_router(imports.router, tags=["Imports"])
     app.include_router(analysis.router, tags=["Analysis"])
     app.include_router(diagnostic.router, tags=["Diagnostic"])
+    app.include_router(arrangements.router, tags=["Pooling arrangements"])
     app.include_router(pages.router, tags=["Map"])
     maplibre = Path(settings.static_dir) / "maplibre-gl" / "dist"
     if maplibre.exists():

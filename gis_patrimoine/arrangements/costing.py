@@ -358,7 +358,7 @@ def cost_arrangement(
 ) -> ArrangementCost:
     """Every unit's year, then the depots: each kept depot's fixed cost charged once — to its owner's own unit
     when that unit keeps it, else to the first group that does; a depot no unit keeps is closed (its cost saved,
-    the one-off cost of closing it charged to the group of its owner)."""
+    the one-off cost of closing it charged to the group of its owner, with the share of its cost that stays)."""
     costs = [cost_unit(unit, depots, works, inputs, a, travel) for unit, depots, works, travel in plan]
     charged: set[int] = set()
     ordered = sorted(costs, key=lambda c: c.unit.group)  # units alone first: an owner keeps its own depot
@@ -375,4 +375,8 @@ def cost_arrangement(
         if c.unit.group:
             c.closed = tuple(d for d in closed if inputs.depot_owner[d] in c.unit.members)
             c.one_off_eur += a["one_off_factor"] * ONE_OFF_DEPOT_CLOSED_EUR * len(c.closed)
+            # what a closed depot still costs (a building not sold at once, a lease running on)
+            c.eur["depots_closed"] = (
+                sum(inputs.depot_cost.get(d, 0.0) for d in c.closed) * (1 - a["closed_depot_saved"]) * a["depot_factor"]
+            )
     return ArrangementCost(costs, tuple(sorted(charged)), closed, sum(c.one_off_eur for c in costs))

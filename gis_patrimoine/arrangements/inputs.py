@@ -59,6 +59,13 @@ def assumptions(hours_per_post: float = 1607.0) -> dict[str, Assumption]:
         "fuel_price": Assumption(1.75, 1.5, 2.1, "€/l", "diesel, excl. VAT recovered (2024–2025)"),
         "cost_per_km": Assumption(0.45, 0.35, 0.6, "€/km", "vehicle wear and insurance per km, fuel excluded"),
         "depot_factor": Assumption(1.0, 0.9, 1.1, "×", "depot fixed costs a year (the diagnostic's depot sheet)"),
+        "closed_depot_saved": Assumption(
+            0.7,
+            0.4,
+            1.0,
+            "share",
+            "share of a closed depot's cost a year actually saved (the building sold, let or reused; some costs stay)",
+        ),
         "coordination_posts": Assumption(
             0.5,
             0.3,

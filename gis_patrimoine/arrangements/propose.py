@@ -95,10 +95,12 @@ def hubs(
     return sorted((list(c) for c in clusters if len(c) > 1), key=lambda c: c[0])
 
 
-def propose(conn: psycopg.Connection, inputs: Inputs, catalogue: Catalogue | None = None) -> list[Arrangement]:
-    """The arrangements a territory is offered (see the module's docstring)."""
+def propose(
+    conn: psycopg.Connection, inputs: Inputs, catalogue: Catalogue | None = None, communes: list[str] | None = None
+) -> list[Arrangement]:
+    """The arrangements a territory (or some of its communes) is offered (see the module's docstring)."""
     catalogue = catalogue or get_catalogue()
-    communes = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
+    communes = communes or [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
     central = max(communes, key=lambda c: (inputs.population.get(c, 0), c))
     owned = inputs.owned()
     has_agglo = bool(owned.get(AGGLO))

@@ -120,22 +120,23 @@ def plan_all(
     iterations: int = 150,
     progress: Progress | None = None,
     catalogue: Catalogue | None = None,
+    communes: list[str] | None = None,
 ) -> tuple[list[Planned], dict[work.Task, Plan | str]]:
     """Every arrangement's units, their round problems solved once each, and their works."""
     catalogue = catalogue or get_catalogue()
     ensure_network(conn)
-    communes = select_communes(conn)
+    communes = select_communes(conn, communes)
     services = catalogue.codelists["service"].codes
     estimate = estimated_works(conn, catalogue)
     zone_cache: dict = {}
-    layout: list[tuple[Planned, list[tuple[Unit, tuple[int, ...], dict[str, list[work.Task]]]]]] = []
+    layout: list[tuple[Planned, list]] = []
     all_tasks: dict[work.Task, None] = {}
     for arrangement in arrangements:
         resolved, location, notes = _resolve(conn, arrangement, inputs, communes, services, estimate)
         planned = Planned(arrangement, notes=notes, location=location)
         per_unit = []
         for unit, depots in resolved:
-            tasks: dict[str, list[work.Task]] = {}
+            tasks: list[tuple[list, float, list[work.Task]]] = []
             for service in unit.services:
                 todo = [
                     (layer, act)
@@ -153,32 +154,41 @@ def plan_all(
                     planned.notes.append(
                         f"{unit.name}: none of its depots serves {service}; served from depot {serving[0]}"
                     )
-                for layer, act in todo:
-                    ts, lost = work.tasks_for(conn, service, layer, act, list(unit.communes), serving, zone_cache)
-                    tasks[act.name] = ts
+                for layer, acts, passes in _tiers(todo):
+                    ts, lost = work.tasks_for(conn, service, layer, acts, list(unit.communes), serving, zone_cache)
+                    tasks.append((acts, passes, ts))
                     planned.unreachable += len(lost)
                     for t in ts:
                         all_tasks[t] = None
             per_unit.append((unit, depots, tasks))
         layout.append((planned, per_unit))
     solved = work.solve(conn, list(all_tasks), iterations, progress, catalogue)
-    acts = {(la.maintenance.service, a.name): a for la in catalogue.asset_layers if la.maintenance
-            for a in la.maintenance.activities}  # fmt: skip
     for planned, per_unit in layout:
         for unit, depots, tasks in per_unit:
             ws: list[Work] = []
-            for name, ts in tasks.items():
+            for acts, passes, ts in tasks:
+                name = "+".join(a.name for a in acts)
                 for t in ts:
                     result = solved[t]
-                    act = acts[(t.service, name)]
                     if isinstance(result, str):
                         planned.notes.append(f"{unit.name} {t.service}/{name}: not planned — {result}")
                         planned.unreachable += len(t.assets or ())
                         continue
                     planned.unreachable += sum(len(u["assets"]) for u in result.unreachable)
-                    ws += work.works(result, act, act.skill or "polyvalent", act.crew or 1)
+                    act = acts[-1]  # the most frequent: its skill, crew and season are theirs all
+                    ws += work.works(result, act, act.skill or "polyvalent", act.crew or 1, passes, name)
             planned.units.append((unit, depots, ws, _depot_travel_h(conn, depots)))
     return planned_list(layout), solved
+
+
+def _tiers(todo: list) -> list:
+    """(layer, activities done together, passes a year) of a service's activities, layer by layer."""
+    layers = {la.name: la for la, _ in todo}
+    return [
+        (layer, acts, passes)
+        for name, layer in layers.items()
+        for acts, passes in work.tiers([a for la, a in todo if la.name == name])
+    ]
 
 
 def planned_list(layout: list) -> list[Planned]:
@@ -234,14 +244,17 @@ def compare(
     iterations: int = 150,
     draws: int = 200,
     progress: Progress | None = None,
+    communes: list[str] | None = None,
 ) -> dict:
-    """Cost every arrangement (the proposed ones by default) and put them side by side with their ranges."""
+    """Cost every arrangement (the proposed ones by default) and put them side by side with their ranges;
+    `communes`: compare these communes only (all by default)."""
     catalogue = get_catalogue()
     inputs = load(conn, catalogue)
-    arrangements = arrangements or propose(conn, inputs, catalogue)
+    communes = sorted(select_communes(conn, communes))
+    arrangements = arrangements or propose(conn, inputs, catalogue, communes)
     if not any(not a.groups for a in arrangements):
         arrangements = [Arrangement(name="status_quo", title="Status quo: each commune alone"), *arrangements]
-    planned, solved = plan_all(conn, arrangements, inputs, iterations, progress, catalogue)
+    planned, solved = plan_all(conn, arrangements, inputs, iterations, progress, catalogue, communes)
     if progress:
         progress(0, 1, "solver spread: the largest problems again with another seed")
     spread, spread_rows = solver_spread(conn, solved, iterations)
@@ -258,7 +271,7 @@ def compare(
             totals[k, j] = cost(p, inputs, a, float(rng.uniform(1 - spread, 1 + spread))).total_eur
     savings = totals[:, [base_index]] - totals
     best = np.argmin(totals, axis=1)
-    declared = _declared(conn, inputs)
+    declared = _declared(conn, communes)
     out = []
     for j, (p, c) in enumerate(zip(planned, costs, strict=True)):
         out.append(_result(p, c, inputs, central, alone, totals[:, j], savings[:, j], float(np.mean(best == j)),
@@ -267,6 +280,7 @@ def compare(
     order_same = float(np.mean([list(np.argsort(row)) == ranking for row in totals]))
     return {
         "arrangements": out,
+        "communes": communes,
         "baseline": arrangements[base_index].name,
         "declared_status_quo": declared,
         "ranking": [arrangements[j].name for j in ranking],
@@ -352,6 +366,7 @@ def _result(
         "saving_pct": round(100 * saving / base.total_eur, 1) if base.total_eur else 0.0,
         "saving_within_spread": bool(np.percentile(savings, 10) <= 0 <= np.percentile(savings, 90)) and abs(saving) > 0,
         "best_share": round(best_share, 3),
+        "activities": sorted({f"{w.service}/{w.activity}" for _, _, ws, _ in p.units for w in ws}),
         "by_item_eur": {k: round(v) for k, v in c.by_item().items()},
         "one_off_eur": round(c.one_off_eur),
         "payback_years": round(c.one_off_eur / saving, 1) if saving > 0 else None,
@@ -378,10 +393,10 @@ def _result(
     }
 
 
-def _declared(conn: psycopg.Connection, inputs: Inputs) -> dict:
+def _declared(conn: psycopg.Connection, communes: list[str]) -> dict:
     """The status quo as the diagnostic declares it: spending (without the agglomération's own staff and
     machines, as in the modelled arrangements) and the work its staff leaves undone."""
-    d = diagnostic(conn)
+    d = diagnostic(conn, communes)
     known = [s for s in d["spending"] if s["commune"] != AGGLO]
     total = sum((s["total_eur"] or 0) for s in known)
     agglo = next((s for s in d["spending"] if s["commune"] == AGGLO), None)

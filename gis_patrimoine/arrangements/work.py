@@ -36,10 +36,12 @@ class Task:
     communes: tuple[str, ...]
     depot: int
     assets: tuple[int, ...] | None = None  # None: every asset of the activity in the communes
+    together: tuple[str, ...] = ()  # other activities done in the same pass (combined rounds)
 
     @property
     def label(self) -> str:
-        return f"{self.service}/{self.activity} {len(self.communes)} commune(s) from depot {self.depot}"
+        name = "+".join((self.activity, *self.together))
+        return f"{self.service}/{name} {len(self.communes)} commune(s) from depot {self.depot}"
 
 
 def activities(catalogue: Catalogue, service: str) -> list[tuple[Layer, Activity]]:
@@ -57,34 +59,58 @@ def has_assets(conn: psycopg.Connection, layer: Layer, act: Activity, communes: 
     return {r[0] for r in conn.execute(query)}
 
 
+def tiers(acts: list[Activity]) -> list[tuple[list[Activity], float]]:
+    """Combined rounds: activities of one layer worked from points by the same skill, crew, machine and season
+    share their passes — the least frequent's passes do all of them, the next one's extra passes the rest, and
+    so on. Returns (activities done together, passes a year) tiers; others are each their own tier."""
+    groups: dict[tuple, list[Activity]] = {}
+    for a in acts:
+        key = (a.routing, a.equipment, a.skill, a.crew, a.season) if a.routing == "node" else (id(a),)
+        groups.setdefault(key, []).append(a)
+    out = []
+    for members in groups.values():
+        members = sorted(members, key=lambda a: (a.visits, a.name))
+        done = 0.0
+        for k, a in enumerate(members):
+            if a.visits - done > 1e-9:
+                out.append((members[k:], a.visits - done))
+                done = a.visits
+    return out
+
+
 def tasks_for(
     conn: psycopg.Connection,
     service: str,
     layer: Layer,
-    act: Activity,
+    acts: list[Activity],
     communes: list[str],
     depots: list[int],
     zone_cache: dict,
 ) -> tuple[list[Task], list[int]]:
-    """The round problems of one activity for communes served from depots, and the assets no depot reaches."""
-    communes = sorted(has_assets(conn, layer, act, communes))
+    """The round problems of activities done together for communes served from depots, and the assets no depot
+    reaches."""
+    act = acts[0]
+    together = tuple(a.name for a in acts[1:])
+    communes = sorted(set().union(*(has_assets(conn, layer, a, communes) for a in acts)))
     if not communes:
         return [], []
     if len(depots) == 1:
-        return [Task(service, act.name, tuple(communes), depots[0])], []
+        return [Task(service, act.name, tuple(communes), depots[0], None, together)], []
     key = (tuple(depots),)
     if key not in zone_cache:
         zone_cache[key] = catchments(conn, depots)
     nearest = zone_cache[key]
-    zones: dict[int, list[int]] = {}
-    lost = []
-    for aid, _, source, target, _ in asset_junctions(conn, layer, act, communes):
-        options = [nearest[n] for n in (source, target) if n in nearest]
-        if options:
-            zones.setdefault(min(options, key=lambda o: o[1])[0], []).append(aid)
-        else:
-            lost.append(aid)
-    return [Task(service, act.name, tuple(communes), d, tuple(sorted(a))) for d, a in sorted(zones.items())], lost
+    zones: dict[int, set[int]] = {}
+    lost: set[int] = set()
+    for a in acts:
+        for aid, _, source, target, _ in asset_junctions(conn, layer, a, communes):
+            options = [nearest[n] for n in (source, target) if n in nearest]
+            if options:
+                zones.setdefault(min(options, key=lambda o: o[1])[0], set()).add(aid)
+            else:
+                lost.add(aid)
+    tasks = [Task(service, act.name, tuple(communes), d, tuple(sorted(a)), together) for d, a in sorted(zones.items())]
+    return tasks, sorted(lost)
 
 
 def depots_for(
@@ -118,7 +144,7 @@ def solve(
     def one(task: Task) -> tuple[Task, Plan | str]:
         request = RoundRequest(
             task.service, task.activity, list(task.communes), [task.depot], workers=1, iterations=iterations,
-            assets=list(task.assets) if task.assets is not None else None,
+            assets=list(task.assets) if task.assets is not None else None, together=list(task.together),
         )  # fmt: skip
         if seed is not None:
             request.seed = seed
@@ -137,10 +163,10 @@ def solve(
     return done
 
 
-def works(plan: Plan, act: Activity, skill: str, crew: int) -> list[Work]:
-    """A plan's year per commune: on-site and travel crew hours, rounds and km shared by on-site time."""
+def works(plan: Plan, act: Activity, skill: str, crew: int, visits: float, name: str) -> list[Work]:
+    """A plan's year (`visits` passes) per commune: on-site and travel crew hours, rounds and km shared by
+    on-site time; `name` the activities done in the pass."""
     per: dict[str, list[float]] = {}
-    visits = act.visits
     for r in plan.rounds:
         site: dict[str, float] = {}
         for i in r.stops:
@@ -155,7 +181,7 @@ def works(plan: Plan, act: Activity, skill: str, crew: int) -> list[Work]:
             acc[3] += (r.travel_m + r.work_m) / 1000 * visits * f
     depot = plan.depots[0].id if plan.depots else None
     return [
-        Work(commune, plan.request.service, act.name, skill, act.equipment, crew, act.season, v[0], v[1], v[2], v[3],
+        Work(commune, plan.request.service, name, skill, act.equipment, crew, act.season, v[0], v[1], v[2], v[3],
              depot)
         for commune, v in sorted(per.items())
     ]  # fmt: skip

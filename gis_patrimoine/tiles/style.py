@@ -12,7 +12,7 @@ DRAW_ORDER = ("commune", "green_space", "building", "road", "depot", "street_lig
 # analysis results, drawn over the inventory, off until switched on in the map page's layer list
 OVERLAYS = (
     "workload_hex", "scenario_commune", "service_zone", "depot_area", "round", "round_stop", "opportunity",
-    "network_issue", "diagnostic_commune",
+    "network_issue", "diagnostic_commune", "arrangement_commune",
 )  # fmt: skip
 FALLBACK = "#868e96"
 
