@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios bench-stress bench-network
+.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios bench-stress bench-network bench-arrangements
 
 setup: system venv db
 
@@ -70,6 +70,9 @@ bench-scenarios: setup
 
 bench-network: setup
 	$(BIN)/python bench/network_bench.py
+
+bench-arrangements: setup
+	$(BIN)/python bench/arrangements_bench.py --picture docs/arrangements-report.png
 
 bench-stress: setup
 	$(BIN)/python bench/stress.py

@@ -117,7 +117,7 @@ def test_map_page_renders_and_shows_attributes(api: str, browser, tmp_path: Path
     assert not errors and not page.evaluate("window.gisPatrimoine.errors")
     rendered = page.evaluate("window.gisPatrimoine.map.queryRenderedFeatures().length")
     assert rendered > 100
-    overlays = 9  # the analysis results (off until switched on), network issues and the diagnostic among them
+    overlays = 10  # the analysis results (off until switched on): network issues, diagnostic, arrangements…
     assert page.locator("#layers input").count() == 6 + overlays
     assert page.locator("#layers input:checked").count() == 6
     assert page.locator("#commune option").count() == 21

@@ -141,6 +141,7 @@ def test_tilejson_tilesets_and_style(api: str) -> None:
         "opportunities",
         "network_issues",
         "diagnostic_communes",
+        "arrangement_communes",
     }
     assert all(la["layout"]["visibility"] == "none" for la in style["layers"] if la.get("source-layer") in overlays)
 

@@ -175,3 +175,13 @@ def test_arrangements_refuse_a_commune_in_two_groups_for_one_service() -> None:
     ]  # fmt: skip
     with pytest.raises(ValueError, match="unknown communes"):
         units(Arrangement(name="y", title="y", groups=[Group(name="g", members=["Z"])]), ["A"], ["roads"], {})
+
+
+def test_the_example_file_reads() -> None:
+    from pathlib import Path
+
+    from gis_patrimoine.arrangements.definition import load_file
+
+    example = load_file(Path(__file__).resolve().parents[1] / "docs" / "arrangements.example.yaml")
+    assert [a.name for a in example] == ["status_quo", "pole_sud", "agglo_lighting_sweeping", "buying_together"]
+    assert example[3].groups[0].services == [] and example[1].groups[0].depots == "optimise"

@@ -43,7 +43,7 @@ def test_maintenance_frequency_in_visits_per_year() -> None:
 
 
 def test_unknown_layer_lists_known_ones() -> None:
-    with pytest.raises(KeyError, match="known layers: buildings, communes, depot_areas, depots"):
+    with pytest.raises(KeyError, match="known layers: arrangement_communes, buildings, communes, depot_areas, depots"):
         load_catalogue().layer("trees")
 
 

@@ -112,3 +112,14 @@ def test_three_keys_share_the_pooled_cost_and_name_who_pays_more(strip: psycopg.
     assert by["B"]["keys"]["use"] == pytest.approx(by["B"]["pooled"]["cost_eur"] / sum(
         x["pooled"]["cost_eur"] for x in t["communes"]), abs=1e-3)  # fmt: skip
     assert "population" not in c.table(names)["losers_by_key"]  # no populations: no such key
+
+
+def test_the_agglomerations_depot_is_not_the_communes_it_stands_in(strip: psycopg.Connection) -> None:
+    ids = dict(strip.execute("SELECT commune_insee, id FROM patrimoine.depot").fetchall())
+    # the diagnostic says C's depot is the agglomération's (no commune answered for it)
+    strip.execute("INSERT INTO patrimoine.depot_cost (commune_insee, depot_id, annual_cost_eur) VALUES (NULL, %s, 1)",
+                  (ids["53003"],))  # fmt: skip
+    strip.commit()
+    c = compare(strip, "lighting", "inspection", iterations=50)
+    # alone, C has no depot of its own: it is served from the nearest, and the comparison says so
+    assert any("53003 has no depot serving lighting" in n for n in c.notes)

@@ -231,10 +231,16 @@ def compare(
             "import them or choose another service"
         )
     own = {code: [] for code in with_assets}
+    # a depot is its owner's — who answered for it in the diagnostic (none: the agglomération's) — not that of
+    # the commune it stands in: the agglomération's central depot in Laval is not Laval's
     for did, code in conn.execute(
-        "SELECT id, commune_insee FROM patrimoine.depot WHERE %s = ANY(services) AND crews > 0 ORDER BY id", (service,)
+        "SELECT d.id, CASE WHEN c.depot_id IS NULL THEN d.commune_insee ELSE c.commune_insee END "
+        "FROM patrimoine.depot d LEFT JOIN patrimoine.depot_cost c ON c.depot_id = d.id "
+        "WHERE %s = ANY(d.services) AND d.crews > 0 ORDER BY d.id",
+        (service,),
     ):
-        own.setdefault(code, []).append(did)
+        if code is not None:
+            own.setdefault(code, []).append(did)
     zones = pooled_zones(conn, layer, act, with_assets, service)
     zoned = {a for assets in zones.values() for a in assets}
     unzoned_ids = [

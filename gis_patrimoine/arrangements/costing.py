@@ -230,6 +230,8 @@ def cost_unit(
     coordination = 0.0
     if unit.pooled:
         coordination = (a["coordination_posts"] + 0.02 * max(0, len(unit.members) - 2)) * inputs.manager_cost
+        if not unit.services:  # buying together only: a buyer's time, not a service's manager
+            coordination *= 0.2
         out.one_off_eur = a["one_off_factor"] * (ONE_OFF_GROUP_EUR + ONE_OFF_MEMBER_EUR * len(unit.members))
     out.eur = {
         "staff": staff_eur,
