@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from gis_patrimoine.arrangements.definition import AGGLO, Unit
 from gis_patrimoine.arrangements.inputs import (
+    AGENTS_PER_CREW,
     ONE_OFF_DEPOT_CLOSED_EUR,
     ONE_OFF_GROUP_EUR,
     ONE_OFF_MEMBER_EUR,
@@ -371,6 +372,13 @@ def cost_arrangement(
                 mine = [d for d in mine if inputs.depot_owner.get(d) in c.unit.members]
             charged.update(mine)
             c.eur["depots"] += sum(inputs.depot_cost.get(d, 0.0) for d in mine) * a["depot_factor"]
+    for c in costs:  # the agents a unit employs against what its depots hold (the diagnostic's crews × 2)
+        caps = [inputs.depot_capacity.get(d) for d in c.depots]
+        agents = sum(c.posts.values()) + sum(c.seasonal_months.values()) / 12
+        if c.depots and all(x is not None for x in caps) and agents > AGENTS_PER_CREW * sum(caps):
+            c.notes.append(
+                f"{agents:.1f} agents for depots holding {AGENTS_PER_CREW * sum(caps)}: find room, or keep a depot"
+            )
     members = {m for c in costs for m in c.unit.members}
     closed = tuple(sorted(d for d, owner in inputs.depot_owner.items() if owner in members and d not in charged))
     for c in costs:

@@ -32,7 +32,7 @@ def _bars(r: dict, width: int = 640) -> str:
     """Each arrangement's € a year: the bar at the central figure, the whisker its 10–90 % range."""
     rows = r["arrangements"]
     top = max(a["range_eur"][1] for a in rows) or 1.0
-    scale = (width - 230) / top
+    scale = (width - 320) / top  # room for the figure after the whisker
     h = 26 * len(rows) + 24
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" role="img" '
            'aria-label="cost a year of each arrangement">']  # fmt: skip
@@ -103,6 +103,7 @@ def _side_by_side(r: dict) -> str:
              + (" <i>within the uncertainty</i>" if a["saving_within_spread"] else "")),
         line("cheapest in the draws", lambda a: f"{a['best_share']:.0%}"),
         line("one-off costs €", lambda a: _eur(a["one_off_eur"])),
+        line("first year, one-off included €", lambda a: _eur(a["total_eur"] + a["one_off_eur"])),
         line("payback (years)", lambda a: "—" if a["payback_years"] is None else f"{a['payback_years']:g}"),
         line("permanent posts", lambda a: f"{a['posts_total']} ("
              + ", ".join(f"{k} {v}" for k, v in sorted(a["posts"].items()) if v) + ")"),

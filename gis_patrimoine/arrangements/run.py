@@ -37,6 +37,7 @@ from gis_patrimoine.arrangements.propose import estimated_works, propose
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 
 Progress = Callable[[int, int, str], None]
+MAX_SPREAD_STOPS = 1500
 
 
 @dataclass
@@ -198,10 +199,11 @@ def planned_list(layout: list) -> list[Planned]:
 def solver_spread(
     conn: psycopg.Connection, solved: dict[work.Task, Plan | str], iterations: int, largest: int = 4
 ) -> tuple[float, list[dict]]:
-    """How much the travel of a plan owes to the search: the largest problems solved again with another seed;
-    the mean relative difference of their travel (at least 1 %)."""
+    """How much the travel of a plan owes to the search: the largest problems (of at most MAX_SPREAD_STOPS
+    stops, to keep it quick) solved again with another seed; the mean relative difference of their travel (at
+    least 1 %)."""
     plans = sorted(
-        ((t, p) for t, p in solved.items() if isinstance(p, Plan) and p.rounds),
+        ((t, p) for t, p in solved.items() if isinstance(p, Plan) and p.rounds and len(p.stops) <= MAX_SPREAD_STOPS),
         key=lambda tp: -len(tp[1].stops),
     )[:largest]
     again = work.solve(conn, [t for t, _ in plans], iterations, seed=7)
