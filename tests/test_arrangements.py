@@ -149,3 +149,17 @@ def test_activities_of_one_machine_share_their_passes(strip) -> None:
     assert both["hours_on_site"] == pytest.approx(sum(p["hours_on_site"] for p in alone))
     assert both["hours_travel"] < sum(p["hours_travel"] for p in alone)
     assert both["assets"] == sum(p["assets"] for p in alone) == 10
+
+
+def test_a_depot_borrowed_for_a_service_is_kept_and_paid(strip) -> None:
+    ids = depot_ids(strip)
+    # A's and B's depots do roads only: their hub's lighting comes from C's depot, the nearest that does it
+    strip.execute("UPDATE patrimoine.depot SET services = '{roads}' WHERE commune_insee IN ('53001', '53002')")
+    strip.commit()
+    hub = {"name": "hub", "title": "A and B", "groups": [{"name": "AB", "members": ["53001", "53002"]}]}
+    result = compare(strip, parse([STATUS_QUO, hub]), iterations=50, draws=10)
+    after = result["arrangements"][1]
+    group = after["groups"][0]
+    assert ids["53003"][0] in group["depots"] and ids["53003"][0] not in after["depots_closed"]
+    assert any("none of its depots serves lighting" in n for n in after["notes"])
+    assert after["unreachable_assets"] == 0 and not after["incomplete"]

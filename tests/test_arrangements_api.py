@@ -75,7 +75,11 @@ def test_arrangements_as_a_job_with_progress(api: str, director: str) -> None:
         assert a["unreachable_assets"] == 0
     full = next(a for a in result["arrangements"] if a["name"] == "full_pooling")
     owners = result["inputs"]["depot_owner"]
-    assert {owners[str(d)] for d in full["depots_kept"]} <= set(SOUTH)  # its members' depots only
+    group = full["groups"][0]
+    assert {owners[str(d)] for d in group["depots"]} <= set(SOUTH)  # its members' depots only
+    # four communes compared: the agglomération (whose depot serves them all) is not a member, its depot stays
+    assert "Agglomération" not in group["members"]
+    assert not any(owners[str(d)] == "agglo" for d in full["depots_closed"])
     assert set(full["depots_kept"]).isdisjoint(full["depots_closed"])
     report = httpx.get(job["report"])
     assert report.status_code == 200 and "Pooling the technical services" in report.text

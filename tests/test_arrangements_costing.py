@@ -11,6 +11,7 @@ from gis_patrimoine.arrangements.costing import (
     cost_arrangement,
     cost_unit,
     payments,
+    share,
     staff_pool,
 )
 from gis_patrimoine.arrangements.definition import Arrangement, Group, Unit, parse, units
@@ -87,9 +88,10 @@ def test_peak_months_are_met_by_seasonal_hires_when_cheaper() -> None:
     # need) and one seasonal agent each of the seven months (3,000 € a month) beats 83.3 h × 100 € a month
     posts, hires, contracted, eur = staff_pool([h * 1400 for h in GROWING], 38000, 100.0, 3000.0, 1400)
     assert (posts, hires, contracted) == (1, 7, 0.0) and eur == pytest.approx(38000 + 7 * 3000)
-    # a specialist skill is never hired by the season: its peaks are contracted, or posts added
-    posts, hires, _, _ = staff_pool([h * 1400 for h in GROWING], 52000, 100.0, None, 1400)
-    assert hires == 0
+    # a specialist skill is never hired by the season: one post and 583 h contracted (110,333 €) or two posts
+    # (104,000 €): two
+    posts, hires, contracted, eur = staff_pool([h * 1400 for h in GROWING], 52000, 100.0, None, 1400)
+    assert (posts, hires, contracted) == (2, 0, 0.0) and eur == pytest.approx(104000)
 
 
 def test_two_machines_whose_seasons_overlap_cannot_be_one() -> None:
@@ -185,3 +187,43 @@ def test_the_example_file_reads() -> None:
     example = load_file(Path(__file__).resolve().parents[1] / "docs" / "arrangements.example.yaml")
     assert [a.name for a in example] == ["status_quo", "pole_sud", "agglo_lighting_sweeping", "buying_together"]
     assert example[3].groups[0].services == [] and example[1].groups[0].depots == "optimise"
+
+
+def test_each_depot_keeps_an_agent_and_its_post_is_paid_once() -> None:
+    inp = inputs(contract_rate=1000.0)
+    group = Unit("AB", ("A", "B"), ("green_spaces",), (1, 2), group=True)
+    # 600 h from two depots: 0.43 post, one post alone would do; each depot keeps its agent: two posts, and
+    # nothing contracted or hired on top of them
+    c = cost_unit(group, (1, 2), [work("A", 300, depot=1), work("B", 300, depot=2)], inp, A)
+    assert c.posts[GENERAL] == 2 and c.contracted_h[GENERAL] == 0 and c.seasonal_months[GENERAL] == 0
+    assert c.eur["staff"] == pytest.approx(2 * 38000) and c.eur["contracts"] == 0
+
+
+def test_a_depot_closed_for_two_groups_is_closed_once() -> None:
+    inp = inputs(contract_rate=1000.0, depot_services={1: ["green_spaces", "lighting"], 2: ["green_spaces"],
+                                                       3: ["green_spaces"]})  # fmt: skip
+    one = Unit("green", ("A", "B"), ("green_spaces",), (2,), group=True)
+    two = Unit("light", ("A", "C"), ("lighting",), (3,), group=True)
+    c = cost_arrangement([(one, (2,), [work("A", 500, depot=2)], 0.0), (two, (3,), [], 0.0)], inp, A)
+    assert c.closed == (1,) and c.one_off_eur == pytest.approx(2 * (30000 + 2 * 2500) + 15000)
+    assert sum(u.eur.get("depots_closed", 0) for u in c.units) == pytest.approx(20000 * (1 - A["closed_depot_saved"]))
+
+
+def test_the_agglomeration_pays_for_its_own_depot_in_a_group() -> None:
+    inp = inputs(contract_rate=1000.0, depot_owner={1: "A", 2: "agglo", 3: "C"})
+    group = Unit("A+agglo", ("A", "agglo"), ("green_spaces",), (2,), group=True)
+    c = cost_arrangement([(group, (2,), [work("A", 500, depot=2)], 0.0)], inp, A)
+    pays = share(c.units, {}, inp)
+    # its depot (20,000 €) is the agglomération's under every key; A pays the rest
+    assert all(pays[k]["agglo"] == pytest.approx(20000) for k in pays)
+    assert pays["use"]["A"] == pytest.approx(c.total_eur - 20000)
+
+
+def test_joint_purchasing_needs_two_buyers_and_one_group_per_buyer() -> None:
+    purchases = [("A", "sel [t]", "t", 10.0, 120.0), ("A", "sel [t]", "t", 10.0, 100.0)]  # one buyer, two orders
+    group = Unit("AB", ("A", "B"), (), (1,), joint_purchasing=True, group=True)
+    assert cost_unit(group, (1,), [], inputs(purchases=purchases), A).eur["purchasing_saving"] == 0
+    with pytest.raises(ValueError, match="A buy together in two groups"):
+        parse([{"name": "x", "title": "x", "groups": [
+            {"name": "one", "members": ["A", "B"], "services": [], "joint_purchasing": True},
+            {"name": "two", "members": ["A", "C"], "services": ["roads"], "joint_purchasing": True}]}])  # fmt: skip

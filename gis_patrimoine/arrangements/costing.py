@@ -77,6 +77,7 @@ class UnitCost:
     km: float = 0.0
     fuel_l: float = 0.0
     closed: tuple[int, ...] = ()
+    charged: tuple[int, ...] = ()  # the depots whose fixed cost this unit bears
     use_h: dict[str, float] = field(default_factory=dict)  # commune -> agent hours done for it
     notes: list[str] = field(default_factory=list)
 
@@ -149,8 +150,6 @@ def cost_unit(
     for w in works:
         pools.setdefault(pool_of(w.skill, inputs), []).append(w)
     types_of = {p: {w.equipment for w in ws if w.equipment} for p, ws in pools.items()}
-    in_house: list[Work] = []
-    staff_eur = seasonal_eur = contract_eur = 0.0
 
     def machine_cost(ws: list[Work], types: set[str]) -> float:
         total = 0.0
@@ -160,6 +159,13 @@ def cost_unit(
             total += n * inputs.machines[t].annual_eur * a["machine_factor"]
         return total
 
+    def running(w: Work) -> float:
+        """Fuel and wear a year of a work done in house."""
+        m = inputs.machines.get(w.equipment or "van") or inputs.machines["van"]
+        litres = w.km * m.fuel_l_per_km + w.on_site_h * m.fuel_l_per_h
+        return litres * a["fuel_price"] + w.km * a["cost_per_km"]
+
+    decided: dict[str, dict] = {}
     for pool, ws in sorted(pools.items()):
         need = monthly(ws, lambda w: w.agent_hours(a), inputs)
         total = sum(need)
@@ -175,29 +181,44 @@ def cost_unit(
         else:
             post = inputs.post_cost.get(pool, inputs.general_skill_cost)
         post *= a["post_cost_factor"]
-        services = {w.service for w in ws}
-        rate = sum(inputs.contract_rate[w.service] * w.agent_hours(a) for w in ws) / (total or 1)
+        # contract prices are per agent hour on site (the firm's travel is in its price): per hour of this
+        # pool's modelled work, that is the on-site share of it
+        on_site = sum(w.on_site_h * w.crew for w in ws)
+        rate = sum(inputs.contract_rate[w.service] * w.on_site_h * w.crew for w in ws) / (total or 1)
         rate *= a["contract_factor"]
         seasonal = a["seasonal_month_eur"] if pool == GENERAL else None
         posts, hires, contracted, eur = staff_pool(need, post, rate, seasonal, capacity)
         others = {t for p, ts in types_of.items() if p != pool for t in ts}
-        exclusive = types_of[pool] - others
-        if (posts == 0 and hires == 0) or total * rate <= eur + machine_cost(ws, exclusive) + 1e-6:
+        own_share = 1 - contracted / total if total else 0.0
+        in_house_eur = eur + machine_cost(ws, types_of[pool] - others) + own_share * sum(running(w) for w in ws)
+        contract_all = (posts == 0 and hires == 0) or total * rate <= in_house_eur + 1e-6
+        if contract_all:
             posts, hires, contracted, eur = 0, 0, total, total * rate
-            out.notes.append(f"{pool} ({', '.join(sorted(services))}): contracted, cheaper than in-house posts")
-        else:
-            in_house += ws
-        out.posts[pool], out.seasonal_months[pool], out.contracted_h[pool] = posts, hires, contracted
-        staff_eur += posts * post
-        seasonal_eur += hires * (seasonal or 0.0)
-        contract_eur += eur - posts * post - hires * (seasonal or 0.0)
-    used_depots = {w.depot for w in in_house if w.depot is not None}
-    floor = inputs.min_agents_per_depot * len(used_depots)
-    if in_house and sum(out.posts.values()) < floor:
-        extra = floor - sum(out.posts.values())
-        out.posts[GENERAL] = out.posts.get(GENERAL, 0) + extra
-        staff_eur += extra * inputs.general_skill_cost * a["post_cost_factor"]
-        out.notes.append(f"{extra} post(s) added: each depot used keeps {inputs.min_agents_per_depot} agent(s)")
+            out.notes.append(f"{pool} ({', '.join(sorted({w.service for w in ws}))}): contracted, cheaper than posts")
+        decided[pool] = {"need": need, "post": post, "rate": rate, "seasonal": seasonal, "posts": posts,
+                         "hires": hires, "contracted": contracted, "eur": eur, "works": ws, "own": not contract_all,
+                         "on_site": on_site}  # fmt: skip
+    in_house = [w for d in decided.values() if d["own"] for w in d["works"]]
+    floor = inputs.min_agents_per_depot * len({w.depot for w in in_house if w.depot is not None})
+    short = floor - sum(d["posts"] for d in decided.values())
+    if in_house and short > 0:  # a depot used keeps its agents: more posts, fewer hires and contracts
+        pool = GENERAL if decided.get(GENERAL, {}).get("own") else next(p for p, d in decided.items() if d["own"])
+        d = decided[pool]
+        posts, hires, contracted, eur = staff_pool(
+            d["need"], d["post"], d["rate"], d["seasonal"], capacity, min_posts=d["posts"] + short
+        )
+        d.update(posts=posts, hires=hires, contracted=contracted, eur=eur)
+        out.notes.append(f"{short} post(s) added: each depot used keeps {inputs.min_agents_per_depot} agent(s)")
+    staff_eur = seasonal_eur = contract_eur = 0.0
+    own_share: dict[int, float] = {}
+    for pool, d in decided.items():
+        out.posts[pool], out.seasonal_months[pool], out.contracted_h[pool] = d["posts"], d["hires"], d["contracted"]
+        staff_eur += d["posts"] * d["post"]
+        seasonal_eur += d["hires"] * (d["seasonal"] or 0.0)
+        contract_eur += d["eur"] - d["posts"] * d["post"] - d["hires"] * (d["seasonal"] or 0.0)
+        share_in = 1 - d["contracted"] / out.hours[pool] if out.hours[pool] else 0.0
+        for w in d["works"]:
+            own_share[id(w)] = share_in
     # machines of the in-house work, moved between depots when fewer than the depots using them
     machine_eur = 0.0
     for t in sorted({w.equipment for w in in_house if w.equipment}):
@@ -219,15 +240,14 @@ def cost_unit(
     # travel, fuel, wear: paid for the work done in house (a contract's price includes the firm's), driven and
     # burnt (km, litres, CO₂) for all the work, whoever does it
     fuel_l = km = 0.0
-    own = {id(w) for w in in_house}
     for w in works:
         m = inputs.machines.get(w.equipment or "van") or inputs.machines["van"]
         litres = w.km * m.fuel_l_per_km + w.on_site_h * m.fuel_l_per_h
         out.km += w.km
         out.fuel_l += litres
-        if id(w) in own:
-            fuel_l += litres
-            km += w.km
+        share_in = own_share.get(id(w), 0.0)  # the part done in house (peaks contracted are the firm's)
+        fuel_l += litres * share_in
+        km += w.km * share_in
     coordination = 0.0
     if unit.pooled:
         coordination = (a["coordination_posts"] + 0.02 * max(0, len(unit.members) - 2)) * inputs.manager_cost
@@ -257,13 +277,14 @@ def rate_of_general(inputs: Inputs, a: dict[str, float]) -> float:
 
 def purchasing_saving(unit: Unit, inputs: Inputs, a: dict[str, float]) -> float:
     """What buying together saves a year: items two members or more buy, at the lowest unit price one paid."""
-    items: dict[str, list[tuple[float, float]]] = {}
+    items: dict[str, list[tuple[str, float, float]]] = {}
     for owner, key, _, q, p in inputs.purchases:
         if owner in unit.members:
-            items.setdefault(key, []).append((q, p))
+            items.setdefault(key, []).append((owner, q, p))
     saving = 0.0
-    for buys in items.values():
-        if len(buys) > 1:
+    for lines in items.values():
+        buys = [(q, p) for _, q, p in lines]
+        if len({owner for owner, _, _ in lines}) > 1:  # two members or more buy it
             low = min(p for _, p in buys)
             saving += sum(q * (p - low) for q, p in buys)
     return saving * a["purchase_capture"]
@@ -278,6 +299,13 @@ def share(costs: list[UnitCost], alone: dict[tuple[str, str], float], inputs: In
     for c in costs:
         total = c.total_eur
         members = c.unit.members
+        if len(members) > 1 and AGGLO in members:  # the agglomération pays for its own depots kept by the group
+            own = sum(inputs.depot_cost.get(d, 0.0) for d in c.charged if inputs.depot_owner.get(d) == AGGLO)
+            own *= c.eur["depots"] / (sum(inputs.depot_cost.get(d, 0.0) for d in c.charged) or 1)
+            for k in keys:
+                pays[k][AGGLO] = pays[k].get(AGGLO, 0.0) + own
+            total -= own
+            members = tuple(m for m in members if m != AGGLO) or (AGGLO,)
         if len(members) == 1:
             for k in keys:
                 pays[k][members[0]] = pays[k].get(members[0], 0.0) + total
@@ -371,6 +399,7 @@ def cost_arrangement(
             if owners_only and not c.unit.group:
                 mine = [d for d in mine if inputs.depot_owner.get(d) in c.unit.members]
             charged.update(mine)
+            c.charged += tuple(mine)
             c.eur["depots"] += sum(inputs.depot_cost.get(d, 0.0) for d in mine) * a["depot_factor"]
     for c in costs:  # the agents a unit employs against what its depots hold (the diagnostic's crews × 2)
         caps = [inputs.depot_capacity.get(d) for d in c.depots]
@@ -381,9 +410,11 @@ def cost_arrangement(
             )
     members = {m for c in costs for m in c.unit.members}
     closed = tuple(sorted(d for d, owner in inputs.depot_owner.items() if owner in members and d not in charged))
+    given: set[int] = set()
     for c in costs:
-        if c.unit.group:
-            c.closed = tuple(d for d in closed if inputs.depot_owner[d] in c.unit.members)
+        if c.unit.group:  # each closed depot to the first group holding its owner: its one-off cost once
+            c.closed = tuple(d for d in closed if inputs.depot_owner[d] in c.unit.members and d not in given)
+            given.update(c.closed)
             c.one_off_eur += a["one_off_factor"] * ONE_OFF_DEPOT_CLOSED_EUR * len(c.closed)
             # what a closed depot still costs (a building not sold at once, a lease running on)
             c.eur["depots_closed"] = (

@@ -50,6 +50,9 @@ class Arrangement(BaseModel):
                             "same service; a commune's service is done by one group"
                         )
                 taken.setdefault(member, []).append((group.name, mine))
+        buyers = [m for g in self.groups if g.joint_purchasing for m in set(g.members)]
+        if twice := sorted({m for m in buyers if buyers.count(m) > 1}):
+            raise ValueError(f"arrangement {self.name}: {', '.join(twice)} buy together in two groups; one only")
         return self
 
 

@@ -19,6 +19,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
 from gis_patrimoine.analysis.areas import depot_nodes
+from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.analysis.network import load_graph, nearest_edge
 
 
@@ -103,14 +104,24 @@ def locate(
         a[row, i] = -float(capacity[depots[i]])
     lower = np.concatenate([np.ones(nc), np.full(nd * nc + len(limited), -np.inf)])
     high = np.concatenate([np.ones(nc), np.zeros(nd * nc + len(limited))])
+    rows = nc + nd * nc + len(limited)
     result = milp(
         cost,
-        constraints=LinearConstraint(a.tocsr(), lower, high),
+        constraints=LinearConstraint(a.tocsr()[:rows], lower[:rows], high[:rows]),
         integrality=np.concatenate([np.ones(nd), np.zeros(nd * nc)]),
         bounds=Bounds(np.zeros(n), upper),
     )
+    if not result.success and limited:  # capacities and the travel limit together cannot be met: drop capacities
+        notes.append("capacities and the travel limit cannot both be met: capacities not applied")
+        rows = nc + nd * nc
+        result = milp(
+            cost,
+            constraints=LinearConstraint(a.tocsr()[:rows], lower[:rows], high[:rows]),
+            integrality=np.concatenate([np.ones(nd), np.zeros(nd * nc)]),
+            bounds=Bounds(np.zeros(n), upper),
+        )
     if not result.success:
-        raise RuntimeError(f"facility location failed: {result.message}")
+        raise AnalysisRefused(f"no choice of depots serves every commune: {result.message}")
     y = result.x[:nd] > 0.5
     x = result.x[nd:].reshape(nd, nc)
     assignment = {c: depots[int(np.argmax(x[:, j]))] for j, c in enumerate(communes)}

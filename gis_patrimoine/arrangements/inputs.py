@@ -125,6 +125,7 @@ class Inputs:
     purchases: list[tuple[str, str, str, float, float]]  # (owner, item key, unit, quantity, unit price)
     working_days: float = 205
     shift_hours: float = 7.0
+    crew_size: int = 2  # agents of an activity whose crew the catalogue does not give
     min_agents_per_depot: int = 1
     assumptions: dict[str, Assumption] = field(default_factory=assumptions)
     months: dict[str, tuple[float, ...]] = field(default_factory=dict)  # season -> share of the work per month
@@ -250,6 +251,7 @@ def load(conn: psycopg.Connection, catalogue: Catalogue | None = None) -> Inputs
         purchases=purchases,
         working_days=params.working_days_per_year,
         shift_hours=params.shift_hours,
+        crew_size=params.crew_size,
         assumptions=assumptions(float(staff_hours or 1607.0)),
         months=season_months(catalogue),
     )

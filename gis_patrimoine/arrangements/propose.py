@@ -28,7 +28,9 @@ HUB_MAX = 5
 TRAVEL_SHARE = 0.3  # travel as a share of on-site time in the estimate that proposes hubs
 
 
-def estimated_works(conn: psycopg.Connection, catalogue: Catalogue | None = None) -> dict[str, list[Work]]:
+def estimated_works(
+    conn: psycopg.Connection, catalogue: Catalogue | None = None, crew_size: int = 2
+) -> dict[str, list[Work]]:
     """A commune's year of work from the catalogue's workload alone (travel a fixed share; rounds from shifts):
     enough to rank candidate groups, never reported as a cost."""
     catalogue = catalogue or get_catalogue()
@@ -43,7 +45,7 @@ def estimated_works(conn: psycopg.Connection, catalogue: Catalogue | None = None
         a = acts[(row.service, row.activity)]
         hours = row.hours_per_year
         out.setdefault(row.commune, []).append(
-            Work(row.commune, row.service, a.name, a.skill or "polyvalent", a.equipment, a.crew or 1, a.season,
+            Work(row.commune, row.service, a.name, a.skill or "polyvalent", a.equipment, a.crew or crew_size, a.season,
                  hours, hours * TRAVEL_SHARE, hours * (1 + TRAVEL_SHARE) / 7, hours * TRAVEL_SHARE * 40)
         )  # fmt: skip
     return out
@@ -100,10 +102,12 @@ def propose(
 ) -> list[Arrangement]:
     """The arrangements a territory (or some of its communes) is offered (see the module's docstring)."""
     catalogue = catalogue or get_catalogue()
-    communes = communes or [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
+    every = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
+    communes = communes or every
     central = max(communes, key=lambda c: (inputs.population.get(c, 0), c))
     owned = inputs.owned()
-    has_agglo = bool(owned.get(AGGLO))
+    # the agglomération joins only a comparison of the whole territory: its depots serve every commune
+    has_agglo = bool(owned.get(AGGLO)) and set(communes) == set(every)
     out = [Arrangement(name="status_quo", title="Status quo: each commune alone")]
     members = [central, AGGLO] if has_agglo else [central]
     out.append(
@@ -132,7 +136,7 @@ def propose(
             )
         )  # fmt: skip
     others = [c for c in communes if c != central]
-    groups = hubs(others, neighbours(conn), estimated_works(conn, catalogue), inputs)
+    groups = hubs(others, neighbours(conn), estimated_works(conn, catalogue, inputs.crew_size), inputs)
     if groups:
         out.append(
             Arrangement(

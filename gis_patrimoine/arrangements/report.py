@@ -102,7 +102,7 @@ def _side_by_side(r: dict) -> str:
         line("saving range", lambda a: f"{_eur(a['saving_range_eur'][0])} – {_eur(a['saving_range_eur'][1])}"
              + (" <i>within the uncertainty</i>" if a["saving_within_spread"] else "")),
         line("cheapest in the draws", lambda a: f"{a['best_share']:.0%}"),
-        line("one-off costs €", lambda a: _eur(a["one_off_eur"])),
+        line("one-off costs € (range)", lambda a: _eur(a["one_off_eur"]) + _range(a["one_off_range_eur"])),
         line("first year, one-off included €", lambda a: _eur(a["total_eur"] + a["one_off_eur"])),
         line("payback (years)", lambda a: "—" if a["payback_years"] is None else f"{a['payback_years']:g}"),
         line("permanent posts", lambda a: f"{a['posts_total']} ("
@@ -130,12 +130,14 @@ def _communes(r: dict) -> str:
     for a in rows:
         for c in a["communes"]:
             names.setdefault(c["commune"], c["name"])
-    base = {c["commune"]: c["status_quo_eur"] for c in rows[0]["communes"]}
-    head = "<tr><th>commune</th><th>status quo €</th>" + "".join(f"<th>{E(a['name'])}</th>" for a in rows[1:])
+    baseline = next(a for a in rows if a["name"] == r["baseline"])
+    others = [a for a in rows if a is not baseline]
+    base = {c["commune"]: c["status_quo_eur"] for c in baseline["communes"]}
+    head = "<tr><th>commune</th><th>status quo €</th>" + "".join(f"<th>{E(a['name'])}</th>" for a in others)
     out = [head + "</tr>"]
     for code, name in sorted(names.items(), key=lambda kv: kv[1]):
         cells = []
-        for a in rows[1:]:
+        for a in others:
             c = next((x for x in a["communes"] if x["commune"] == code), None)
             if c is None:
                 cells.append("<td>—</td>")
@@ -215,6 +217,10 @@ def render(conn: psycopg.Connection, r: dict) -> str:
         "agglomération's own staff and machines are the same in every arrangement and left out.</p>"
         f"<h2>Notes</h2><ul>{notes}</ul></body></html>"
     )
+
+
+def _range(pair: list[float]) -> str:
+    return f" ({_eur(pair[0])} – {_eur(pair[1])})" if pair[1] else ""
 
 
 def _kv(d: dict) -> str:

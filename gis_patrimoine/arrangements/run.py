@@ -34,7 +34,7 @@ from gis_patrimoine.arrangements.costing import (
 from gis_patrimoine.arrangements.definition import AGGLO, Arrangement, Unit, units
 from gis_patrimoine.arrangements.inputs import AGENTS_PER_CREW, SOLVER_SPREAD_DEFAULT, Inputs, load
 from gis_patrimoine.arrangements.propose import estimated_works, propose
-from gis_patrimoine.catalogue import Catalogue, get_catalogue
+from gis_patrimoine.catalogue import Catalogue, Layer, get_catalogue
 
 Progress = Callable[[int, int, str], None]
 MAX_SPREAD_STOPS = 1500
@@ -49,6 +49,7 @@ class Planned:
     notes: list[str] = field(default_factory=list)
     unreachable: int = 0
     location: dict = field(default_factory=dict)  # group -> the facility location's answer
+    incomplete: bool = False  # some work could not be costed (said in the notes): not comparable as is
 
 
 def _resolve(
@@ -128,7 +129,7 @@ def plan_all(
     ensure_network(conn)
     communes = select_communes(conn, communes)
     services = catalogue.codelists["service"].codes
-    estimate = estimated_works(conn, catalogue)
+    estimate = estimated_works(conn, catalogue, inputs.crew_size)
     zone_cache: dict = {}
     layout: list[tuple[Planned, list]] = []
     all_tasks: dict[work.Task, None] = {}
@@ -137,7 +138,8 @@ def plan_all(
         planned = Planned(arrangement, notes=notes, location=location)
         per_unit = []
         for unit, depots in resolved:
-            tasks: list[tuple[list, float, list[work.Task]]] = []
+            tasks: list[tuple[Layer, list, float, list[work.Task]]] = []
+            assigned = planned.location.get(unit.name, {}).get("assignment") if unit.depots == "optimise" else None
             for service in unit.services:
                 todo = [
                     (layer, act)
@@ -149,15 +151,23 @@ def plan_all(
                 try:
                     serving = work.depots_for(conn, depots, service, list(unit.communes), inputs.depot_services)
                 except AnalysisRefused as exc:
-                    planned.notes.append(f"{unit.name}: {service} not costed — {exc}")
+                    planned.notes.append(f"{unit.name}: {service} NOT COSTED — {exc}")
+                    planned.incomplete = True
                     continue
-                if set(serving) - set(depots):
-                    planned.notes.append(
-                        f"{unit.name}: none of its depots serves {service}; served from depot {serving[0]}"
-                    )
+                if extra := [d for d in serving if d not in depots]:  # used, so kept and paid for
+                    planned.notes.append(f"{unit.name}: none of its depots serves {service}; served from {extra}")
+                    depots = tuple(sorted({*depots, *extra}))
                 for layer, acts, passes in _tiers(todo):
-                    ts, lost = work.tasks_for(conn, service, layer, acts, list(unit.communes), serving, zone_cache)
-                    tasks.append((acts, passes, ts))
+                    if assigned and all(d in serving for d in set(assigned.values())):
+                        # the facility location's answer: each commune from its depot (capacities held)
+                        ts, lost = [], []
+                        for d in sorted(set(assigned.values())):
+                            mine = [c for c in unit.communes if assigned.get(c) == d]
+                            t_d, l_d = work.tasks_for(conn, service, layer, acts, mine, [d], zone_cache)
+                            ts, lost = ts + t_d, lost + l_d
+                    else:
+                        ts, lost = work.tasks_for(conn, service, layer, acts, list(unit.communes), serving, zone_cache)
+                    tasks.append((layer, acts, passes, ts))
                     planned.unreachable += len(lost)
                     for t in ts:
                         all_tasks[t] = None
@@ -167,17 +177,22 @@ def plan_all(
     for planned, per_unit in layout:
         for unit, depots, tasks in per_unit:
             ws: list[Work] = []
-            for acts, passes, ts in tasks:
+            for layer, acts, passes, ts in tasks:
                 name = "+".join(a.name for a in acts)
                 for t in ts:
                     result = solved[t]
-                    if isinstance(result, str):
-                        planned.notes.append(f"{unit.name} {t.service}/{name}: not planned — {result}")
-                        planned.unreachable += len(t.assets or ())
+                    if isinstance(result, str):  # its assets are left out, counted and said
+                        planned.notes.append(f"{unit.name} {t.service}/{name}: NOT PLANNED — {result}")
+                        planned.unreachable += (
+                            len(t.assets)
+                            if t.assets is not None
+                            else work.count_assets(conn, layer, acts, list(t.communes))
+                        )
+                        planned.incomplete = True
                         continue
                     planned.unreachable += sum(len(u["assets"]) for u in result.unreachable)
                     act = acts[-1]  # the most frequent: its skill, crew and season are theirs all
-                    ws += work.works(result, act, act.skill or "polyvalent", act.crew or 1, passes, name)
+                    ws += work.works(result, act, act.skill or "polyvalent", act.crew or inputs.crew_size, passes, name)
             planned.units.append((unit, depots, ws, _depot_travel_h(conn, depots)))
     return planned_list(layout), solved
 
@@ -267,17 +282,20 @@ def compare(
     # ranges: every uncertain assumption drawn in its range, and each arrangement's travel within the solver spread
     rng = np.random.default_rng(20261201)
     totals = np.zeros((draws, len(planned)))
+    one_off = np.zeros((draws, len(planned)))
     for k in range(draws):
         a = {n: float(rng.uniform(x.low, x.high)) for n, x in inputs.assumptions.items()}
         for j, p in enumerate(planned):
-            totals[k, j] = cost(p, inputs, a, float(rng.uniform(1 - spread, 1 + spread))).total_eur
+            drawn = cost(p, inputs, a, float(rng.uniform(1 - spread, 1 + spread)))
+            totals[k, j], one_off[k, j] = drawn.total_eur, drawn.one_off_eur
     savings = totals[:, [base_index]] - totals
     best = np.argmin(totals, axis=1)
     declared = _declared(conn, communes)
     out = []
     for j, (p, c) in enumerate(zip(planned, costs, strict=True)):
         out.append(_result(p, c, inputs, central, alone, totals[:, j], savings[:, j], float(np.mean(best == j)),
-                           costs[base_index]))  # fmt: skip
+                           costs[base_index], communes))  # fmt: skip
+        out[-1]["one_off_range_eur"] = _pct(one_off[:, j])
     ranking = sorted(range(len(out)), key=lambda j: costs[j].total_eur)
     order_same = float(np.mean([list(np.argsort(row)) == ranking for row in totals]))
     return {
@@ -327,10 +345,11 @@ def _result(
     savings: np.ndarray,
     best_share: float,
     base: ArrangementCost,
+    communes: list[str],
 ) -> dict:
-    held: dict[str, int] = {}  # the communes' machines (the agglomération's are left out, as its staff)
+    held: dict[str, int] = {}  # the compared communes' machines (the agglomération's are left out, as its staff)
     for (owner, t), n in inputs.held.items():
-        if owner != AGGLO:
+        if owner in communes:
             held[t] = held.get(t, 0) + n
     needed = c.machines()
     saving = base.total_eur - c.total_eur
@@ -379,15 +398,14 @@ def _result(
         "contracted_share": round(contracted_h / work_h, 3) if work_h else 0.0,
         "machines_needed": needed,
         "machines_held": held,
-        "machines_freed": {
-            t: held.get(t, 0) - needed.get(t, 0) for t in sorted(set(held) | set(needed)) if t in needed
-        },
+        "machines_freed": {t: held.get(t, 0) - needed.get(t, 0) for t in sorted(set(held) | set(needed))},
         "depots_kept": list(c.kept),
         "depots_closed": list(c.closed),
         "km": round(sum(u.km for u in c.units)),
         "fuel_l": round(fuel),
         "co2_t": round(fuel * CO2_KG_PER_L / 1000, 1),
         "unreachable_assets": p.unreachable,
+        "incomplete": p.incomplete,
         "location": p.location,
         "communes": communes,
         "losers_by_key": {k: [x["name"] for x in communes if k in x["pays_more_than_alone"]] for k in KEYS},

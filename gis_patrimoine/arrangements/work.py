@@ -59,6 +59,14 @@ def has_assets(conn: psycopg.Connection, layer: Layer, act: Activity, communes: 
     return {r[0] for r in conn.execute(query)}
 
 
+def count_assets(conn: psycopg.Connection, layer: Layer, acts: list[Activity], communes: list[str]) -> int:
+    """The assets of activities done together in communes (each once)."""
+    ids: set[int] = set()
+    for a in acts:
+        ids.update(r[0] for r in conn.execute(sql.SQL("SELECT id FROM ({}) a").format(asset_query(layer, a, communes))))
+    return len(ids)
+
+
 def tiers(acts: list[Activity]) -> list[tuple[list[Activity], float]]:
     """Combined rounds: activities of one layer worked from points by the same skill, crew, machine and season
     share their passes — the least frequent's passes do all of them, the next one's extra passes the rest, and
