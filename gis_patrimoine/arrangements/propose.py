@@ -141,7 +141,7 @@ def propose(
         out.append(
             Arrangement(
                 name="hubs",
-                title=f"{len(groups)} hubs of neighbouring communes",
+                title=f"{len(groups)} hub{'s' if len(groups) > 1 else ''} of neighbouring communes",
                 description="Contiguous groups of communes (other than the central one) sharing staff, machines, "
                 "depots and a manager, and buying together; proposed where the estimate says they save most.",
                 groups=[
