@@ -265,6 +265,17 @@ def test_unknown_commune_field_value(laval: str, tmp_path: Path) -> None:
     assert report.inserted == 2 and communes == ["53130", "53119"]  # "L'Huisserie" is "Huisserie"
 
 
+def test_a_commune_field_named_with_quotes_and_percent(laval: str, tmp_path: Path) -> None:
+    # a field name is the file's, pasted into the refusal's text: a quote or a % in it must not break the SQL
+    odd = "commune d'implantation (%)"
+    path = roads_file(tmp_path, name="roads.geojson", **{odd: ["Laval", None, "Paris"]})
+    error = refused(laval, ImportOptions("roads", path, id_field="rid", commune_field=odd), "2 feature(s) refused")
+    assert sorted(refusal_reasons(error)) == [
+        f"no commune (field {odd} is empty)",
+        f"unknown commune 'Paris' (field {odd})",
+    ]
+
+
 def test_unknown_map_and_id_fields(laval: str, tmp_path: Path) -> None:
     path = roads_file(tmp_path)
     refused(

@@ -207,12 +207,16 @@ def build_typed(
     if plan.commune_index is not None:
         cf = sql.Identifier(f"f{plan.commune_index}")
         commune = sql.SQL("(SELECT insee FROM import_communemap m WHERE m.raw = btrim(s.{}))").format(cf)
+        name = fields[plan.commune_index]  # the file's field name: a literal, whatever quotes or % it holds
         reasons.append(
             sql.SQL(
-                "CASE WHEN c.commune_insee IS NULL THEN CASE WHEN c.{cf} IS NULL THEN "
-                "'no commune (field {name} is empty)' ELSE format('unknown commune %L (field {name})', "
-                "c.{cf}) END END"
-            ).format(cf=cf, name=sql.SQL(fields[plan.commune_index]))
+                "CASE WHEN c.commune_insee IS NULL THEN CASE WHEN c.{cf} IS NULL THEN {empty} "
+                "ELSE format({unknown}, c.{cf}) END END"
+            ).format(
+                cf=cf,
+                empty=sql.Literal(f"no commune (field {name} is empty)"),
+                unknown=sql.Literal(f"unknown commune %L (field {name.replace('%', '%%')})"),
+            )
         )
     reasons += [c.reason for c in columns if c.reason is not None]
     extra_parts: list[sql.Composable] = []
