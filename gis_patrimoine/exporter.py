@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyogrio
 from psycopg import sql
 from pyproj import CRS
+from pyproj.enums import WktVersion
 
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.db.migrations import stored_srid
@@ -73,7 +74,9 @@ def export_layer(
             for sibling in path.parent.glob(path.stem + ".*") if driver == "ESRI Shapefile" else [path]:
                 sibling.unlink()
         written = 0
-        options = {"layer_options": {"GEOMETRY": "AS_XY"}} if driver == "CSV" else {}
+        # CSV: points as X and Y columns, lines and polygons as WKT (what the importer reads back)
+        as_csv = "AS_XY" if layer.geometry == "Point" else "AS_WKT"
+        options = {"layer_options": {"GEOMETRY": as_csv}} if driver == "CSV" else {}
         if driver == "ESRI Shapefile":
             options["encoding"] = "UTF-8"
         with conn.cursor(name="export") as cur:
@@ -97,4 +100,6 @@ def export_layer(
                     **options,
                 )
                 written += len(rows)
+    if driver == "CSV":  # a CSV has no CRS: a .prj beside it, as GDAL reads one back (the import needs no --srs)
+        path.with_suffix(".prj").write_text(CRS.from_epsg(target).to_wkt(WktVersion.WKT1_ESRI), encoding="utf-8")
     return written

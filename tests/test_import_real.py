@@ -152,15 +152,45 @@ def test_andorra_buildings_and_green_spaces(andorra: str, shared_data: Path, tmp
     assert kinds == {"park": 6, "sports_ground": 12, "cemetery": 1}
 
 
-@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".geojson", ".csv"])
 def test_export_then_import_changes_nothing(andorra: str, shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    """In every format — GeoJSON through WGS84, CSV as WKT text — a re-imported export is unchanged: the same
+    attributes and geometries within a millimetre; no row updated, no history written, no tile invalidated."""
     import_layer(andorra, osm_roads(shared_data / "andorra" / "roads.shp", skip_refused=True, report_dir=tmp_path))
     out = tmp_path / f"roads_export{suffix}"
     assert export_layer(andorra, "roads", out) == 1480
+    with psycopg.connect(andorra) as conn:
+        history = conn.execute("SELECT count(*) FROM patrimoine_sys.history").fetchone()[0]
+        version = conn.execute("SELECT version FROM patrimoine_sys.data_version WHERE layer = 'road'").fetchone()[0]
     before = checksum(andorra)
     report = import_layer(andorra, ImportOptions("roads", out))
     assert (report.read, report.inserted, report.updated, report.unchanged) == (1480, 0, 0, 1480)
     assert checksum(andorra) == before
+    with psycopg.connect(andorra) as conn:
+        assert conn.execute("SELECT count(*) FROM patrimoine_sys.history").fetchone()[0] == history
+        assert (
+            conn.execute("SELECT version FROM patrimoine_sys.data_version WHERE layer = 'road'").fetchone()[0]
+            == version
+        )
+
+
+def test_a_feature_moved_more_than_a_millimetre_is_updated(andorra: str, shared_data: Path, tmp_path: Path) -> None:
+    import_layer(andorra, osm_roads(shared_data / "andorra" / "roads.shp", skip_refused=True, report_dir=tmp_path))
+    out = tmp_path / "roads.geojson"
+    export_layer(andorra, "roads", out)
+    start = "SELECT id, ST_X(ST_StartPoint(ST_GeometryN(geom, 1))) FROM patrimoine.road ORDER BY id LIMIT 2"
+    with psycopg.connect(andorra) as conn:
+        exported = conn.execute(start).fetchall()
+        # after the export, one road is moved 0.4 mm in the database and another 5 mm
+        for (rid, _), dx in zip(exported, (0.0004, 0.005), strict=True):
+            conn.execute("UPDATE patrimoine.road SET geom = ST_Translate(geom, %s, 0) WHERE id = %s", (dx, rid))
+    report = import_layer(andorra, ImportOptions("roads", out))
+    assert (report.updated, report.unchanged) == (1, 1479)  # the 5 mm one comes back; 0.4 mm is the same place
+    with psycopg.connect(andorra) as conn:
+        now = dict(conn.execute(start).fetchall())
+    (first, x1), (second, x2) = exported
+    assert now[first] - x1 == pytest.approx(0.0004, abs=1e-9)  # left as stored, at full precision
+    assert now[second] - x2 == pytest.approx(0.0, abs=1e-6)  # back where the file has it
 
 
 def test_export_filters_communes_and_reprojects(andorra: str, shared_data: Path, tmp_path: Path) -> None:

@@ -154,7 +154,29 @@ def _fresh_sources(conn: psycopg.Connection, layer: Layer, source: str | None) -
     ).fetchone()[0]
 
 
-def _counts_sql(layer: Layer, provided: list[str], mode: Mode, fresh: bool = False) -> sql.Composable:
+SAME_WITHIN_M = 0.001  # a feature re-imported within a millimetre of where it is stored has not moved
+
+
+def same_within(srid: int) -> float:
+    """The distance, in the storage CRS's units, within which two geometries are the same feature's: a
+    millimetre (an export through WGS84 or decimal text comes back a few nanometres off)."""
+    crs = CRS.from_epsg(srid)
+    return SAME_WITHIN_M / 111_320 if crs.is_geographic else SAME_WITHIN_M
+
+
+def moved(old: sql.Composable, new: sql.Composable, tolerance: float) -> sql.Composable:
+    """SQL: has a geometry changed beyond `tolerance`? Equal coordinates first (the usual case, cheap), then
+    another type or vertex count, then the farthest distance between the two (Hausdorff) — so an export read
+    back changes nothing, while stored geometries keep their full precision."""
+    return sql.SQL(
+        "CASE WHEN {o} = {n} THEN false WHEN ST_GeometryType({o}) <> ST_GeometryType({n}) OR "
+        "ST_NPoints({o}) <> ST_NPoints({n}) THEN true ELSE ST_HausdorffDistance({o}, {n}) > {t} END"
+    ).format(o=old, n=new, t=sql.Literal(tolerance))
+
+
+def _counts_sql(
+    layer: Layer, provided: list[str], mode: Mode, fresh: bool = False, tolerance: float = SAME_WITHIN_M
+) -> sql.Composable:
     table = sql.Identifier("patrimoine", layer.table)
     cols = ["commune_insee", "source", "source_id", *provided, "extra", "geom"]
     geom = sql.SQL("ST_Multi(i.geom)") if layer.geometry.startswith("Multi") else sql.SQL("i.geom")
@@ -169,10 +191,12 @@ def _counts_sql(layer: Layer, provided: list[str], mode: Mode, fresh: bool = Fal
         conflict = sql.SQL("DO NOTHING")
     else:
         updatable = [c for c in cols if c not in ("source", "source_id")]
-        conflict = sql.SQL("DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})").format(
+        attrs = [c for c in updatable if c != "geom"]
+        conflict = sql.SQL("DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new}) OR {geom}").format(
             sets=sql.SQL(", ").join(sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in updatable),
-            old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updatable),
-            new=sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in updatable),
+            old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in attrs),
+            new=sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in attrs),
+            geom=moved(sql.SQL("t.geom"), sql.SQL("excluded.geom"), tolerance),
         )
     return sql.SQL("""WITH w AS (
             INSERT INTO {table} AS t ({target})
@@ -353,7 +377,9 @@ def _run(
             if _fresh_sources(conn, layer, report.source if plan.row_source_index is None else None):
                 inserted, updated = conn.execute(_counts_sql(layer, provided, options.mode, fresh=True)).rowcount, 0
             else:
-                inserted, updated = conn.execute(_counts_sql(layer, provided, options.mode)).fetchone()
+                inserted, updated = conn.execute(
+                    _counts_sql(layer, provided, options.mode, tolerance=same_within(srid))
+                ).fetchone()
         accepted = conn.execute("SELECT count(*) FROM import_typed WHERE cardinality(reasons) = 0").fetchone()[0]
         report.inserted, report.updated = inserted, updated
         report.unchanged = accepted - inserted - updated

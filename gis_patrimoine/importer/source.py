@@ -23,6 +23,7 @@ from gis_patrimoine.importer.errors import ImportFailed
 SUPPORTED = {".shp", ".zip", ".gpkg", ".geojson", ".json", ".csv"}
 CSV_X = ("x", "lon", "long", "longitude", "lng", "easting", "coord_x", "xcoord")
 CSV_Y = ("y", "lat", "latitude", "northing", "coord_y", "ycoord")
+CSV_WKT = ("wkt", "geometry", "geom", "the_geom", "wkt_geom")  # lines and polygons as WKT text
 
 
 @dataclass
@@ -218,7 +219,7 @@ def _resolve_crs(path: Path, file_crs: str | None, srs: str | None) -> CRS:
 
 
 def _csv_options(path: Path) -> dict[str, str]:
-    """Find the coordinate columns of a CSV (X/Y, lon/lat, ...) for GDAL's CSV driver."""
+    """Find the geometry of a CSV for GDAL's CSV driver: a WKT column (any geometry), else X/Y columns."""
     with path.open("r", encoding="utf-8-sig", errors="replace") as f:
         header = f.readline()
     sep = max((";", ",", "\t"), key=header.count)
@@ -226,15 +227,16 @@ def _csv_options(path: Path) -> dict[str, str]:
     lower = {c.lower(): c for c in columns}
     x = next((lower[c] for c in CSV_X if c in lower), None)
     y = next((lower[c] for c in CSV_Y if c in lower), None)
-    if x is None or y is None:
+    wkt = next((lower[c] for c in CSV_WKT if c in lower), None)
+    if wkt is None and (x is None or y is None):
         raise ImportFailed(
             f"no coordinate columns found among {', '.join(columns)}",
             path=str(path),
-            hint="name them X and Y (or lon and lat)",
+            hint="name them X and Y (or lon and lat), or give the geometry as WKT in a column named WKT",
         )
+    where = {"GEOM_POSSIBLE_NAMES": wkt} if wkt else {"X_POSSIBLE_NAMES": x, "Y_POSSIBLE_NAMES": y}
     return {
-        "X_POSSIBLE_NAMES": x,
-        "Y_POSSIBLE_NAMES": y,
+        **where,
         "KEEP_GEOM_COLUMNS": "NO",
         "SEPARATOR": {";": "SEMICOLON", ",": "COMMA", "\t": "TAB"}[sep],
         "AUTODETECT_TYPE": "NO",
