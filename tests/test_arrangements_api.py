@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from gis_patrimoine.analysis.workload import workload
-from tests.servers import add_token
+from tests.servers import add_token, running_server
 from tests.test_migrations import run_cli
 
 SOUTH = ["53094", "53099", "53175", "53157"]  # Entrammes, Forcé, Parné-sur-Roc, Montigné-le-Brillant
@@ -54,6 +54,10 @@ def test_arrangements_as_a_job_with_progress(api: str, director: str) -> None:
     assert r.status_code == 422 and "arrangement 1: groups.0.depots" in r.text
     r = httpx.post(f"{api}/analysis/arrangements", json=body, headers=TOKEN)
     assert r.status_code == 202, r.text
+    # the job is in the database: another worker (here a second server) answers for it
+    with running_server(director) as other:
+        running = httpx.get(r.headers["Location"].replace(api, other)).json()
+        assert running["status"] in ("running", "done") and running["user"] == "director"
     job, seen = wait(api, r.headers["Location"])
     assert job["status"] == "done", job
     assert seen[-1]["total"] and seen[-1]["done"] <= seen[-1]["total"]  # round problems solved of the total
@@ -89,7 +93,7 @@ def test_arrangements_as_a_job_with_progress(api: str, director: str) -> None:
     assert items["numberMatched"] == len(SOUTH) * len(names)
     listed = httpx.get(f"{api}/analysis/arrangements").json()["comparisons"]
     assert listed[0]["id"] == job["id"] and listed[0]["ranking"] == result["ranking"]
-    assert httpx.get(f"{api}/analysis/arrangements/jobs/nope").status_code == 404
+    assert httpx.get(f"{api}/analysis/arrangements/jobs/999999").status_code == 404
     assert httpx.get(f"{api}/analysis/arrangements/999999").status_code == 404
 
 

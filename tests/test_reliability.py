@@ -80,11 +80,15 @@ def test_upload_imports_in_the_background(uploads, tmp_path: Path) -> None:
     assert editor.status_code == 403
     r = httpx.post(f"{api}/imports", params={"layer": "roads"}, content=body, headers=auth("max"))
     assert r.status_code == 202, r.text
-    done = wait(api, r.json()["id"])
+    # the job is the import journal's row: a second worker (here a second server) answers for it
+    with running_server(db) as other:
+        done = wait(other, r.json()["id"])
     assert done["status"] == "done" and done["counts"]["inserted"] == 3, done
+    assert done["journal_id"] == r.json()["id"] and done["user"] == "max"
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM patrimoine.road").fetchone()[0] == 3
         assert conn.execute("SELECT count(*) FROM patrimoine_sys.import_job WHERE app_user = 'max'").fetchone()[0] == 1
+    assert httpx.get(f"{api}/imports/999999").status_code == 404
 
 
 def _zip(entries: dict[str, bytes], **kwargs) -> bytes:

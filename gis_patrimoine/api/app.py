@@ -168,8 +168,6 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     app.state.catalogue = catalogue or get_catalogue()
     app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
     app.state.versioned_cache = features.VersionedCache()
-    app.state.import_jobs = {}
-    app.state.arrangement_jobs = {}
 
     app.include_router(health.router, tags=["Health"])
     app.include_router(features.router, tags=["OGC API – Features"])

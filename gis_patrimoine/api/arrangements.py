@@ -1,15 +1,17 @@
 """/analysis/arrangements: pooling arrangements costed side by side, run as a background job.
 
 A comparison takes minutes (hundreds of round problems), so POST answers 202 with the job's address; the job
-reports its progress (round problems solved of the total) and, when done, the stored comparison's id. The
+is its row in analysis.arrangement_run from the start (any API worker answers for it): its progress (round
+problems solved of the total), then its result or its error. The
 comparisons are then read whole, as the director's report, or per commune as the collection
 arrangement_communes. Starting one needs a token (any role), as computing rounds does.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-import uuid
+import time
 from typing import Annotated, Any
 
 import psycopg
@@ -23,6 +25,7 @@ from gis_patrimoine.api.deps import connection
 from gis_patrimoine.api.features import base_url
 
 router = APIRouter(prefix="/analysis")
+log = logging.getLogger(__name__)
 Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
 
 
@@ -39,30 +42,42 @@ class ArrangementsBody(BaseModel):
     draws: int = Field(200, ge=10, le=2000, description="Draws of the uncertain assumptions for the ranges")
 
 
-def _job(app, job_id: str, body: ArrangementsBody, user: str) -> None:
+def _job(url: str, run_id: int, body: ArrangementsBody) -> None:
+    """The comparison in the background, its progress and its end written to its row (any worker reads it)."""
     from gis_patrimoine.analysis.errors import AnalysisRefused
+    from gis_patrimoine.arrangements import store
     from gis_patrimoine.arrangements.definition import parse
     from gis_patrimoine.arrangements.run import compare
-    from gis_patrimoine.arrangements.store import store
 
-    job = app.state.arrangement_jobs[job_id]
+    last = [0.0]
+    with psycopg.connect(url) as conn, psycopg.connect(url) as side:
 
-    def progress(done: int, total: int, label: str) -> None:
-        job["progress"] = {"done": done, "total": total, "step": label}
+        def progress(done: int, total: int, label: str) -> None:
+            if time.monotonic() - last[0] > 0.5 or done == total:  # a few writes a second at most
+                last[0] = time.monotonic()
+                store.progress(side, run_id, done, total, label)
 
-    try:
-        chosen = parse(body.arrangements) if body.arrangements else None
-        with psycopg.connect(app.state.database_url) as conn:
+        try:
+            chosen = parse(body.arrangements) if body.arrangements else None
             result = compare(
                 conn, chosen, iterations=body.iterations, draws=body.draws, progress=progress,
                 communes=body.communes or None,
             )  # fmt: skip
-            run_id = store(conn, result, user)
-        job.update(status="done", id=run_id)
-    except (AnalysisRefused, ValueError) as exc:
-        job.update(status="failed", error=str(exc))
-    except Exception as exc:  # reported, never a stack trace to the client
-        job.update(status="failed", error=f"comparison failed: {type(exc).__name__}")
+            store.store(conn, result, run_id=run_id)
+        except (AnalysisRefused, ValueError) as exc:
+            conn.rollback()
+            store.fail(conn, run_id, str(exc))
+        except Exception as exc:  # reported, never a stack trace to the client
+            log.exception("comparison %s failed", run_id)
+            conn.rollback()
+            store.fail(conn, run_id, f"comparison failed: {type(exc).__name__}")
+
+
+def _start(url: str, user: str) -> int:
+    from gis_patrimoine.arrangements.store import start
+
+    with psycopg.connect(url) as conn:
+        return start(conn, user)
 
 
 @router.post("/arrangements", status_code=202, summary="Cost pooling arrangements side by side (background job)")
@@ -75,23 +90,27 @@ async def create_arrangements(request: Request, body: ArrangementsBody, conn: Co
             parse(body.arrangements)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-    job_id = uuid.uuid4().hex
-    request.app.state.arrangement_jobs[job_id] = {
-        "job": job_id, "status": "running", "user": acct.username, "progress": {"done": 0, "total": None},
-    }  # fmt: skip
-    threading.Thread(target=_job, args=(request.app, job_id, body, acct.username), daemon=True).start()
-    url = f"{base_url(request)}/analysis/arrangements/jobs/{job_id}"
-    return JSONResponse({"job": job_id, "status": "running", "href": url}, status_code=202, headers={"Location": url})
+    url = request.app.state.database_url
+    run_id = await run_in_threadpool(_start, url, acct.username)
+    threading.Thread(target=_job, args=(url, run_id, body), daemon=True).start()
+    href = f"{base_url(request)}/analysis/arrangements/jobs/{run_id}"
+    return JSONResponse({"job": run_id, "status": "running", "href": href}, status_code=202, headers={"Location": href})
 
 
-@router.get("/arrangements/jobs/{job_id}", summary="A comparison job: running (with progress), done or failed")
-async def arrangements_job(request: Request, job_id: str) -> JSONResponse:
-    job = request.app.state.arrangement_jobs.get(job_id)
-    if job is None:
-        raise HTTPException(404, f"no comparison job {job_id!r}")
-    out = dict(job)
-    if job.get("status") == "done":
-        out["href"] = f"{base_url(request)}/analysis/arrangements/{job['id']}"
+@router.get("/arrangements/jobs/{run_id}", summary="A comparison job: running (with progress), done or failed")
+async def arrangements_job(request: Request, run_id: int, conn: Conn) -> JSONResponse:
+    cur = await conn.execute(
+        "SELECT status, progress, error, created_by FROM analysis.arrangement_run WHERE id = %s", (run_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise HTTPException(404, f"no comparison job {run_id}")
+    out = {"job": run_id, "status": row[0], "progress": row[1], "user": row[3]}
+    if row[0] == "failed":
+        out["error"] = row[2]
+    if row[0] == "done":
+        out["id"] = run_id
+        out["href"] = f"{base_url(request)}/analysis/arrangements/{run_id}"
         out["report"] = f"{out['href']}/report"
     return JSONResponse(out)
 
@@ -100,7 +119,7 @@ async def arrangements_job(request: Request, job_id: str) -> JSONResponse:
 async def list_arrangements(conn: Conn) -> JSONResponse:
     cur = await conn.execute(
         "SELECT id, result -> 'ranking', result -> 'robustness', created_at FROM analysis.arrangement_run "
-        "ORDER BY id DESC LIMIT 100"
+        "WHERE status = 'done' ORDER BY id DESC LIMIT 100"
     )
     return JSONResponse(
         {

@@ -1,5 +1,6 @@
 """Uploads over the API: `POST /imports?layer=…` with a zipped shapefile, a GeoPackage or a GeoJSON as the body,
-imported by the same code as the CLI in a background job whose report is at `/imports/{id}`.
+imported by the same code as the CLI in a background job whose report is at `/imports/{id}`: the import
+journal's row, opened when the upload is accepted, so that any API worker answers for it.
 
 Only managers and admins import over the API (an import may touch every commune). The body is streamed to a
 private temporary file up to the size limit; the file's type is decided by its first bytes, not its name; a
@@ -9,7 +10,8 @@ extensions only, and its uncompressed size and compression ratio (zip bombs).
 
 from __future__ import annotations
 
-import json
+import logging
+import re
 import shutil
 import stat
 import tempfile
@@ -20,14 +22,18 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from gis_patrimoine.api.auth import account
 from gis_patrimoine.api.deps import acquire
 from gis_patrimoine.api.features import base_url
+from gis_patrimoine.importer import journal
 from gis_patrimoine.importer.run import ImportFailed, ImportOptions, import_layer
 
 router = APIRouter()
+log = logging.getLogger(__name__)
+UPLOAD_DIR = re.compile(r"\S*gp-upload-[^/\s]*/")  # the server's temporary folder: not the client's business
 
 SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd", ".shp.xml"}
 MAX_ENTRIES = 64
@@ -114,24 +120,40 @@ async def _receive(request: Request, limit: int, folder: Path) -> Path:
     return final
 
 
-def _run_job(app, job_id: str, options: ImportOptions, folder: Path) -> None:
-    jobs = app.state.import_jobs
+def _run_job(app, options: ImportOptions, folder: Path) -> None:
+    """The import in the background; its journal row (opened when the upload was accepted) says how it went."""
     try:
-        report = import_layer(app.state.database_url, options)
-        counts = report.counts()
-        jobs[job_id].update(
-            status="done" if report.committed or options.dry_run else "failed",
-            journal_id=report.job_id,
-            counts=counts,
-            refusals=[{"feature": f, "reason": r} for f, r in report.refusals[:50]],
-            warnings=report.warnings,
-        )
-    except ImportFailed as exc:  # the server's temporary folder is no business of the client's
-        jobs[job_id].update(status="failed", error=str(exc).replace(f"{folder}/", ""))
-    except Exception as exc:  # reported, never a stack trace to the client
-        jobs[job_id].update(status="failed", error=f"import failed: {type(exc).__name__}")
+        import_layer(app.state.database_url, options)
+    except ImportFailed:
+        pass  # journalled with its message by the import
+    except Exception:  # journalled by the import too; nothing to tell the client beyond its row
+        log.exception("upload import %s failed", options.job_id)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _public(job: dict, url: str) -> dict:
+    """A journal row as the client sees it: done, failed (with why, no server path) or running."""
+    status = {"running": "running", "succeeded": "done", "dry_run": "done"}.get(job["status"], "failed")
+    out = {
+        "id": job["id"],
+        "journal_id": job["id"],
+        "status": status,
+        "layer": job["layer"],
+        "user": job["user"],
+        "href": url,
+        "started_at": job["started_at"].isoformat(),
+    }
+    if status != "running":
+        out.update(
+            counts=job["counts"],
+            refusals=job["details"].get("refusals", []),
+            warnings=job["details"].get("warnings", []),
+            finished_at=job["finished_at"].isoformat(),
+        )
+    if status == "failed":
+        out["error"] = UPLOAD_DIR.sub("", job["message"] or "import failed")
+    return out
 
 
 @router.post("/imports", status_code=202, summary="Upload a file and import it into a layer (background job)")
@@ -159,7 +181,7 @@ async def create_import(
     except HTTPException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    job_id = uuid.uuid4().hex
+    tag = uuid.uuid4().hex[:8]
     options = ImportOptions(
         layer=layer,
         path=path,
@@ -168,19 +190,33 @@ async def create_import(
         srs=srs,
         encoding=encoding,
         layer_name=layer_name,
-        source=source or f"api upload {job_id[:8]}",
+        source=source or f"api upload {tag}",
         dry_run=dry_run,
         app_user=acct.username,
     )
-    request.app.state.import_jobs[job_id] = {"id": job_id, "status": "running", "layer": layer, "user": acct.username}
-    threading.Thread(target=_run_job, args=(request.app, job_id, options, folder), daemon=True).start()
-    url = f"{base_url(request)}/imports/{job_id}"
-    return JSONResponse({"id": job_id, "status": "running", "href": url}, status_code=202, headers={"Location": url})
+    table = request.app.state.catalogue.layer(layer).table
+    options.job_id = await run_in_threadpool(
+        journal.open_job, request.app.state.database_url, table, path.name, None, options.source, mode,
+        {k: v for k, v in vars(options).items() if k not in ("path", "app_user", "job_id")}, acct.username,
+    )  # fmt: skip
+    threading.Thread(target=_run_job, args=(request.app, options, folder), daemon=True).start()
+    url = f"{base_url(request)}/imports/{options.job_id}"
+    return JSONResponse(
+        {"id": options.job_id, "status": "running", "href": url}, status_code=202, headers={"Location": url}
+    )
 
 
 @router.get("/imports/{job_id}", summary="An upload's import: running, done (with its report) or failed (why)")
-async def get_import(request: Request, job_id: str) -> JSONResponse:
-    job = request.app.state.import_jobs.get(job_id)
-    if job is None:
-        raise HTTPException(404, f"no import {job_id!r}")
-    return JSONResponse(json.loads(json.dumps(job, default=str)))
+async def get_import(request: Request, job_id: int) -> JSONResponse:
+    """Read from the import journal, so that any API worker answers for any upload."""
+    async with acquire(request.app.state.pool) as conn:
+        cur = await conn.execute(
+            "SELECT id, layer, status, counts, message, details, app_user, started_at, finished_at "
+            "FROM patrimoine_sys.import_job WHERE id = %s",
+            (job_id,),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        raise HTTPException(404, f"no import {job_id}")
+    keys = ("id", "layer", "status", "counts", "message", "details", "user", "started_at", "finished_at")
+    return JSONResponse(_public(dict(zip(keys, row, strict=True)), f"{base_url(request)}/imports/{job_id}"))

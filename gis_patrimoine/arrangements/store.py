@@ -9,13 +9,41 @@ import psycopg
 from gis_patrimoine.arrangements.definition import AGGLO
 
 
-def store(conn: psycopg.Connection, result: dict, user: str | None = None) -> int:
-    """The comparison and its per-commune lines, in one transaction; returns the run id."""
+def start(conn: psycopg.Connection, user: str | None = None) -> int:
+    """A comparison being computed (a background job): its row, running, read by any API worker."""
     with conn.transaction():
-        run_id = conn.execute(
-            "INSERT INTO analysis.arrangement_run (result, created_by) VALUES (%s, %s) RETURNING id",
-            (json.dumps(result), user),
+        return conn.execute(
+            "INSERT INTO analysis.arrangement_run (status, created_by) VALUES ('running', %s) RETURNING id", (user,)
         ).fetchone()[0]
+
+
+def progress(conn: psycopg.Connection, run_id: int, done: int, total: int, step: str) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE analysis.arrangement_run SET progress = %s WHERE id = %s",
+            (json.dumps({"done": done, "total": total, "step": step}), run_id),
+        )
+
+
+def fail(conn: psycopg.Connection, run_id: int, error: str) -> None:
+    with conn.transaction():
+        conn.execute("UPDATE analysis.arrangement_run SET status = 'failed', error = %s WHERE id = %s", (error, run_id))
+
+
+def store(conn: psycopg.Connection, result: dict, user: str | None = None, run_id: int | None = None) -> int:
+    """The comparison and its per-commune lines, in one transaction; returns the run id (`run_id`: the row
+    of a job, completed)."""
+    with conn.transaction():
+        if run_id is None:
+            run_id = conn.execute(
+                "INSERT INTO analysis.arrangement_run (result, created_by) VALUES (%s, %s) RETURNING id",
+                (json.dumps(result), user),
+            ).fetchone()[0]
+        else:
+            conn.execute(
+                "UPDATE analysis.arrangement_run SET result = %s, status = 'done' WHERE id = %s",
+                (json.dumps(result), run_id),
+            )
         rows = []
         for a in result["arrangements"]:
             for c in a["communes"]:
@@ -39,13 +67,10 @@ def store(conn: psycopg.Connection, result: dict, user: str | None = None) -> in
     return run_id
 
 
-def latest(conn: psycopg.Connection) -> int | None:
-    row = conn.execute("SELECT max(id) FROM analysis.arrangement_run").fetchone()
-    return row[0] if row else None
-
-
 def load(conn: psycopg.Connection, run_id: int) -> dict:
-    row = conn.execute("SELECT result, created_at FROM analysis.arrangement_run WHERE id = %s", (run_id,)).fetchone()
+    row = conn.execute(
+        "SELECT result, created_at FROM analysis.arrangement_run WHERE id = %s AND status = 'done'", (run_id,)
+    ).fetchone()
     if row is None:
-        raise LookupError(f"no comparison {run_id}; list them at /analysis/arrangements")
+        raise LookupError(f"no comparison {run_id} done; list them at /analysis/arrangements")
     return {"id": run_id, "created_at": row[1].isoformat(), **row[0]}

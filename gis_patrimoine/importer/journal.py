@@ -32,10 +32,13 @@ def open_job(
         ).fetchone()[0]
 
 
-def close_job(url: str, job_id: int, status: str, counts: dict, message: str | None = None) -> None:
+def close_job(
+    url: str, job_id: int, status: str, counts: dict, message: str | None = None, details: dict | None = None
+) -> None:
+    """The job's end: status, counts, the error, and `details` (refused features listed, warnings)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "UPDATE patrimoine_sys.import_job SET status = %s, counts = %s, message = %s, "
+            "UPDATE patrimoine_sys.import_job SET status = %s, counts = %s, message = %s, details = %s, "
             "finished_at = clock_timestamp() WHERE id = %s",
-            (status, Jsonb(counts), message, job_id),
+            (status, Jsonb(counts), message, Jsonb(json.loads(json.dumps(details or {}, default=str))), job_id),
         )

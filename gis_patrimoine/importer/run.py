@@ -79,6 +79,7 @@ class ImportOptions:
     wait_seconds: float = 30.0
     app_user: str | None = None
     batch_size: int = 65_536
+    job_id: int | None = None  # a journal row already opened (an upload accepted by the API)
 
 
 def lock_layer(conn: psycopg.Connection, table: str, wait_seconds: float) -> None:
@@ -252,30 +253,38 @@ def import_layer(
     path = Path(options.path)
     source_name = options.source or path.name
     report = ImportReport(layer.collection, str(path), source_name, options.mode, options.dry_run)
-    sha = sha256(path) if path.is_file() else None
-    report.job_id = journal.open_job(
-        url,
-        layer.table,
-        path.name,
-        sha,
-        source_name,
-        options.mode,
-        {k: v for k, v in vars(options).items() if k not in ("path", "app_user")},
-        options.app_user,
-    )
+    if options.job_id is not None:
+        report.job_id = options.job_id
+    else:
+        report.job_id = journal.open_job(
+            url,
+            layer.table,
+            path.name,
+            sha256(path) if path.is_file() else None,
+            source_name,
+            options.mode,
+            {k: v for k, v in vars(options).items() if k not in ("path", "app_user", "job_id")},
+            options.app_user,
+        )
+
+    def close(status: str, message: str | None = None) -> None:
+        details = {"refusals": [{"feature": f, "reason": r} for f, r in report.refusals[:50]],
+                   "warnings": report.warnings}  # fmt: skip
+        journal.close_job(url, report.job_id, status, report.counts(), message, details)
+
     try:
         _run(url, options, catalogue, layer, report, progress, on_start)
     except ImportFailed as exc:  # ImportRefused too
-        journal.close_job(url, report.job_id, "failed", report.counts(), str(exc))
+        close("failed", str(exc))
         raise
     except psycopg.Error as exc:
         error = translate(exc, catalogue)
-        journal.close_job(url, report.job_id, "failed", report.counts(), str(error))
+        close("failed", str(error))
         raise ImportFailed(f"the database refused the import: {error}", path=str(path)) from exc
     except BaseException as exc:
-        journal.close_job(url, report.job_id, "failed", report.counts(), f"{type(exc).__name__}: {exc}")
+        close("failed", f"{type(exc).__name__}: {exc}")
         raise
-    journal.close_job(url, report.job_id, "dry_run" if options.dry_run else "succeeded", report.counts())
+    close("dry_run" if options.dry_run else "succeeded")
     return report
 
 
