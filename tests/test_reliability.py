@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pyogrio
 import pytest
 
 from gis_patrimoine.importer import CommuneOptions, import_communes
@@ -89,6 +90,44 @@ def test_upload_imports_in_the_background(uploads, tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM patrimoine.road").fetchone()[0] == 3
         assert conn.execute("SELECT count(*) FROM patrimoine_sys.import_job WHERE app_user = 'max'").fetchone()[0] == 1
     assert httpx.get(f"{api}/imports/999999").status_code == 404
+
+
+def test_uploads_take_the_command_lines_options(uploads, tmp_path: Path) -> None:
+    """--map, --id-field, --commune-field, --skip-refused over the API, and the refused features to download."""
+    api, db = uploads
+    shp = write_layer(
+        tmp_path / "voirie.shp",
+        [road(i * 200) for i in range(3)],
+        {"IDENT": ["v1", "v2", "v3"], "KLASSE": ["street"] * 3, "COMM": ["Laval", "Laval", "Paris"]},
+        geometry_type="LineString",
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for part in shp.parent.glob("voirie.*"):
+            z.write(part, part.name)
+    params = {"layer": "roads", "map": ["road_class=KLASSE"], "id_field": "IDENT", "commune_field": "COMM"}
+    bad = httpx.post(f"{api}/imports", params={**params, "map": ["road_class"]}, content=buf.getvalue(),
+                     headers=auth("max"))  # fmt: skip
+    assert bad.status_code == 422 and "expected COLUMN=FIELD" in bad.text
+    refused = wait(api, httpx.post(f"{api}/imports", params=params, content=buf.getvalue(), headers=auth("max"))
+                   .json()["id"])  # fmt: skip
+    assert refused["status"] == "failed" and refused["refusals"] == [
+        {"feature": "feature 2 (id v3)", "reason": "unknown commune 'Paris' (field COMM)"}
+    ], refused
+    assert refused["refused_file"] in refused["error"]  # the way to the list, not a server path
+    done = wait(api, httpx.post(f"{api}/imports", params={**params, "skip_refused": True}, content=buf.getvalue(),
+                                headers=auth("max")).json()["id"])  # fmt: skip
+    assert done["status"] == "done" and done["counts"]["inserted"] == 2 and done["counts"]["refused"] == 1
+    gpkg = httpx.get(done["refused_file"])
+    assert gpkg.status_code == 200 and gpkg.content.startswith(b"SQLite format 3")
+    (tmp_path / "refused.gpkg").write_bytes(gpkg.content)
+    meta, _, _, fields = pyogrio.raw.read(tmp_path / "refused.gpkg")
+    assert list(fields[list(meta["fields"]).index("reason")]) == ["unknown commune 'Paris' (field COMM)"]
+    with psycopg.connect(db) as conn:
+        ids = [r[0] for r in conn.execute("SELECT source_id FROM patrimoine.road WHERE source_id LIKE 'v%' ORDER BY 1")]
+    assert ids == ["v1", "v2"]
+    assert httpx.get(f"{api}/imports/{done['id'] - 1}/refused").status_code == 200  # the failed one's list too
+    assert httpx.get(f"{api}/imports/999999/refused").status_code == 404
 
 
 def _zip(entries: dict[str, bytes], **kwargs) -> bytes:

@@ -19,11 +19,11 @@ import threading
 import uuid
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from gis_patrimoine.api.auth import account
 from gis_patrimoine.api.deps import acquire
@@ -152,7 +152,11 @@ def _public(job: dict, url: str) -> dict:
             finished_at=job["finished_at"].isoformat(),
         )
     if status == "failed":
-        out["error"] = UPLOAD_DIR.sub("", job["message"] or "import failed")
+        out["error"] = UPLOAD_DIR.sub("", job["message"] or "import failed").replace(
+            job["details"].get("refused_file") or "\0", f"{url}/refused"
+        )
+    if job["details"].get("refused_file"):
+        out["refused_file"] = f"{url}/refused"  # a GeoPackage of the refused features, with their reason
     return out
 
 
@@ -167,9 +171,22 @@ async def create_import(
     layer_name: str | None = Query(None, max_length=128),
     source: str | None = Query(None, max_length=128),
     dry_run: bool = False,
+    map: Annotated[
+        list[str] | None,
+        Query(max_length=50, description="COLUMN=FIELD: which field of the file holds a column (the CLI's --map)"),
+    ] = None,
+    id_field: str | None = Query(None, max_length=128, description="The field identifying features (--id-field)"),
+    commune_field: str | None = Query(None, max_length=128, description="The commune's field (--commune-field)"),
+    skip_refused: bool = Query(False, description="Import the others when some features are refused"),
 ) -> JSONResponse:
     async with acquire(request.app.state.pool) as conn:
         acct = await account(request, conn)
+    mapping = {}
+    for item in map or []:
+        column, sep, name = item.partition("=")
+        if not sep or not column.strip() or not name.strip():
+            raise HTTPException(422, f"map {item!r}: expected COLUMN=FIELD, e.g. map=road_class=KLASSE")
+        mapping[column.strip()] = name.strip()
     if acct.role not in ("manager", "admin"):
         raise HTTPException(403, f"{acct.username} may not import: imports over the API are for managers and admins")
     folder = Path(tempfile.mkdtemp(prefix="gp-upload-"))
@@ -193,6 +210,11 @@ async def create_import(
         source=source or f"api upload {tag}",
         dry_run=dry_run,
         app_user=acct.username,
+        mapping=mapping,
+        id_field=id_field,
+        commune_field=commune_field,
+        skip_refused=skip_refused,
+        report_dir=request.app.state.settings.data_dir / "import-reports",  # refused features, at .../refused
     )
     table = request.app.state.catalogue.layer(layer).table
     options.job_id = await run_in_threadpool(
@@ -220,3 +242,17 @@ async def get_import(request: Request, job_id: int) -> JSONResponse:
         raise HTTPException(404, f"no import {job_id}")
     keys = ("id", "layer", "status", "counts", "message", "details", "user", "started_at", "finished_at")
     return JSONResponse(_public(dict(zip(keys, row, strict=True)), f"{base_url(request)}/imports/{job_id}"))
+
+
+@router.get("/imports/{job_id}/refused", summary="The refused features of an upload's import (GeoPackage, with why)")
+async def refused_features(request: Request, job_id: int) -> FileResponse:
+    async with acquire(request.app.state.pool) as conn:
+        cur = await conn.execute(
+            "SELECT details ->> 'refused_file' FROM patrimoine_sys.import_job WHERE id = %s", (job_id,)
+        )
+        row = await cur.fetchone()
+    folder = (request.app.state.settings.data_dir / "import-reports").resolve()
+    path = Path(row[0]).resolve() if row and row[0] else None
+    if path is None or folder not in path.parents or not path.is_file():
+        raise HTTPException(404, f"no refused features for import {job_id}")
+    return FileResponse(path, media_type="application/geopackage+sqlite3", filename=f"import-{job_id}-refused.gpkg")

@@ -269,7 +269,7 @@ def import_layer(
 
     def close(status: str, message: str | None = None) -> None:
         details = {"refusals": [{"feature": f, "reason": r} for f, r in report.refusals[:50]],
-                   "warnings": report.warnings}  # fmt: skip
+                   "warnings": report.warnings, "refused_file": report.refused_file}  # fmt: skip
         journal.close_job(url, report.job_id, status, report.counts(), message, details)
 
     try:
