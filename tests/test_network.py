@@ -83,6 +83,21 @@ def test_components_and_refresh_after_an_edit(network: psycopg.Connection) -> No
     assert components(network) == [6]  # the network follows the edit
 
 
+def test_a_rebuild_never_commits_its_callers_transaction(network: psycopg.Connection) -> None:
+    from gis_patrimoine.analysis.network import ensure_network
+
+    network.execute("INSERT INTO patrimoine_sys.setting (key, value) VALUES ('probe', '1')")  # not committed
+    assert ensure_network(network)  # the roads changed since the last build (none yet): rebuilt
+    network.rollback()
+    assert network.execute("SELECT count(*) FROM patrimoine_sys.setting WHERE key = 'probe'").fetchone()[0] == 0
+    built, current = network.execute(
+        "SELECT (SELECT value::bigint FROM patrimoine_sys.setting WHERE key = 'network_version'), "
+        "(SELECT version FROM patrimoine_sys.data_version WHERE layer = 'road')"
+    ).fetchone()
+    assert built == current and network.execute("SELECT count(*) FROM analysis.network_edge").fetchone()[0] > 0
+    assert not ensure_network(network)
+
+
 def test_noding_leaves_an_already_noded_network_as_it_was(demo_db: str) -> None:
     """The demo's roads meet at their ends only: one piece per road, its own geometry, nothing joined."""
     with psycopg.connect(demo_db) as conn:

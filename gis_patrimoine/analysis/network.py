@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
@@ -43,16 +44,27 @@ def nearest_edge(geom: sql.Composable, driven: bool = True) -> sql.Composable:
     ).format(g=geom, w=sql.SQL(where))
 
 
+VERSIONS = (
+    "SELECT (SELECT value::bigint FROM patrimoine_sys.setting WHERE key = 'network_version'), "
+    "(SELECT version FROM patrimoine_sys.data_version WHERE layer = 'road')"
+)
+
+
 def ensure_network(conn: psycopg.Connection) -> bool:
-    """Rebuild analysis.network_* if the road layer changed since the last build; returns whether it did."""
-    built, current = conn.execute(
-        "SELECT (SELECT value::bigint FROM patrimoine_sys.setting WHERE key = 'network_version'), "
-        "(SELECT version FROM patrimoine_sys.data_version WHERE layer = 'road')"
-    ).fetchone()
+    """Rebuild analysis.network_* if the road layer changed since the last build; returns whether it did.
+
+    The rebuild runs and commits on a connection of its own, one at a time (an advisory lock; a second caller
+    waits, then finds it built): the caller's transaction is never committed behind its back, and a read-only
+    request stays read-only."""
+    built, current = conn.execute(VERSIONS).fetchone()
     if built == current:
         return False
-    conn.execute("SELECT patrimoine_app.refresh_network()")
-    conn.commit()
+    url = make_conninfo(conn.info.dsn, password=conn.info.password) if conn.info.password else conn.info.dsn
+    with psycopg.connect(url) as own:
+        own.execute("SELECT pg_advisory_xact_lock(hashtext('gis_patrimoine.network'))")
+        built, current = own.execute(VERSIONS).fetchone()
+        if built != current:
+            own.execute("SELECT patrimoine_app.refresh_network()")
     return True
 
 
