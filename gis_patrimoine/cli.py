@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from gis_patrimoine.cli_analyse import analyse_app
 from gis_patrimoine.cli_arrangements import arrangements_cmd  # noqa: F401  (registers `analyse arrangements`)
-from gis_patrimoine.cli_common import console, fail
+from gis_patrimoine.cli_common import OUTPUT, console, fail, show
 from gis_patrimoine.cli_demo import demo_app
 from gis_patrimoine.cli_diagnostic import diagnostic_app
 from gis_patrimoine.cli_history import history_app
@@ -25,6 +26,22 @@ from gis_patrimoine.db.migrations import MigrationError, applied_ids, migrate, m
 from gis_patrimoine.settings import get_settings
 
 app = typer.Typer(help="gis-patrimoine: public-space assets of the communes, pooled.", no_args_is_help=True)
+
+
+@app.callback()
+def main(
+    output: Annotated[
+        str, typer.Option("--format", help="Tables as: table (drawn), csv or json (for scripts)")
+    ] = "table",
+) -> None:
+    """gis-patrimoine: public-space assets of the communes, pooled."""
+    if output not in ("table", "csv", "json"):
+        fail(f"--format {output!r}: use table, csv or json")
+    OUTPUT["format"] = output  # type: ignore[typeddict-item]
+    if output != "table":  # the data alone on stdout; what a person reads goes to stderr
+        console.file = sys.stderr
+
+
 db_app = typer.Typer(help="The database: local cluster, schema, status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
@@ -145,7 +162,7 @@ def db_status() -> None:
                 "SELECT version FROM patrimoine_sys.data_version WHERE layer = %s", (layer.table,)
             ).fetchone()
             table.add_row(layer.collection, str(count), str(version[0] if version else "-"))
-        console.print(table)
+        show(table)
     if pending:
         raise typer.Exit(1)
 

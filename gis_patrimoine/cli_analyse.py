@@ -14,7 +14,7 @@ from rich.table import Table
 
 from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.analysis.workload import totals, workload
-from gis_patrimoine.cli_common import console, database_url_or_exit, fail
+from gis_patrimoine.cli_common import console, database_url_or_exit, fail, show
 
 analyse_app = typer.Typer(help="Analyses: workload, network, rounds, lookup, parameters.", no_args_is_help=True)
 
@@ -57,7 +57,7 @@ def workload_cmd(
         for code in sorted({r.commune for r in rows}, key=lambda c: names.get(c, c)):
             values = [by.get((code, s), 0.0) for s in services]
             table.add_row(names.get(code, code), *(f"{v:,.0f}" for v in values), f"{sum(values):,.0f}")
-    console.print(table)
+    show(table)
 
 
 @analyse_app.command("params")
@@ -87,7 +87,7 @@ def params_cmd(
     for name, info in Parameters.model_fields.items():
         default = info.default if info.default_factory is None else info.default_factory()
         table.add_row(name, str(getattr(params, name)), str(default), info.description or "")
-    console.print(table)
+    show(table)
 
 
 @analyse_app.command("rounds")
@@ -142,7 +142,7 @@ def rounds_cmd(
                 f"{r.service_s / 3600:.2f}",
                 f"{r.travel_s / 3600:.2f}",
             )
-        console.print(table)
+        show(table)
         console.print(
             f"{s['rounds']} rounds over {s['days']} day(s): {s['km_travel'] + s['km_work']:.1f} km "
             f"({s['km_work']:.1f} working), {s['hours_on_site']:.1f} h on site + {s['hours_travel']:.1f} h travelling"
@@ -177,7 +177,7 @@ def print_unreachable(unreachable: list[dict], limit: int = 15) -> None:
     for u in unreachable[:limit]:
         ids = ", ".join(map(str, u["assets"][:6])) + (" …" if len(u["assets"]) > 6 else "")
         table.add_row(u["layer"], ids, u["label"], str(u["part"] or ""), u["reason"])
-    console.print(table)
+    show(table)
     if len(unreachable) > limit:
         console.print(f"… and {len(unreachable) - limit} more (the plan's summary lists them all)")
 
@@ -213,7 +213,7 @@ def lookup_cmd(
             f"{a['stop']}: {a['stop_label']}",
             f"{a['arrival_min']:.0f}",
         )
-    console.print(table)
+    show(table)
 
 
 @analyse_app.command("network")
@@ -244,7 +244,7 @@ def network_cmd(
             "yes" if c["reaches_territory_edge"] else "",
             ", ".join(f"{n} {k}" for k, n in sorted(c["assets"].items())),
         )
-    console.print(table)
+    show(table)
     counts = report["issues"]["counts"]
     console.print(
         f"Repairs: {counts.get('joined', 0)} dangling end(s) joined, {counts.get('near_miss', 0)} near miss(es) "
@@ -260,7 +260,7 @@ def network_cmd(
     table = Table("layer", "assets farther than " + f"{far:g} m", "farthest (id, m)")
     for layer, items in report["far_assets"].items():
         table.add_row(layer, str(len(items)), ", ".join(f"{i} ({d:.0f})" for i, d in items[:5]))
-    console.print(table)
+    show(table)
 
 
 @analyse_app.command("compare")
@@ -321,7 +321,7 @@ def compare_cmd(
             console.print(f"{svc}: {time.perf_counter() - start:.1f} s")
             for note in t["notes"]:
                 console.print(f"[yellow]note:[/] {note}")
-        console.print(summary)
+        show(summary)
 
 
 @analyse_app.command("grid")
@@ -392,7 +392,7 @@ def zones_cmd(
                 f"{z['longest_travel_min']:.0f} min",
                 ", ".join(f"{c} ({s:.0%})" for c, s in z["commune_shares"].items()),
             )
-        console.print(table)
+        show(table)
     for note in result.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
 
@@ -414,7 +414,10 @@ def opportunities_cmd(
         table.add_row(
             str(m["rank"]), m["label"], f"{m['hours_saved']:,.1f}", f"{m['km_saved']:,.1f}", str(len(m["assets"]))
         )
-    console.print(table if ranked else "no neighbouring communes would gain: each depot is the nearest for its assets")
+    if ranked:
+        show(table)
+    else:
+        console.print("no neighbouring communes would gain: each depot is the nearest for its assets")
 
 
 @analyse_app.command("equipment")
@@ -438,7 +441,7 @@ def equipment_cmd(age: Annotated[int | None, typer.Option(help="Renewal age in y
             str(e["units_shareable"]),
             f"{e['utilisation_pooled'] or 0:.0%}",
         )
-    console.print(table)
+    show(table)
     for d in due:
         console.print(
             f"{d['layer']} {d['type']} installed before {d['installed_before']}: {d['total']:,} in "
@@ -492,7 +495,7 @@ def diagnostic_cmd(
             num(s["workload_h"]), num(s["own_work_answered_h"]), num(s["contract_cost_eur"]),
             ", ".join(names.get(c, c) for c in s["under_capacity"]) or "none",
         )  # fmt: skip
-    console.print(table)
+    show(table)
     machines = Table("type", "held", "mean age (yr)", "machine-days needed", "held by", title="Machines")
     for m in d["machines"]:
         machines.add_row(

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gis_patrimoine.cli_analyse import analyse_app, refused
-from gis_patrimoine.cli_common import console, database_url_or_exit, fail
+from gis_patrimoine.cli_common import console, database_url_or_exit, fail, show
 
 
 def _eur(v: float) -> str:
@@ -81,7 +81,7 @@ def arrangements_cmd(
                 "—" if a["payback_years"] is None else f"{a['payback_years']:g}", str(a["posts_total"]),
                 str(sum(a["machines_needed"].values())), f"{len(a['depots_kept'])}", _eur(a["km"]), f"{a['co2_t']:g}",
             )  # fmt: skip
-        console.print(table)
+        show(table)
         rob = result["robustness"]
         console.print(
             f"cheapest: {rob['best']} in {rob['best_share']:.0%} of {rob['draws']} draws "

@@ -1,17 +1,63 @@
-"""What every command shares: the consoles, the way to fail, the database URL (or a clear exit)."""
+"""What every command shares: the consoles, tables as text, CSV or JSON, the way to fail, the database URL
+(or a clear exit)."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+import csv
+import json
+import os
+import re
+import sys
+from typing import Literal, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from gis_patrimoine.db import cluster
 from gis_patrimoine.db.connection import database_url
 
-console = Console()
+# piped or logged, tables keep their words whole: 80 columns cut "green_spaces" to "gre…"
+WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200)
+console = Console(width=WIDTH)
 err = Console(stderr=True)
+Format = Literal["table", "csv", "json"]
+OUTPUT: dict[str, Format] = {"format": "table"}  # set by `gis-patrimoine --format …`
+
+
+NUMBER = re.compile(r"^-?\d{1,3}(,\d{3})*(\.\d+)?$|^-?\d+(\.\d+)?$")
+
+
+def _value(cell: object) -> str | float | int:
+    """A cell as data: markup dropped, "1,165" as the number 1165."""
+    text = cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+    if NUMBER.match(text.strip()):
+        number = float(text.replace(",", ""))
+        return int(number) if "." not in text else number
+    return text
+
+
+def _cells(table: Table) -> tuple[list[str], list[list]]:
+    headers = [Text.from_markup(str(c.header)).plain for c in table.columns]
+    columns = [[_value(cell) for cell in c._cells] for c in table.columns]  # rich keeps a column's cells there
+    return headers, [list(row) for row in zip(*columns, strict=True)]
+
+
+def show(table: Table) -> None:
+    """A table as the user asked: drawn (default), CSV or JSON (one object per row) for scripts."""
+    fmt = OUTPUT["format"]
+    if fmt == "table":
+        console.print(table)
+        return
+    headers, rows = _cells(table)
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(headers)
+        writer.writerows(rows)
+    else:
+        json.dump([dict(zip(headers, row, strict=True)) for row in rows], sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

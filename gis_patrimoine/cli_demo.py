@@ -10,7 +10,7 @@ import psycopg
 import typer
 from rich.table import Table
 
-from gis_patrimoine.cli_common import console, database_url_or_exit
+from gis_patrimoine.cli_common import console, database_url_or_exit, show
 from gis_patrimoine.settings import get_settings
 
 demo_app = typer.Typer(
@@ -36,7 +36,7 @@ def generate_cmd(
     table = Table("layer", "features", title=f"Demo territory (scale {scale:g}, seed {seed}) in {outdir}")
     for layer, count in summary.counts.items():
         table.add_row(layer, f"{count:,}")
-    console.print(table)
+    show(table)
     console.print(
         f"Population {summary.population:,}; roads {summary.road_km:,.0f} km in "
         f"{summary.components} connected component(s); green spaces {summary.green_m2 / 1e4:,.0f} ha; "
@@ -102,4 +102,4 @@ def run_cmd(
     )
     for row in rows:
         table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
-    console.print(table)
+    show(table)

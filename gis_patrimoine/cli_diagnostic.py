@@ -9,7 +9,7 @@ import psycopg
 import typer
 from rich.table import Table
 
-from gis_patrimoine.cli_common import console, database_url_or_exit, fail
+from gis_patrimoine.cli_common import console, database_url_or_exit, fail, show
 
 diagnostic_app = typer.Typer(
     help="The shared diagnostic: staff, equipment, depots, contracts, purchases (questionnaire workbook).",
@@ -53,7 +53,7 @@ def import_cmd(
     summary = Table("table", "rows loaded", "previous rows replaced", title=f"{report.file}: loaded")
     for name, n in report.written.items():
         summary.add_row(name, str(n), str(report.replaced.get(name, 0)))
-    console.print(summary)
+    show(summary)
     if report.unchanged:
         console.print(f"unchanged (the same answers as before): {', '.join(report.unchanged)}")
     console.print(f"communes answered: {', '.join(report.communes)}")

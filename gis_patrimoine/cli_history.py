@@ -8,7 +8,7 @@ import psycopg
 import typer
 from rich.table import Table
 
-from gis_patrimoine.cli_common import console, database_url_or_exit, fail
+from gis_patrimoine.cli_common import console, database_url_or_exit, fail, show
 
 history_app = typer.Typer(help="History of changes: show a feature's versions, restore one.", no_args_is_help=True)
 
@@ -28,7 +28,7 @@ def show_cmd(
     table = Table("version", "operation", "when", "login", "API user", "changed")
     for hid, op, when, login, app_user, fields in rows:
         table.add_row(str(hid), op, f"{when:%Y-%m-%d %H:%M:%S}", login, app_user or "", ", ".join(fields or []))
-    console.print(table)
+    show(table)
 
 
 @history_app.command("restore")

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gis_patrimoine.catalogue import get_catalogue
-from gis_patrimoine.cli_common import console, database_url_or_exit, err
+from gis_patrimoine.cli_common import console, database_url_or_exit, err, show
 from gis_patrimoine.exporter import export_layer
 from gis_patrimoine.importer import (
     CommuneOptions,
@@ -36,7 +36,7 @@ def print_report(report: ImportReport) -> None:
         value = getattr(report, key)
         if value or key in ("read", "inserted", "updated", "unchanged", "refused"):
             table.add_row(label, f"{value:,}")
-    console.print(table)
+    show(table)
     if report.extra_fields:
         console.print(f"Fields kept in extra: {', '.join(report.extra_fields)}", highlight=False)
     for warning in report.warnings:

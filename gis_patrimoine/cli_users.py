@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from gis_patrimoine.api.auth import new_token
-from gis_patrimoine.cli_common import console, database_url_or_exit
+from gis_patrimoine.cli_common import console, database_url_or_exit, show
 
 users_app = typer.Typer(
     help="API accounts: tokens for readers, editors (per commune), managers, admins.", no_args_is_help=True
@@ -60,7 +60,7 @@ def list_cmd() -> None:
             "revoked_at::date FROM patrimoine_sys.api_token ORDER BY id"
         ):
             table.add_row(*(str(v) if v is not None else "" for v in row))
-    console.print(table)
+    show(table)
 
 
 GROUPS = {"reader": "gp_reader", "editor": "gp_editor", "manager": "gp_manager", "admin": "gp_admin"}
@@ -113,4 +113,4 @@ def logins_cmd() -> None:
             (list(GROUPS.values()),),
         ):
             table.add_row(login, group.removeprefix("gp_"), communes or "")
-    console.print(table)
+    show(table)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import subprocess
 import sys
@@ -140,3 +143,21 @@ def test_upgrading_a_database_that_holds_data(empty_db_url: str) -> None:
             ("van 2", "53130"),
         ]
         assert conn.execute("SELECT * FROM patrimoine.depot_equipment").fetchall() == [(depot, "van", 2)]
+
+
+def test_tables_for_scripts_and_pipes(demo_db: str) -> None:
+    """Piped, tables keep their words whole; --format csv and json give the data alone on stdout."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | {"DATABASE_URL": demo_db}
+    piped = subprocess.run([*CLI, "analyse", "workload"], capture_output=True, text=True, env=env, timeout=120)
+    assert piped.returncode == 0 and "green_spaces" in piped.stdout and "…" not in piped.stdout
+    as_json = subprocess.run(
+        [*CLI, "--format", "json", "db", "status"], capture_output=True, text=True, env=env, timeout=120
+    )
+    rows = {r["layer"]: r for r in json.loads(as_json.stdout)}  # nothing but the data on stdout
+    assert isinstance(rows["street_lights"]["features"], int) and rows["street_lights"]["features"] > 1000
+    assert "Migrations" in as_json.stderr
+    as_csv = run_cli("--format", "csv", "analyse", "workload", url=demo_db)
+    lines = list(csv.reader(io.StringIO(as_csv.stdout)))
+    assert lines[0] == ["commune", "buildings", "green_spaces", "lighting", "roads", "total"]
+    assert all(row[-1].isdigit() for row in lines[1:])  # 1165, not "1,165"
+    assert run_cli("--format", "xml", "db", "status", url=demo_db).returncode != 0
