@@ -244,7 +244,7 @@ def _csv_options(path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def batches(source: Source, batch_size: int = 65_536) -> Iterator[Iterator[pa.RecordBatch]]:
+def batches(source: Source, batch_size: int = 16_384) -> Iterator[Iterator[pa.RecordBatch]]:
     """Stream the features as Arrow record batches (geometry as WKB); memory stays flat."""
     try:
         with pyogrio.open_arrow(
