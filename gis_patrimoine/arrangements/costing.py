@@ -183,7 +183,6 @@ def cost_unit(
         post *= a["post_cost_factor"]
         # contract prices are per agent hour on site (the firm's travel is in its price): per hour of this
         # pool's modelled work, that is the on-site share of it
-        on_site = sum(w.on_site_h * w.crew for w in ws)
         rate = sum(inputs.contract_rate[w.service] * w.on_site_h * w.crew for w in ws) / (total or 1)
         rate *= a["contract_factor"]
         seasonal = a["seasonal_month_eur"] if pool == GENERAL else None
@@ -196,8 +195,8 @@ def cost_unit(
             posts, hires, contracted, eur = 0, 0, total, total * rate
             out.notes.append(f"{pool} ({', '.join(sorted({w.service for w in ws}))}): contracted, cheaper than posts")
         decided[pool] = {"need": need, "post": post, "rate": rate, "seasonal": seasonal, "posts": posts,
-                         "hires": hires, "contracted": contracted, "eur": eur, "works": ws, "own": not contract_all,
-                         "on_site": on_site}  # fmt: skip
+                         "hires": hires, "contracted": contracted, "eur": eur, "works": ws,
+                         "own": not contract_all}  # fmt: skip
     in_house = [w for d in decided.values() if d["own"] for w in d["works"]]
     floor = inputs.min_agents_per_depot * len({w.depot for w in in_house if w.depot is not None})
     short = floor - sum(d["posts"] for d in decided.values())
