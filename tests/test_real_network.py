@@ -157,3 +157,28 @@ def test_the_diagnostic_on_real_communes(andorra: str, tmp_path: Path) -> None:
     roads = {f["commune"]: f for f in d["figures"] if f["service"] == "roads"}
     assert roads["SANT-JULIA-DE-LO"]["posts"] == 3 and roads["SANT-JULIA-DE-LO"]["workload_h"] > 0
     assert roads["ENCAMP"]["posts"] is None  # Encamp sent machines, not staff: missing
+
+
+def test_arrangements_on_real_parishes(andorra: str, tmp_path: Path) -> None:
+    """The pooling arrangements on real data with no diagnostic answered: every figure from the catalogue's
+    defaults, the parishes' rounds on OSM roads — and Pas de la Casa, cut off by the missing Canillo, listed
+    as unreachable rather than stopping the comparison."""
+    out = tmp_path / "arrangements.json"
+    done = run_cli("analyse", "arrangements", "--iterations", "30", "--draws", "30", "--json", str(out),
+                   "--report", str(tmp_path / "report.html"), url=andorra)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text(encoding="utf-8"))
+    names = [a["name"] for a in result["arrangements"]]
+    assert names[0] == "status_quo" and "full_pooling" in names and "common_service" in names
+    for a in result["arrangements"]:
+        assert a["total_eur"] > 0 and a["range_eur"][0] <= a["total_eur"] <= a["range_eur"][1]
+        assert {x.split("/")[0] for x in a["activities"]} == {"roads", "green_spaces"}
+        assert not a["incomplete"], a["notes"]
+        paid = sum(c["pays_eur"]["use"] for c in a["communes"])
+        assert paid == pytest.approx(a["total_eur"], abs=len(a["communes"]))
+    # Encamp's depot does not reach Pas de la Casa by road (only through Canillo, missing): alone, its streets
+    # are listed, not planned; the other parishes' depots do not reach them either
+    assert result["arrangements"][0]["unreachable_assets"] > 0
+    with psycopg.connect(andorra) as conn:
+        assert conn.execute("SELECT count(*) FROM patrimoine_sys.setting WHERE key = 'probe'").fetchone()[0] == 0
+    assert "Pooling the technical services" in (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -222,3 +222,27 @@ def test_clear_errors(conn: psycopg.Connection) -> None:
             (X0 + 200, Y0 + 200),
         )
         plan_rounds(conn, RoundRequest(service="green_spaces", depots=[depot]))
+
+
+def test_work_longer_than_a_shift_is_split_over_days(conn: psycopg.Connection) -> None:
+    """The verges of a 9 km road (6 min per 100 m: 9 h) do not fit a 7 h shift: mown over several visits,
+    every metre counted once, rather than refused (found on Andorra's real roads)."""
+    conn.execute(
+        "INSERT INTO patrimoine.commune (insee, name, geom) "
+        "VALUES ('53130', 'Laval', ST_Multi(ST_MakeEnvelope(400000, 6780000, 410000, 6781000, 2154)))"
+    )
+    conn.execute(
+        "INSERT INTO patrimoine.road (commune_insee, source, source_id, road_class, geom) VALUES ('53130', 't', "
+        "'long', 'main', ST_GeomFromText('LINESTRING(400500 6780500, 409500 6780500)', 2154))"
+    )
+    conn.execute(
+        "INSERT INTO patrimoine.depot (commune_insee, source, source_id, name, services, crews, geom) VALUES "
+        "('53130', 't', 'd', 'CTM', '{roads}', 1, ST_SetSRID(ST_MakePoint(400500, 6780505), 2154))"
+    )
+    conn.commit()
+    plan = plan_rounds(conn, RoundRequest("roads", "verge_mowing", ["53130"], iterations=50, workers=1))
+    s = plan.summary()
+    assert s["assets"] == 1 and s["assets_unreachable"] == 0 and s["rounds"] >= 2
+    assert s["hours_on_site"] == pytest.approx(9.0, rel=1e-6)  # 90 × 6 min, split, not doubled
+    assert s["km_work"] == pytest.approx(9.0, rel=1e-6)
+    assert all(r.service_s + r.travel_s <= plan.params.shift_seconds + 1 for r in plan.rounds)

@@ -548,25 +548,36 @@ def _drop_unreachable(
 def split_long_stops(
     stops: list[Stop], groups: list[tuple[int, ...]], travel: np.ndarray, nd: int, shift_s: float
 ) -> tuple[list[Stop], list[tuple[int, ...]], np.ndarray]:
-    """A stop whose work and round trip exceed a shift (a large building's upkeep) becomes as many visits of the
-    same place as it takes, each a share of the work, done on successive rounds: crews come back the next day.
-    Arc stops (paired directions) are left whole: a road piece longer than a shift is refused as before."""
+    """A stop whose work and round trip exceed a shift (a large building's upkeep, the verges of an 8 km road)
+    becomes as many visits of the same place as it takes, each a share of the work, done on successive rounds:
+    crews come back the next day. A road piece's two directions (a group: one of them is worked) are split
+    alike, each visit keeping the choice of direction."""
     in_group = {m for g in groups for m in g}
-    copies: list[int] = []
-    out: list[Stop] = []
-    for i, stop in enumerate(stops):
-        trip = float(np.min(travel[:nd, nd + i] + travel[nd + i, :nd])) if nd else 0.0
-        room = shift_s - trip
+    units = [*groups, *((i,) for i in range(len(stops)) if i not in in_group)]
+    parts_of = [1] * len(stops)
+    for unit in units:
         parts = 1
-        if i not in in_group and np.isfinite(trip) and room > 0 and stop.service_s > room:
-            parts = math.ceil(stop.service_s / room)
+        for i in unit:
+            trip = float(np.min(travel[:nd, nd + i] + travel[nd + i, :nd])) if nd else 0.0
+            room = shift_s - trip
+            if np.isfinite(trip) and room > 0 and stops[i].service_s > room:
+                parts = max(parts, math.ceil(stops[i].service_s / room))
+        for i in unit:
+            parts_of[i] = parts
+    if max(parts_of, default=1) == 1:
+        return stops, groups, travel
+    out: list[Stop] = []
+    index: dict[tuple[int, int], int] = {}
+    copies: list[int] = []
+    for i, stop in enumerate(stops):
+        parts = parts_of[i]
         for k in range(parts):
+            index[(i, k)] = len(out)
             copies.append(i)
-            if parts == 1:
-                out.append(stop)
-                continue
             out.append(
-                dataclasses.replace(
+                stop
+                if parts == 1
+                else dataclasses.replace(
                     stop,
                     service_s=stop.service_s / parts,
                     work_m=stop.work_m / parts,
@@ -574,13 +585,9 @@ def split_long_stops(
                     label=f"{stop.label} (visit {k + 1}/{parts})",
                 )
             )
-    if len(out) == len(stops):
-        return stops, groups, travel
-    first = {}
-    for new, old in enumerate(copies):
-        first.setdefault(old, new)
+    new_groups = [tuple(index[(m, k)] for m in g) for g in groups for k in range(parts_of[g[0]])]
     rows = list(range(nd)) + [nd + old for old in copies]
-    return out, [tuple(first[m] for m in g) for g in groups], travel[np.ix_(rows, rows)]
+    return out, new_groups, travel[np.ix_(rows, rows)]
 
 
 def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Catalogue | None = None) -> Plan:
