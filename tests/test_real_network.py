@@ -179,6 +179,4 @@ def test_arrangements_on_real_parishes(andorra: str, tmp_path: Path) -> None:
     # Encamp's depot does not reach Pas de la Casa by road (only through Canillo, missing): alone, its streets
     # are listed, not planned; the other parishes' depots do not reach them either
     assert result["arrangements"][0]["unreachable_assets"] > 0
-    with psycopg.connect(andorra) as conn:
-        assert conn.execute("SELECT count(*) FROM patrimoine_sys.setting WHERE key = 'probe'").fetchone()[0] == 0
     assert "Pooling the technical services" in (tmp_path / "report.html").read_text(encoding="utf-8")
