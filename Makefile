@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios bench-stress bench-network bench-arrangements
+.PHONY: setup system venv db demo test test-quick lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios bench-stress bench-network bench-arrangements
 
 setup: system venv db
 
@@ -48,6 +48,10 @@ lint: venv
 
 test: setup lint
 	$(BIN)/pytest
+
+# while working: everything but PyQGIS, Chromium and the whole-territory runs (CI runs `make test`)
+test-quick: setup lint
+	$(BIN)/pytest -m "not qgis and not browser and not slow"
 
 clean-db: venv
 	$(BIN)/gis-patrimoine db down

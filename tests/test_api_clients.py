@@ -100,6 +100,7 @@ def browser():
         chromium.close()
 
 
+@pytest.mark.browser
 def test_map_page_renders_and_shows_attributes(api: str, browser, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1100, "height": 800})
     errors: list[str] = []

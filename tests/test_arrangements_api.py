@@ -17,6 +17,8 @@ from gis_patrimoine.analysis.workload import workload
 from tests.servers import add_token, running_server
 from tests.test_migrations import run_cli
 
+pytestmark = pytest.mark.slow
+
 SOUTH = ["53094", "53099", "53175", "53157"]  # Entrammes, Forcé, Parné-sur-Roc, Montigné-le-Brillant
 TOKEN = {"Authorization": "Bearer token-director"}
 ACTIVITIES = {

@@ -382,6 +382,7 @@ def test_a_commune_alone_on_a_line_answers_none(template: Path, territory: str, 
     assert ["53130 — Laval"] + [None] * 8 in rows and len(rows) == 2
 
 
+@pytest.mark.qgis
 def test_qgis_opens_the_answers_with_forms_and_an_editor_changes_its_communes_only(
     template: Path, logins: str, tmp_path: Path
 ) -> None:

@@ -15,6 +15,8 @@ from gis_patrimoine.catalogue import get_catalogue
 from gis_patrimoine.qgis.project import storage_uri
 from tests.test_migrations import run_cli
 
+pytestmark = [pytest.mark.qgis, pytest.mark.slow]
+
 PROBE = Path(__file__).with_name("qgis_probe.py")
 CATALOGUE = get_catalogue()
 

@@ -21,6 +21,8 @@ from gis_patrimoine.db.connection import with_dbname
 from tests.conftest import create_clone, drop_database
 from tests.test_migrations import run_cli
 
+pytestmark = pytest.mark.slow
+
 DEPOTS_SQL = """
 INSERT INTO patrimoine.depot (commune_insee, source, source_id, name, services, crews, geom)
 SELECT c.insee, 'test', c.insee, 'Dépôt ' || c.name, ARRAY['lighting', 'green_spaces', 'roads', 'buildings'], 2,
