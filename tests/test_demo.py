@@ -103,6 +103,7 @@ def test_generation_is_deterministic_and_scales(tmp_path: Path) -> None:
     assert big.components == 1
 
 
+@pytest.mark.slow
 def test_dense_scales_stay_valid(tmp_path: Path) -> None:
     import pyogrio
     import shapely

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ST = Path(sys.executable).with_name("st")
 
 
+@pytest.mark.slow
 def test_every_operation_survives_generated_requests(api: str) -> None:
     result = subprocess.run(
         [
