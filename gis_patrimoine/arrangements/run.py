@@ -10,7 +10,6 @@ inventory) and left out of the totals; its depots and machines serve the groups 
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -431,7 +430,3 @@ def _declared(conn: psycopg.Connection, communes: list[str]) -> dict:
         "note": "the diagnostic's spending of the communes (staff, machines, depots, contracts, purchases) and the "
         "agglomération's depots; undone: hours of work above the capacity of the communes' staff",
     }
-
-
-def ceil_posts(hours: float, capacity: float) -> int:
-    return math.ceil(hours / capacity - 1e-9)
