@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -53,7 +54,13 @@ def arrangements_cmd(
     with psycopg.connect(database_url_or_exit()) as conn:
         if proposals:
             offered = propose(conn, load(conn), communes=commune or None)
-            console.print(yaml.safe_dump({"arrangements": [a.model_dump() for a in offered]}, sort_keys=False))
+            text = yaml.safe_dump(
+                {"arrangements": [a.model_dump(exclude_defaults=True) for a in offered]},
+                sort_keys=False,
+                allow_unicode=True,
+                width=110,
+            )
+            sys.stdout.write(text)  # a file to edit and give back with --file
             return
         start = time.perf_counter()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

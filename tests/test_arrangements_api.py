@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from gis_patrimoine.analysis.workload import workload
+from gis_patrimoine.arrangements.definition import load_file
 from tests.servers import add_token, running_server
 from tests.test_migrations import run_cli
 
@@ -127,6 +128,13 @@ def test_arrangements_from_a_file_on_the_command_line(director: str, tmp_path: P
     assert pole["depots_kept"][0] == ids[0] and sorted(pole["depots_closed"]) == ids[1:]
     assert pole["by_item_eur"]["purchasing_saving"] < 0  # the same items bought at different prices
     assert pole["one_off_eur"] > 0 and "Pôle sud" in page.read_text(encoding="utf-8")
+    # the proposals as a file to edit and give back
+    proposals = run_cli("analyse", "arrangements", "--proposals", *[f"--commune={c}" for c in SOUTH], url=director)
+    assert proposals.returncode == 0, proposals.stderr
+    (tmp_path / "proposed.yaml").write_text(proposals.stdout, encoding="utf-8")
+    proposed = load_file(tmp_path / "proposed.yaml")
+    assert proposed[0].name == "status_quo" and proposed[-1].groups[0].depots == "optimise"
+    assert set(proposed[-1].groups[0].members) == set(SOUTH)
     bad = tmp_path / "bad.yaml"
     bad.write_text("- {name: Bad Name, title: x}\n", encoding="utf-8")
     refused = run_cli("analyse", "arrangements", "--file", str(bad), url=director)
