@@ -34,3 +34,19 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
     head = (PROJECT_ROOT / "README.md").read_text().splitlines()[:15]
     assert any("make demo" in line for line in head) and any("make test" in line for line in head)
+
+
+def test_the_product_never_reads_the_shared_test_data() -> None:
+    """`../shared` is for tests only: no file of the product (code, catalogue, migrations, scripts, Makefile,
+    CI entry, container recipe) names it, and what `make demo` needs — the Laval communes — ships inside the
+    package with its attribution."""
+    product = [*(PROJECT_ROOT / "gis_patrimoine").rglob("*.py"), *(PROJECT_ROOT / "layers").rglob("*.yaml"),
+               *(PROJECT_ROOT / "sql").glob("*.sql"), *(PROJECT_ROOT / "scripts").glob("*"),
+               PROJECT_ROOT / "Makefile", PROJECT_ROOT / "Dockerfile", PROJECT_ROOT / ".ci" / "run"]  # fmt: skip
+    pattern = re.compile(r"\.\./shared|shared/data|/shared/")
+    assert len(product) > 50
+    named = [str(p.relative_to(PROJECT_ROOT)) for p in product if p.is_file() and pattern.search(p.read_text())]
+    assert named == []
+    communes = PROJECT_ROOT / "gis_patrimoine" / "demo" / "data" / "laval-agglo"
+    assert (communes / "COMMUNE.shp").is_file() and (communes / "COMMUNE.dbf").is_file()
+    assert "Licence Ouverte" in (PROJECT_ROOT / "gis_patrimoine" / "demo" / "data" / "README.md").read_text()
