@@ -15,7 +15,8 @@ from psycopg import sql
 from gis_patrimoine.analysis.access import snap
 from gis_patrimoine.analysis.network import EDGES_SQL, ensure_network, nearest_edge
 from gis_patrimoine.analysis.params import load as load_params
-from gis_patrimoine.analysis.rounds import DepotProblem, asset_query
+from gis_patrimoine.analysis.rounds import DepotProblem
+from gis_patrimoine.analysis.selection import asset_query
 from gis_patrimoine.catalogue import Activity, Layer
 
 

@@ -26,7 +26,7 @@ from datetime import date
 import psycopg
 
 from gis_patrimoine.analysis.params import load as load_params
-from gis_patrimoine.analysis.rounds import select_communes
+from gis_patrimoine.analysis.selection import select_communes
 from gis_patrimoine.analysis.workload import workload
 from gis_patrimoine.catalogue import get_catalogue
 

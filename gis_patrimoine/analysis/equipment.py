@@ -17,7 +17,7 @@ from psycopg import sql
 
 from gis_patrimoine.analysis.areas import asset_junctions, depot_costs
 from gis_patrimoine.analysis.params import load as load_params
-from gis_patrimoine.analysis.rounds import select_communes
+from gis_patrimoine.analysis.selection import select_communes
 from gis_patrimoine.catalogue import get_catalogue
 
 

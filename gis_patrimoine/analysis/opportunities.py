@@ -13,8 +13,8 @@ import psycopg
 from psycopg import sql
 
 from gis_patrimoine.analysis.areas import asset_junctions, depot_costs, depots_serving
-from gis_patrimoine.analysis.rounds import NothingToDo, pick_activity, select_communes
 from gis_patrimoine.analysis.scenarios import commune_names, compare
+from gis_patrimoine.analysis.selection import NothingToDo, pick_activity, select_communes
 from gis_patrimoine.catalogue import get_catalogue
 
 

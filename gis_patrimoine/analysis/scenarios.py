@@ -30,16 +30,8 @@ from psycopg.conninfo import make_conninfo
 from gis_patrimoine.analysis.areas import asset_junctions, catchments, depots_serving
 from gis_patrimoine.analysis.network import ensure_network
 from gis_patrimoine.analysis.params import Parameters
-from gis_patrimoine.analysis.rounds import (
-    DepotProblem,
-    NothingToDo,
-    Plan,
-    RoundRequest,
-    asset_query,
-    pick_activity,
-    plan_rounds,
-    select_communes,
-)
+from gis_patrimoine.analysis.rounds import DepotProblem, Plan, RoundRequest, plan_rounds
+from gis_patrimoine.analysis.selection import NothingToDo, asset_query, pick_activity, select_communes
 from gis_patrimoine.catalogue import Activity, Layer, get_catalogue
 
 

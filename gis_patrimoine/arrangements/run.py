@@ -20,7 +20,8 @@ import psycopg
 from gis_patrimoine.analysis.diagnostic import diagnostic
 from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.analysis.network import ensure_network
-from gis_patrimoine.analysis.rounds import Plan, select_communes
+from gis_patrimoine.analysis.rounds import Plan
+from gis_patrimoine.analysis.selection import select_communes
 from gis_patrimoine.arrangements import facility, work
 from gis_patrimoine.arrangements.costing import (
     CO2_KG_PER_L,

@@ -20,7 +20,8 @@ from psycopg.conninfo import make_conninfo
 
 from gis_patrimoine.analysis.areas import asset_junctions, catchments
 from gis_patrimoine.analysis.errors import AnalysisRefused
-from gis_patrimoine.analysis.rounds import Plan, RoundRequest, asset_query, plan_rounds, resolve_depots
+from gis_patrimoine.analysis.rounds import Plan, RoundRequest, plan_rounds, resolve_depots
+from gis_patrimoine.analysis.selection import asset_query
 from gis_patrimoine.arrangements.costing import Work
 from gis_patrimoine.catalogue import Activity, Catalogue, Layer, get_catalogue
 
