@@ -29,6 +29,18 @@ def depots_serving(conn: psycopg.Connection, service: str | None) -> list[tuple[
     ).fetchall()
 
 
+def depot_owners(conn: psycopg.Connection) -> dict[int, str | None]:
+    """Who owns each depot with crews: the commune that answered for it in the diagnostic's depot sheet (None:
+    the agglomération), else the commune it stands in — the agglomération's central depot in Laval is not
+    Laval's. One rule for the scenarios and the arrangements."""
+    return dict(
+        conn.execute(
+            "SELECT d.id, CASE WHEN c.depot_id IS NULL THEN d.commune_insee ELSE c.commune_insee END "
+            "FROM patrimoine.depot d LEFT JOIN patrimoine.depot_cost c ON c.depot_id = d.id WHERE d.crews > 0"
+        ).fetchall()
+    )
+
+
 def depot_nodes(conn: psycopg.Connection, depot_ids: list[int]) -> dict[int, int]:
     """The junction each depot starts from: the nearer end of its nearest segment (access.snap, as rounds do).
     A depot farther from every road than the parameters allow is refused, as by rounds: its crews' travel

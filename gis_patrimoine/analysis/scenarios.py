@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from gis_patrimoine.analysis.areas import asset_junctions, catchments, depots_serving
+from gis_patrimoine.analysis.areas import asset_junctions, catchments, depot_owners, depots_serving
 from gis_patrimoine.analysis.network import ensure_network
 from gis_patrimoine.analysis.params import Parameters
 from gis_patrimoine.analysis.rounds import DepotProblem, Plan, RoundRequest, plan_rounds
@@ -223,16 +223,10 @@ def compare(
             "import them or choose another service"
         )
     own = {code: [] for code in with_assets}
-    # a depot is its owner's — who answered for it in the diagnostic (none: the agglomération's) — not that of
-    # the commune it stands in: the agglomération's central depot in Laval is not Laval's
-    for did, code in conn.execute(
-        "SELECT d.id, CASE WHEN c.depot_id IS NULL THEN d.commune_insee ELSE c.commune_insee END "
-        "FROM patrimoine.depot d LEFT JOIN patrimoine.depot_cost c ON c.depot_id = d.id "
-        "WHERE %s = ANY(d.services) AND d.crews > 0 ORDER BY d.id",
-        (service,),
-    ):
-        if code is not None:
-            own.setdefault(code, []).append(did)
+    owners = depot_owners(conn)  # the agglomération's depot is nobody's alone
+    for did, _, _ in depots_serving(conn, service):
+        if owners.get(did) is not None:
+            own.setdefault(owners[did], []).append(did)
     zones = pooled_zones(conn, layer, act, with_assets, service)
     zoned = {a for assets in zones.values() for a in assets}
     unzoned_ids = [

@@ -20,7 +20,7 @@ from scipy.sparse import lil_matrix
 
 from gis_patrimoine.analysis.areas import depot_nodes
 from gis_patrimoine.analysis.errors import AnalysisRefused
-from gis_patrimoine.analysis.network import load_graph, nearest_edge
+from gis_patrimoine.analysis.network import Graph, nearest_edge
 
 
 @dataclass
@@ -39,9 +39,8 @@ def commune_nodes(conn: psycopg.Connection, communes: list[str]) -> dict[str, in
     return dict(conn.execute(query).fetchall())
 
 
-def travel_minutes(conn: psycopg.Connection, depots: list[int], communes: list[str]) -> np.ndarray:
+def travel_minutes(conn: psycopg.Connection, graph: Graph, depots: list[int], communes: list[str]) -> np.ndarray:
     """Round trip minutes (there and back) from each depot to each commune's junction; inf when unreachable."""
-    graph = load_graph(conn)
     dn = depot_nodes(conn, depots)
     cn = commune_nodes(conn, communes)
     there = graph.costs([dn[d] for d in depots], [cn.get(c, -1) for c in communes])

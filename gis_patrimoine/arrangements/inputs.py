@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from gis_patrimoine.analysis.areas import depot_owners
 from gis_patrimoine.arrangements.definition import AGGLO
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 
@@ -212,14 +213,12 @@ def load(conn: psycopg.Connection, catalogue: Catalogue | None = None) -> Inputs
             float(d.get("fuel_l_per_h", 0.0)),
         )
     held = {(r[0], r[1]): int(r[2]) for r in held_rows}
-    depot_owner, depot_cost, capacity, depot_services = {}, {}, {}, {}
-    for did, located, services_of, owner, answered_depot, cost, cap in conn.execute(
-        "SELECT d.id, d.commune_insee, d.services, c.commune_insee, c.depot_id IS NOT NULL, c.annual_cost_eur, "
-        "c.capacity_crews FROM patrimoine.depot d LEFT JOIN patrimoine.depot_cost c ON c.depot_id = d.id "
-        "WHERE d.crews > 0 ORDER BY d.id"
+    depot_owner = {did: owner or AGGLO for did, owner in depot_owners(conn).items()}
+    depot_cost, capacity, depot_services = {}, {}, {}
+    for did, services_of, cost, cap in conn.execute(
+        "SELECT d.id, d.services, c.annual_cost_eur, c.capacity_crews FROM patrimoine.depot d "
+        "LEFT JOIN patrimoine.depot_cost c ON c.depot_id = d.id WHERE d.crews > 0 ORDER BY d.id"
     ):
-        # the owner is who answered for the depot (empty: the agglomération), not where it stands
-        depot_owner[did] = (owner or AGGLO) if answered_depot else located
         depot_cost[did] = cost
         capacity[did] = cap
         depot_services[did] = list(services_of)

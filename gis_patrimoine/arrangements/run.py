@@ -19,7 +19,7 @@ import psycopg
 
 from gis_patrimoine.analysis.diagnostic import diagnostic
 from gis_patrimoine.analysis.errors import AnalysisRefused
-from gis_patrimoine.analysis.network import ensure_network
+from gis_patrimoine.analysis.network import Graph, ensure_network, load_graph
 from gis_patrimoine.analysis.rounds import Plan
 from gis_patrimoine.analysis.selection import select_communes
 from gis_patrimoine.arrangements import facility, work
@@ -54,6 +54,7 @@ class Planned:
 
 def _resolve(
     conn: psycopg.Connection,
+    graph: Graph,
     arrangement: Arrangement,
     inputs: Inputs,
     communes: list[str],
@@ -75,7 +76,7 @@ def _resolve(
             notes.append(f"{unit.name}: its members own no depot serving its services; the nearest are used")
             out.append((unit, ()))
             continue
-        trips = facility.travel_minutes(conn, candidates, list(unit.communes))
+        trips = facility.travel_minutes(conn, graph, candidates, list(unit.communes))
         mine = {c: [w for w in estimate.get(c, []) if w.service in unit.services] for c in unit.communes}
         a = inputs.central()
         rounds = {c: sum(w.rounds for w in ws) for c, ws in mine.items()}
@@ -101,15 +102,14 @@ def _resolve(
     return out, location, notes
 
 
-def _depot_travel_h(conn: psycopg.Connection, depots: tuple[int, ...]) -> float:
+def _depot_travel_h(conn: psycopg.Connection, graph: Graph, depots: tuple[int, ...]) -> float:
     """Mean one-way drive between a unit's depots, hours (machines moved between them)."""
     if len(depots) < 2:
         return 0.0
     from gis_patrimoine.analysis.areas import depot_nodes
-    from gis_patrimoine.analysis.network import load_graph
 
     nodes = depot_nodes(conn, list(depots))
-    m = load_graph(conn).costs([nodes[d] for d in depots], [nodes[d] for d in depots])
+    m = graph.costs([nodes[d] for d in depots], [nodes[d] for d in depots])
     off = m[~np.eye(len(depots), dtype=bool)]
     off = off[np.isfinite(off)]
     return float(off.mean() / 3600) if len(off) else 0.0
@@ -130,11 +130,12 @@ def plan_all(
     communes = select_communes(conn, communes)
     services = catalogue.codelists["service"].codes
     estimate = estimated_works(conn, catalogue, inputs.crew_size)
+    graph = load_graph(conn)  # once: facility location and machine moves read it for every unit
     zone_cache: dict = {}
     layout: list[tuple[Planned, list]] = []
     all_tasks: dict[work.Task, None] = {}
     for arrangement in arrangements:
-        resolved, location, notes = _resolve(conn, arrangement, inputs, communes, services, estimate)
+        resolved, location, notes = _resolve(conn, graph, arrangement, inputs, communes, services, estimate)
         planned = Planned(arrangement, notes=notes, location=location)
         per_unit = []
         for unit, depots in resolved:
@@ -193,7 +194,7 @@ def plan_all(
                     planned.unreachable += sum(len(u["assets"]) for u in result.unreachable)
                     act = acts[-1]  # the most frequent: its skill, crew and season are theirs all
                     ws += work.works(result, act, act.skill or "polyvalent", act.crew or inputs.crew_size, passes, name)
-            planned.units.append((unit, depots, ws, _depot_travel_h(conn, depots)))
+            planned.units.append((unit, depots, ws, _depot_travel_h(conn, graph, depots)))
     return planned_list(layout), solved
 
 
