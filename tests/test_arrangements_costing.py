@@ -227,3 +227,32 @@ def test_joint_purchasing_needs_two_buyers_and_one_group_per_buyer() -> None:
         parse([{"name": "x", "title": "x", "groups": [
             {"name": "one", "members": ["A", "B"], "services": [], "joint_purchasing": True},
             {"name": "two", "members": ["A", "C"], "services": ["roads"], "joint_purchasing": True}]}])  # fmt: skip
+
+
+def test_facility_location_keeps_what_capacity_and_travel_require() -> None:
+    import numpy as np
+
+    from gis_patrimoine.arrangements.facility import locate
+
+    trips = np.array([[10.0, 20.0], [20.0, 10.0]])  # round trip minutes, depot × commune
+    fixed = {1: 50000.0, 2: 10000.0}
+    rounds = {"A": 100.0, "B": 100.0}
+    # travel is cheap against the fixed costs: one depot, the cheaper, serves both
+    one = locate([1, 2], ["A", "B"], trips, fixed, rounds, 30.0, 30.0)
+    assert one.kept == [2] and one.assignment == {"A": 2, "B": 2} and not one.notes
+    # depot 2 holds 3 agents and each commune's work takes 2: both depots kept
+    both = locate([1, 2], ["A", "B"], trips, fixed, rounds, 30.0, 30.0, {1: 3, 2: 3}, {"A": 2, "B": 2})
+    assert both.kept == [1, 2] and both.assignment == {"A": 1, "B": 2}
+    # together they hold fewer agents than the work takes: capacities dropped, and said
+    short = locate([1, 2], ["A", "B"], trips, fixed, rounds, 30.0, 30.0, {1: 1, 2: 1}, {"A": 2, "B": 2})
+    assert short.kept == [2] and "capacities not applied" in short.notes[0]
+    # a drive longer than the limit is not allowed while another depot is within it
+    near = locate([1, 2], ["A", "B"], trips, fixed, rounds, 30.0, 7.0)
+    assert near.kept == [1, 2]
+
+
+def test_a_unit_with_more_agents_than_its_depot_holds_says_so() -> None:
+    inp = inputs(contract_rate=1000.0, depot_capacity={1: 1, 2: None, 3: None})  # one crew: two agents
+    c = cost_arrangement([(alone("A", 1), (1,), [work("A", 3 * 1400)], 0.0)], inp, A)
+    assert c.units[0].posts[GENERAL] == 3
+    assert any("3.0 agents for depots holding 2" in n for n in c.units[0].notes)

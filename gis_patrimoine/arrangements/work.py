@@ -20,6 +20,7 @@ from psycopg.conninfo import make_conninfo
 
 from gis_patrimoine.analysis.areas import asset_junctions, catchments
 from gis_patrimoine.analysis.errors import AnalysisRefused
+from gis_patrimoine.analysis.params import load as load_params
 from gis_patrimoine.analysis.rounds import Plan, RoundRequest, plan_rounds, resolve_depots
 from gis_patrimoine.analysis.selection import asset_query
 from gis_patrimoine.arrangements.costing import Work
@@ -129,8 +130,6 @@ def depots_for(
     mine = [d for d in unit_depots if service in serving.get(d, [])]
     if mine:
         return mine
-    from gis_patrimoine.analysis.params import load as load_params
-
     return [d.id for d in resolve_depots(conn, service, communes, [], None, load_params(conn))][:1]
 
 
