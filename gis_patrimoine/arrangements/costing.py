@@ -21,6 +21,7 @@ Fuel: km × the machine's litres per km + hours on site × its litres per hour; 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 from gis_patrimoine.arrangements.definition import AGGLO, Unit
@@ -361,26 +362,21 @@ class ArrangementCost:
     def total_eur(self) -> float:
         return sum(u.total_eur for u in self.units)
 
-    def by_item(self) -> dict[str, float]:
-        out: dict[str, float] = {}
+    def _sum(self, figures: str) -> dict:
+        """A per-unit dict (eur, posts, machines) added up over the units."""
+        out: Counter = Counter()
         for u in self.units:
-            for k, v in u.eur.items():
-                out[k] = out.get(k, 0.0) + v
-        return out
+            out.update(getattr(u, figures))
+        return dict(out)
+
+    def by_item(self) -> dict[str, float]:
+        return self._sum("eur")
 
     def posts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for u in self.units:
-            for k, v in u.posts.items():
-                out[k] = out.get(k, 0) + v
-        return out
+        return self._sum("posts")
 
     def machines(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for u in self.units:
-            for k, v in u.machines.items():
-                out[k] = out.get(k, 0) + v
-        return out
+        return self._sum("machines")
 
 
 def cost_arrangement(
