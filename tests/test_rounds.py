@@ -161,6 +161,20 @@ def test_shift_limits_split_the_work_into_rounds(conn: psycopg.Connection) -> No
     assert conn.execute("SELECT count(*) FROM analysis.round_stop WHERE plan_id = %s", (plan_id,)).fetchone()[0] == 7
 
 
+def test_a_stop_whose_drive_there_and_back_exceeds_a_shift_is_named(conn: psycopg.Connection) -> None:
+    """An 18-second shift: the drive to the farthest light and back does not fit, whatever the split of its work
+    (work alone longer than a shift is split into visits: test_work_longer_than_a_shift_is_split_over_days)."""
+    _insert(conn, LIGHTS)
+    from gis_patrimoine.analysis.params import save
+
+    save(conn, {"shift_hours": 0.005})
+    with pytest.raises(
+        RoundsDoNotFit,
+        match=r"the drive there and back alone takes \d+ (s|min), its work \d+ min: more than a 0.005 h shift",
+    ):
+        plan_rounds(conn, RoundRequest(service="lighting", activity="inspection", seconds=0.5))
+
+
 def test_sweeping_serves_each_segment_once_and_optimally(conn: psycopg.Connection) -> None:
     """Arc routing on four required streets around the depot's corner (the others are lanes, not swept)."""
     _insert(conn, [])

@@ -438,6 +438,16 @@ def _drop_unreachable(
     )
 
 
+def _duration(seconds: float) -> str:
+    """A duration as a planner reads it: 40 s, 12 min, 3 h 05."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d}"
+
+
 def split_long_stops(
     stops: list[Stop], groups: list[tuple[int, ...]], travel: np.ndarray, nd: int, shift_s: float
 ) -> tuple[list[Stop], list[tuple[int, ...]], np.ndarray]:
@@ -542,10 +552,12 @@ def plan_rounds(conn: psycopg.Connection, request: RoundRequest, catalogue: Cata
     shift = params.shift_seconds * TICKS
     alone = [service[nd + i] + min(ticks[d, nd + i] + ticks[nd + i, d] for d in range(nd)) for i in range(len(stops))]
     worst = int(np.argmax(alone))
-    if alone[worst] > shift:
+    if alone[worst] > shift:  # only the drive can do this: longer work was split into visits above
+        trip = (alone[worst] - service[nd + worst]) / TICKS
         raise vrp.RoundsDoNotFit(
-            f"stop {stops[worst].label} alone takes {alone[worst] / TICKS / 3600:.1f} h with its travel, more than a "
-            f"{params.shift_hours:g} h shift; lengthen the shift (shift_hours) or split the segment"
+            f"stop {stops[worst].label}: the drive there and back alone takes {_duration(trip)}, its work "
+            f"{_duration(service[nd + worst] / TICKS)}: more than a {params.shift_hours:g} h shift; lengthen the "
+            "shift (shift_hours) or serve it from a nearer depot"
         )
     # each crew of each depot does one round a day: `days` bounds the rounds, else as many as it takes
     if request.days is not None:

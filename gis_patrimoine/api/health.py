@@ -8,6 +8,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from gis_patrimoine.api.deps import acquire
 from gis_patrimoine.db.migrations import migration_ids
 
 router = APIRouter()
@@ -23,7 +24,7 @@ async def ready(request: Request) -> JSONResponse:
     expected = migration_ids()
     try:
         async with asyncio.timeout(2):
-            async with request.app.state.pool.connection(timeout=1) as conn:
+            async with acquire(request.app.state.pool) as conn:  # as requests get theirs: down means not ready
                 cur = await conn.execute(
                     "SELECT migration_id FROM patrimoine_sys._yoyo_migration ORDER BY migration_id"
                 )

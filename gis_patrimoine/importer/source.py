@@ -6,7 +6,9 @@ lon/lat columns. Every check that can fail before reading a feature fails here, 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,6 +126,21 @@ def _dbf_encoding(shp: Path) -> str | None:
         return "UTF-8" if exc.start > len(body) - 4 else "ISO-8859-1"
 
 
+def gdal_encoding(name: str, path: Path) -> str:
+    """An encoding as GDAL's iconv knows it, from any spelling Python knows: "latin-1", "latin1", "cp1252",
+    "windows-1252", "utf8". GDAL does not recode names it does not know (e.g. "latin-1"): the raw bytes would reach
+    the database, refused there with a message naming neither the file nor the option."""
+    try:
+        canonical = codecs.lookup(name).name  # "iso8859-1", "cp1252", "utf-8", "mac-roman"
+    except LookupError:
+        raise ImportFailed(
+            f"unknown encoding {name!r}", path=str(path), hint="use e.g. --encoding latin-1, cp1252 or utf-8"
+        ) from None
+    if m := re.fullmatch(r"iso8859-(\d+)", canonical):
+        return f"ISO-8859-{m[1]}"
+    return canonical.upper()
+
+
 def list_layers(gdal_path: str) -> list[str]:
     return [str(name) for name, _ in pyogrio.list_layers(gdal_path)]
 
@@ -142,6 +159,8 @@ def open_source(
         )
     open_options: dict[str, str] = {}
     gdal_path = str(path)
+    if encoding:
+        encoding = gdal_encoding(encoding, path)
     if suffix == ".zip":
         gdal_path = _zip_member(path, layer_name)
         layer_name = None

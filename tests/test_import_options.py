@@ -1,0 +1,125 @@
+"""Import options and rules the README promises, on files built by hand with known answers: the DBF's
+language driver, `--encoding`, `--map` for a field a profile reads, a polygon given to the commune holding its
+largest share (not its centroid's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gis_patrimoine.importer import ImportOptions, import_layer
+from tests.importing import road, write_layer
+from tests.test_import_broken import laval  # noqa: F401 (fixture)
+from tests.test_migrations import run_cli
+
+# "Œuvre – Église": œ (0x9C) and – (0x96) exist in Windows-1252, not in Latin-1 (where they are control codes)
+NAME = "Allée de l'Œuvre – Église"
+
+
+def cp1252_shapefile(tmp_path: Path, ldid: int) -> Path:
+    """Three roads whose names are Windows-1252 bytes, no .cpg, and `ldid` as the DBF's language driver byte."""
+    path = write_layer(
+        tmp_path / "voies.shp",
+        [road(300 * i) for i in range(3)],
+        {
+            "rid": ["1", "2", "3"],
+            "name": [NAME, "Rue Ambroise Paré", "Quai d'Avesnières"],
+            "road_class": ["street"] * 3,
+        },
+        geometry_type="LineString",
+        encoding="cp1252",
+    )
+    path.with_suffix(".cpg").unlink()
+    dbf = path.with_suffix(".dbf")
+    data = bytearray(dbf.read_bytes())
+    assert NAME.encode("cp1252") in data
+    data[29] = ldid
+    dbf.write_bytes(bytes(data))
+    return path
+
+
+def names(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM patrimoine.road WHERE source = 'voies.shp'")}
+
+
+def test_the_dbf_language_driver_says_the_encoding(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    path = cp1252_shapefile(tmp_path, ldid=0x03)  # 0x03: Windows ANSI (code page 1252)
+    report = import_layer(laval, ImportOptions("roads", path, id_field="rid"))
+    assert report.inserted == 3
+    assert names(laval) == {NAME, "Rue Ambroise Paré", "Quai d'Avesnières"}
+
+
+def test_encoding_option_overrides_the_guess(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    path = cp1252_shapefile(tmp_path, ldid=0)  # nothing says: not UTF-8, so read as Latin-1 ...
+    guessed = run_cli("import", "roads", str(path), "--id-field", "rid", "--dry-run", url=laval)
+    assert guessed.returncode == 0, guessed.stderr
+    done = run_cli("import", "roads", str(path), "--id-field", "rid", "--encoding", "cp1252", url=laval)
+    assert done.returncode == 0, done.stderr  # ... unless the technician says better
+    assert NAME in names(laval)
+    latin1 = run_cli("import", "roads", str(path), "--id-field", "rid", "--encoding", "latin-1", url=laval)
+    assert latin1.returncode == 0, latin1.stderr
+    assert NAME not in names(laval) and "Allée de l'\x8cuvre \x96 Église" in names(laval)  # what Latin-1 makes of it
+    unknown = run_cli("import", "roads", str(path), "--id-field", "rid", "--encoding", "klingon", url=laval)
+    assert unknown.returncode != 0 and "unknown encoding 'klingon'" in unknown.stdout + unknown.stderr
+
+
+def test_map_names_the_field_a_profile_reads(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    """An OSM extract whose `highway` tag was renamed KLASSE by some tool: `--profile osm --map highway=KLASSE`."""
+    path = write_layer(
+        tmp_path / "osm.gpkg",
+        [road(300 * i) for i in range(3)],
+        {"osm_id": ["10", "11", "12"], "KLASSE": ["primary", "residential", "track"], "name": ["A", "B", "C"]},
+        geometry_type="LineString",
+    )
+    args = ["import", "roads", str(path), "--profile", "osm", "--id-field", "osm_id"]
+    without = run_cli(*args, url=laval)
+    assert without.returncode != 0 and "road_class" in without.stdout + without.stderr  # no class: refused, named
+    done = run_cli(*args, "--map", "highway=KLASSE", url=laval)
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(laval) as conn:
+        classes = dict(conn.execute("SELECT source_id, road_class FROM patrimoine.road WHERE source = 'osm.gpkg'"))
+    assert classes == {"10": "main", "11": "street", "12": "track"}  # the osm profile's values, read from KLASSE
+
+
+@pytest.fixture
+def two_squares(db_url: str) -> str:
+    """Two communes side by side: A from x = 400,000 to 401,000, B from 401,000 to 402,000."""
+    with psycopg.connect(db_url) as conn:
+        for insee, x in (("53001", 400_000), ("53002", 401_000)):
+            conn.execute(
+                "INSERT INTO patrimoine.commune (insee, name, geom) VALUES (%s, %s, ST_Multi(ST_MakeEnvelope("
+                "%s, 6780000, %s, 6781000, 2154)))",
+                (insee, f"C{insee}", x, x + 1000),
+            )
+    return db_url
+
+
+def test_a_polygon_goes_to_the_commune_holding_its_largest_share(two_squares: str, tmp_path: Path) -> None:
+    y = 6_780_500
+    shapes = {
+        "mostly A": f"POLYGON((400800 {y}, 401100 {y}, 401100 {y + 100}, 400800 {y + 100}, 400800 {y}))",
+        "mostly B": f"POLYGON((400950 {y}, 401400 {y}, 401400 {y + 100}, 400950 {y + 100}, 400950 {y}))",
+        # 10,000 m² in B and a 900 m × 10 m arm (9,000 m²) in A: the centroid (x ≈ 400,813) lies in A,
+        # the largest share in B
+        "arm": f"POLYGON((400100 {y}, 401100 {y}, 401100 {y + 100}, 401000 {y + 100}, 401000 {y + 10}, "
+        f"400100 {y + 10}, 400100 {y}))",
+    }
+    path = write_layer(
+        tmp_path / "parcs.geojson",
+        list(shapes.values()),
+        {"pid": list(shapes), "kind": ["park"] * 3},
+        geometry_type="Polygon",
+    )
+    report = import_layer(two_squares, ImportOptions("green_spaces", path, id_field="pid"))
+    assert report.inserted == 3
+    with psycopg.connect(two_squares) as conn:
+        got = dict(conn.execute("SELECT source_id, commune_insee FROM patrimoine.green_space"))
+        centroid_in = conn.execute(
+            "SELECT c.insee FROM patrimoine.commune c, patrimoine.green_space g "
+            "WHERE g.source_id = 'arm' AND ST_Contains(c.geom, ST_Centroid(g.geom))"
+        ).fetchone()[0]
+    assert got == {"mostly A": "53001", "mostly B": "53002", "arm": "53002"}
+    assert centroid_in == "53001"  # so the rule really is the share, not the centroid
