@@ -17,12 +17,24 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from gis_patrimoine.analysis.network import ensure_network
 from gis_patrimoine.db import cluster
 from gis_patrimoine.db.connection import with_dbname
 from gis_patrimoine.db.migrations import migrate
 from gis_patrimoine.settings import PROJECT_ROOT, get_settings
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+# Names on a shared server: this checkout's databases and this run's logins, so that two checkouts (or two runs)
+# never drop or reuse each other's.
+CHECKOUT = hashlib.sha256(str(PROJECT_ROOT.resolve()).encode()).hexdigest()[:6]
+RUN = uuid.uuid4().hex[:6]
+
+
+def login(name: str) -> str:
+    """A database login for this run only (roles are cluster-wide); dropped when the session ends."""
+    return f"{name}_{RUN}"
 
 
 def _schema_hash() -> str:
@@ -66,14 +78,15 @@ def drop_database(server_url: str, name: str) -> None:
 @pytest.fixture(scope="session")
 def template_db(server_url: str) -> str:
     """The migrated template, rebuilt only when the schema or the catalogue changed."""
-    name = f"gp_tpl_{_schema_hash()}"
+    prefix = f"gp_tpl_{CHECKOUT}_"
+    name = prefix + _schema_hash()
     with _admin(server_url) as conn:
         ready = conn.execute(
             "SELECT shobj_description(oid, 'pg_database') = 'ready' FROM pg_database WHERE datname = %s",
             (name,),
         ).fetchone()
-        stale = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'gp\\_tpl\\_%%' AND datname <> %s", (name,)
+        stale = conn.execute(  # this checkout's older templates only: another checkout may share the server
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %s) AND datname <> %s", (prefix, name)
         ).fetchall()
     for (old,) in stale:
         drop_database(server_url, old)
@@ -110,27 +123,65 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
         yield connection
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _run_logins(server_url: str) -> Iterator[None]:
+    """Drop this run's logins at the end (after every database that grants them anything is gone)."""
+    yield
+    with _admin(server_url) as conn:
+        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (f"%\\_{RUN}",)).fetchall():
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
 @pytest.fixture(scope="session")
-def demo_db(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database holding the demo territory at a small scale, shared by the read-only API tests."""
+def demo_source(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo territory at a small scale, loaded once per run; tests read clones of it, never it."""
     from gis_patrimoine.demo.generate import generate
     from gis_patrimoine.demo.load import load
 
-    name = create_clone(server_url, template_db, prefix="gp_demo")
-    url = with_dbname(server_url, name)
+    name = create_clone(server_url, template_db, prefix="gp_demo_src")
     outdir = tmp_path_factory.mktemp("demo-api")
     generate(outdir, scale=0.3, seed=11)
-    load(url, outdir)
-    yield url
+    load(with_dbname(server_url, name), outdir)
+    with psycopg.connect(with_dbname(server_url, name)) as conn:
+        ensure_network(conn)  # the road graph is derived data: built here, the read-only clone never needs to
+    yield name
+    drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def demo_db(server_url: str, demo_source: str) -> Iterator[str]:
+    """The demo, shared by every test that only reads it: the database refuses writes, so a test that writes
+    here fails at once instead of changing what the tests after it see (those use `demo_rw`)."""
+    name = create_clone(server_url, demo_source, prefix="gp_demo")
+    with _admin(server_url) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(name)))
+    yield with_dbname(server_url, name)
     drop_database(server_url, name)
 
 
 @pytest.fixture(scope="session")
 def api(demo_db: str) -> Iterator[str]:
-    """The base URL of a real server over the demo database."""
+    """The base URL of a real server over the read-only demo database."""
     from tests.servers import running_server
 
     with running_server(demo_db) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def demo_rw(server_url: str, demo_source: str) -> Iterator[str]:
+    """A writable clone of the demo for one module's tests (tokens, stored analyses, edits)."""
+    name = create_clone(server_url, demo_source, prefix="gp_demo_rw")
+    yield with_dbname(server_url, name)
+    drop_database(server_url, name)
+
+
+@pytest.fixture(scope="module")
+def api_rw(demo_rw: str) -> Iterator[str]:
+    """A real server over this module's writable demo clone."""
+    from tests.servers import running_server
+
+    with running_server(demo_rw) as base:
         yield base
 
 

@@ -77,10 +77,36 @@ def layers(spec: dict) -> list[dict]:
                 "widgets": widgets,
                 "aliases": {f.name(): lyr.attributeAlias(i) for i, f in enumerate(fields)},
                 "readonly_id": lyr.editFormConfig().readOnly(fields.indexOf(item["key"])),
+                "readonly": sorted(f.name() for i, f in enumerate(fields) if lyr.editFormConfig().readOnly(i)),
                 "labels": lyr.labelsEnabled(),
+                "label_min_scale": _label_scale(lyr),
+                "scale_based": lyr.hasScaleBasedVisibility(),
+                "min_scale": lyr.minimumScale(),
+                "sld": _sld(spec["db"], item) if item.get("sld") else None,
             }
         )
     return out
+
+
+def _label_scale(lyr) -> float | None:
+    """The most zoomed-out scale at which labels show (QGIS's minimumScale; None: at every scale, or none)."""
+    if not lyr.labelsEnabled() or lyr.labeling() is None:
+        return None
+    settings = lyr.labeling().settings()
+    return settings.minimumScale if settings.scaleVisibility else None
+
+
+def _sld(db: dict, item: dict) -> dict:
+    """Load the layer's SLD (as stored in layer_styles) into a fresh layer, as another client would read it."""
+    import tempfile
+
+    lyr = pg_layer(db, item["schema"], item["table"], item["key"])
+    with tempfile.NamedTemporaryFile("w", suffix=".sld", delete=False) as f:
+        f.write(item["sld"])
+    message, ok = lyr.loadSldStyle(f.name)
+    renderer = lyr.renderer()
+    rules = renderer.rootRule().children() if renderer.type() == "RuleRenderer" else []
+    return {"ok": ok, "message": message, "renderer": renderer.type(), "rules": [r.label() for r in rules]}
 
 
 def project(spec: dict) -> dict:

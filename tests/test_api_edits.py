@@ -21,14 +21,26 @@ TOKENS = {"alice": ("editor", ["53130"]), "rita": ("reader", []), "max": ("manag
 
 
 @pytest.fixture(scope="module")
-def writable(server_url: str, template_db: str, tmp_path_factory) -> Iterator[tuple[str, str]]:
+def territory(server_url: str, template_db: str) -> Iterator[str]:
+    """The Laval communes and the tokens, once for the module: each test edits a clone of it."""
     from tests.conftest import SHARED_DATA, create_clone, drop_database, with_dbname
 
-    name = create_clone(server_url, template_db, prefix="gp_edit")
+    name = create_clone(server_url, template_db, prefix="gp_edit_tpl")
     url = with_dbname(server_url, name)
     import_communes(url, CommuneOptions(Path(SHARED_DATA) / "laval-agglo" / "COMMUNE.shp"))
     for user, (role, communes) in TOKENS.items():
         add_token(url, user, role, communes)
+    yield name
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+def writable(server_url: str, territory: str) -> Iterator[tuple[str, str]]:
+    """A server over this test's own copy of the territory: what one test writes, no other test sees."""
+    from tests.conftest import create_clone, drop_database, with_dbname
+
+    name = create_clone(server_url, territory, prefix="gp_edit")
+    url = with_dbname(server_url, name)
     with running_server(url) as base:
         yield base, url
     drop_database(server_url, name)
@@ -197,3 +209,7 @@ def test_history_and_undo_over_the_api(writable) -> None:
     assert then["properties"]["power_w"] == 90 and then["geometry"] == original["geometry"]
     unchanged = {k: v for k, v in original["properties"].items() if k not in ("power_w", "updated_at")}
     assert {k: then["properties"][k] for k in unchanged} == unchanged
+    # each restore is itself a change in the history, by whom it was made: it can be undone in turn
+    after = httpx.get(f"{items}/{fid}/history").json()["versions"]
+    assert [v["operation"] for v in after] == ["INSERT", "UPDATE", "DELETE", "INSERT", "UPDATE", "UPDATE"]
+    assert {v["api_user"] for v in after} == {"alice"}

@@ -7,7 +7,9 @@ import psycopg
 import pytest
 
 from gis_patrimoine.api.crs import CRS84
+from gis_patrimoine.settings import Settings
 from tests.importing import checksum
+from tests.servers import running_server
 
 STORAGE = "http://www.opengis.net/def/crs/EPSG/0/2154"
 
@@ -57,12 +59,51 @@ def test_paging_reads_every_feature_once(api: str, demo_db: str) -> None:
     assert len(ids) == len(set(ids)) == count(demo_db, "depot")
 
 
-def test_limit_is_capped(api: str) -> None:
-    page = get(f"{api}/collections/street_lights/items", limit=1_000_000, properties="lamp_type").json()
-    assert page["numberReturned"] == min(page["numberMatched"], 10_000) > 0
-    page = get(f"{api}/collections/street_lights/items", limit=1_000_000, offset=10).json()
-    next_link = next((link["href"] for link in page["links"] if link["rel"] == "next"), "")
-    assert "limit=1000000" not in next_link
+def test_limit_is_capped(demo_db: str) -> None:
+    assert Settings().max_limit == 10_000  # the README's figure
+    with running_server(demo_db, settings=Settings(max_limit=25)) as api:  # a cap the demo's lights exceed
+        url = f"{api}/collections/street_lights/items?limit=1000000&properties=lamp_type"
+        ids: list[int] = []
+        while url:
+            page = httpx.get(url).json()
+            assert page["numberReturned"] == len(page["features"]) <= 25
+            ids += [f["id"] for f in page["features"]]
+            url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
+            assert url is None or "limit=25" in url  # the next page asks for what is served, not the million
+        assert len(ids) == len(set(ids)) == page["numberMatched"] == count(demo_db, "street_light") > 25
+
+
+def test_prev_and_next_links_walk_back_and_forth(api: str, demo_db: str) -> None:
+    url = f"{api}/collections/depots/items"
+    first = get(url, limit=2).json()
+    assert "prev" not in {link["rel"] for link in first["links"]}
+    third = get(url, limit=2, offset=4).json()
+    links = {link["rel"]: link["href"] for link in third["links"]}
+    back = httpx.get(links["prev"]).json()  # offset 2
+    assert [f["id"] for f in back["features"]] == [f["id"] for f in get(url, limit=2, offset=2).json()["features"]]
+    assert "offset=2" in links["prev"] and "offset=6" in links["next"]
+    near_start = {link["rel"]: link["href"] for link in get(url, limit=5, offset=2).json()["links"]}
+    assert "offset=0" in near_start["prev"]  # never a negative offset
+
+
+@pytest.mark.parametrize("srid", [4326, 3857])
+def test_output_in_wgs84_and_web_mercator(api: str, demo_db: str, srid: int) -> None:
+    uri = f"http://www.opengis.net/def/crs/EPSG/0/{srid}"
+    r = get(f"{api}/collections/depots/items", crs=uri, limit=50)
+    assert r.headers["content-crs"] == (f"<{CRS84}>" if srid == 4326 else f"<{uri}>")  # 4326 served lon, lat
+    got = {f["id"]: f["geometry"]["coordinates"] for f in r.json()["features"]}
+    with psycopg.connect(demo_db) as conn:
+        expected = {
+            i: (x, y)
+            for i, x, y in conn.execute(
+                "SELECT id, ST_X(g), ST_Y(g) FROM (SELECT id, ST_Transform(geom, %s) g FROM patrimoine.depot) s",
+                (srid,),
+            )
+        }
+    assert got and set(got) <= set(expected)
+    digits = 1e-6 if srid == 4326 else 0.01  # the precision the API writes: ~0.1 m in degrees, 1 cm in metres
+    for i, (x, y) in got.items():
+        assert x == pytest.approx(expected[i][0], abs=digits) and y == pytest.approx(expected[i][1], abs=digits)
 
 
 def test_bbox_and_crs(api: str, demo_db: str) -> None:

@@ -34,26 +34,58 @@ def test_composite_tile_has_every_layer_in_town(api: str) -> None:
     assert layers["communes"]["features"][0]["properties"]["insee"] == "53130"
 
 
-def test_attributes_thinned_and_small_features_dropped_at_low_zoom(api: str) -> None:
+def test_attributes_thinned_at_low_zoom_and_hidden_below_the_minimum(api: str) -> None:
     z, y, x = tile_of(11)
     layers = decode(httpx.get(f"{api}/collections/roads/tiles/WebMercatorQuad/{z}/{y}/{x}").content)
     props = set(layers["roads"]["features"][0]["properties"])
     assert props == {"commune_insee", "road_class"}  # catalogue: zoom 8+ carries road_class only
-    z, y, x = tile_of(9)
+    z, y, x = tile_of(9)  # street lights start at zoom 13
     assert httpx.get(f"{api}/collections/street_lights/tiles/WebMercatorQuad/{z}/{y}/{x}").status_code == 204
 
 
-def test_tile_matches_database(api: str, demo_db: str) -> None:
+def test_small_features_dropped_below_the_detail_zoom(api_rw: str, demo_rw: str) -> None:
+    """Green spaces: min_size_px 4 → at zoom 12 a polygon under (4 px × 2.39 m × 0.67)² ≈ 41 m² is left out;
+    from zoom 16 on everything is drawn. Two parks placed by hand in Laval: 3 m × 3 m and 30 m × 30 m."""
+    with psycopg.connect(demo_rw) as conn:
+        centre = conn.execute("SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), 2154)", LAVAL).fetchone()[0]
+        ids = [
+            conn.execute(
+                "INSERT INTO patrimoine.green_space (commune_insee, source, source_id, kind, geom) "
+                "VALUES ('53130', 'test', %s, 'park', ST_Multi(ST_Expand(%s::geometry, %s))) RETURNING id",
+                (str(side), centre, side / 2),
+            ).fetchone()[0]
+            for side in (3, 30)
+        ]
+    tiny, big = ids
+
+    def ids_at(z: int) -> set[int]:
+        z, y, x = tile_of(z)
+        layers = decode(httpx.get(f"{api_rw}/collections/green_spaces/tiles/WebMercatorQuad/{z}/{y}/{x}").content)
+        return {f["id"] for f in layers.get("green_spaces", {}).get("features", [])}
+
+    low, detail = ids_at(12), ids_at(16)
+    assert big in low and tiny not in low
+    assert {tiny, big} <= detail
+
+
+def test_tile_holds_exactly_the_features_of_its_buffered_envelope(api: str, demo_db: str) -> None:
     z, y, x = tile_of(14)
     layers = decode(httpx.get(f"{api}/collections/street_lights/tiles/WebMercatorQuad/{z}/{y}/{x}").content)
-    with psycopg.connect(demo_db) as conn:
-        expected = conn.execute(
-            "SELECT count(*) FROM patrimoine.street_light WHERE ST_Intersects(ST_Transform(geom, 3857), "
-            "ST_TileEnvelope(%s, %s, %s))",
-            (z, x, y),
-        ).fetchone()[0]
-    got = len(layers["street_lights"]["features"])
-    assert expected > 0 and expected <= got  # the tile also carries the buffer around it
+    got = {f["id"] for f in layers["street_lights"]["features"]}
+    with psycopg.connect(demo_db) as conn:  # the catalogue's buffer: 64 of 4,096 units on each side
+        inside, near_edge = (
+            {
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM patrimoine.street_light WHERE ST_Intersects(ST_Transform(geom, 3857), "
+                    "ST_TileEnvelope(%s, %s, %s, margin => %s))",
+                    (z, x, y, margin),
+                )
+            }
+            for margin in (64 / 4096 - 1e-4, 64 / 4096 + 1e-4)
+        )
+    assert 100 < len(inside) < 50_000
+    assert inside <= got <= near_edge  # all of them and nothing else (give or take a point on the very edge)
 
 
 def test_commune_and_cql2_filters(api: str) -> None:
@@ -76,7 +108,8 @@ def test_empty_and_invalid_tiles(api: str) -> None:
     assert httpx.get(f"{api}/tiles/WorldCRS84Quad/3/1/1").status_code == 404
 
 
-def test_etag_revalidation_and_no_stale_tile_after_an_edit(api: str, demo_db: str) -> None:
+def test_etag_revalidation_and_no_stale_tile_after_an_edit(api_rw: str, demo_rw: str) -> None:
+    api, demo_db = api_rw, demo_rw  # this test edits: a writable clone
     z, y, x = tile_of(16)
     url = f"{api}/collections/street_lights/tiles/WebMercatorQuad/{z}/{y}/{x}"
     first = httpx.get(url)
@@ -160,11 +193,16 @@ def test_gdal_reads_a_tile(api: str, tmp_path) -> None:
         assert layer in out
 
 
-@pytest.mark.parametrize("collection", ["roads", "communes", "street_lights"])
+@pytest.mark.parametrize("collection", ["roads", "communes", "street_lights", "green_spaces", "buildings"])
 def test_tiles_fit_the_feature_cap(api: str, collection: str) -> None:
-    z, y, x = tile_of(12)
+    """The demo's densest tile at each layer's first zoom is drawn whole, under the catalogue's cap."""
+    from gis_patrimoine.catalogue import get_catalogue
+
+    layer = next(la for la in get_catalogue().layers.values() if la.collection == collection)
+    z, y, x = tile_of(max(layer.tiles.minzoom, 12))
     response = httpx.get(f"{api}/collections/{collection}/tiles/WebMercatorQuad/{z}/{y}/{x}")
-    assert response.status_code in (200, 204) and "x-tile-truncated" not in response.headers
+    assert response.status_code == 200 and "x-tile-truncated" not in response.headers
+    assert 0 < len(decode(response.content)[collection]["features"]) <= layer.tiles.max_features
 
 
 def test_truncated_tiles_are_said_and_slow_tiles_logged_with_their_plan(demo_db: str, caplog) -> None:

@@ -18,6 +18,19 @@ from gis_patrimoine.arrangements.definition import load_file
 from tests.servers import add_token, running_server
 from tests.test_migrations import run_cli
 
+
+# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
+# read-only one.
+@pytest.fixture(scope="module")
+def demo_db(demo_rw: str) -> str:
+    return demo_rw
+
+
+@pytest.fixture(scope="module")
+def api(api_rw: str) -> str:
+    return api_rw
+
+
 pytestmark = pytest.mark.slow
 
 SOUTH = ["53094", "53099", "53175", "53157"]  # Entrammes, Forcé, Parné-sur-Roc, Montigné-le-Brillant

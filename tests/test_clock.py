@@ -12,6 +12,18 @@ from gis_patrimoine.api.deps import Unavailable
 from gis_patrimoine.db.connection import with_dbname
 
 
+# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
+# read-only one.
+@pytest.fixture(scope="module")
+def demo_db(demo_rw: str) -> str:
+    return demo_rw
+
+
+@pytest.fixture(scope="module")
+def api(api_rw: str) -> str:
+    return api_rw
+
+
 def test_reads_are_shared_and_never_stale(demo_db: str) -> None:
     async def scenario() -> None:
         clock = VersionClock(demo_db)
@@ -19,9 +31,11 @@ def test_reads_are_shared_and_never_stale(demo_db: str) -> None:
             first = await asyncio.gather(*(clock.read() for _ in range(50)))
             assert all(v == first[0] for v in first) and "street_light" in first[0]
             assert clock.queries <= 2  # the first caller's query, then one for all who came meanwhile
-            with psycopg.connect(demo_db) as conn:  # a commit from another client (QGIS, an import)
-                conn.execute("UPDATE patrimoine.street_light SET power_w = power_w WHERE false")
-                conn.execute("SELECT patrimoine_app.bump_version('street_light')")
+            with psycopg.connect(demo_db) as conn:  # a real edit committed by another client (QGIS, an import)
+                conn.execute(
+                    "UPDATE patrimoine.street_light SET power_w = power_w + 1 "
+                    "WHERE id = (SELECT min(id) FROM patrimoine.street_light)"
+                )
             after = await clock.read()
             assert after["street_light"] == first[0]["street_light"] + 1
             assert clock.latest["street_light"] == after["street_light"]

@@ -16,7 +16,7 @@ from gis_patrimoine.diagnostic.load import DiagnosticRefused, load_file
 from gis_patrimoine.diagnostic.load import template as write_template
 from tests.servers import add_token, running_server
 from tests.test_migrations import run_cli
-from tests.test_roles import as_user
+from tests.test_roles import ALICE, MAX, as_user
 
 SQUARE = "MULTIPOLYGON((({x} 6780000, {x2} 6780000, {x2} 6781000, {x} 6781000, {x} 6780000)))"
 TABLES = ("staff", "equipment", "depot_cost", "contract", "purchase")
@@ -65,9 +65,9 @@ def territory(conn: psycopg.Connection, db_url: str) -> str:
 
 @pytest.fixture
 def logins(territory: str) -> str:
-    """An editor of Laval (gp_t_alice) and a manager, as database logins."""
-    for login, role, communes in (("gp_t_alice", "editor", ["53130"]), ("gp_t_max", "manager", [])):
-        args = ["users", "create", login, "--role", role, *(a for c in communes for a in ("--commune", c))]
+    """An editor of Laval (ALICE) and a manager, as database logins."""
+    for name, role, communes in ((ALICE, "editor", ["53130"]), (MAX, "manager", [])):
+        args = ["users", "create", name, "--role", role, *(a for c in communes for a in ("--commune", c))]
         assert run_cli(*args, url=territory).returncode == 0
     return territory
 
@@ -263,7 +263,7 @@ def test_rights_and_history_on_the_answers(template: Path, logins: str, tmp_path
     filled = fill(template, tmp_path / "filled.xlsx", {"Personnel": STAFF, "Contrats": CONTRACTS})
     with psycopg.connect(territory) as conn:
         load_file(conn, filled)
-    with as_user(territory, "gp_t_alice") as alice:  # what QGIS does with an editor's login
+    with as_user(territory, ALICE) as alice:  # what QGIS does with an editor's login
         alice.execute("UPDATE patrimoine.staff SET fte = 2.5 WHERE commune_insee = '53130' AND service = 'lighting'")
         alice.commit()
         with pytest.raises(
@@ -285,7 +285,7 @@ def test_rights_and_history_on_the_answers(template: Path, logins: str, tmp_path
             "SELECT changed_fields, old_values ->> 'fte', new_values ->> 'fte', db_user FROM patrimoine_sys.history "
             "WHERE layer = 'staff' AND operation = 'UPDATE'"
         ).fetchone()
-        assert change[:3] == (["fte"], "2", "2.5") and change[3] == "gp_t_alice"
+        assert change[:3] == (["fte"], "2", "2.5") and change[3] == ALICE
         assert conn.execute("SELECT annual_cost_eur FROM patrimoine.contract").fetchone()[0] == 4000
 
 
@@ -410,7 +410,7 @@ def test_qgis_opens_the_answers_with_forms_and_an_editor_changes_its_communes_on
         "db": {"host": p["host"], "port": p["port"], "dbname": p["dbname"], "user": p["user"]},
         "steps": ["diagnostic"],
         "tables": list(TABLES),
-        "editor": {"login": "gp_t_alice", "own_row": own, "other_row": other},
+        "editor": {"login": ALICE, "own_row": own, "other_row": other},
     }
     seen = probe(spec)["diagnostic"]
     catalogue = get_catalogue()
@@ -434,7 +434,7 @@ def test_qgis_opens_the_answers_with_forms_and_an_editor_changes_its_communes_on
         change = conn.execute(
             "SELECT db_user, changed_fields FROM patrimoine_sys.history WHERE layer = 'staff' AND operation = 'UPDATE'"
         ).fetchall()
-        assert change == [("gp_t_alice", ["fte"])]
+        assert change == [(ALICE, ["fte"])]
 
 
 def test_stored_per_commune_as_a_collection_and_a_printable_report(
@@ -478,9 +478,9 @@ def test_answers_entered_otherwise_count_and_an_editor_records_only_its_communes
         d = diagnostic(conn)
     assert {(f["commune"], f["posts"]) for f in d["figures"] if f["service"] == "roads"} >= {("53054", 1.0)}
     none_for_changé = fill(template, tmp_path / "none.xlsx", {"Contrats": [["53054 — Changé"]]})
-    with as_user(territory, "gp_t_alice") as alice, pytest.raises(psycopg.errors.InsufficientPrivilege):
+    with as_user(territory, ALICE) as alice, pytest.raises(psycopg.errors.InsufficientPrivilege):
         load_file(alice, none_for_changé)
-    done = run_cli("diagnostic", "import", str(none_for_changé), url=territory.replace("postgres@", "gp_t_alice@", 1))
+    done = run_cli("diagnostic", "import", str(none_for_changé), url=territory.replace("postgres@", f"{ALICE}@", 1))
     assert done.returncode == 1 and "nothing was loaded" in done.stderr and "row-level security" in done.stderr
     with psycopg.connect(territory) as conn:
         assert conn.execute("SELECT count(*) FROM patrimoine_sys.diagnostic_return").fetchone()[0] == 0

@@ -6,8 +6,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.conftest import login
+
 SQUARE = "MULTIPOLYGON(((400000 6780000, 401000 6780000, 401000 6781000, 400000 6781000, 400000 6780000)))"
-EDITOR = "gp_test_qgis_editor"
+EDITOR = login("gp_test_qgis_editor")
 
 
 @pytest.fixture
@@ -142,3 +144,15 @@ def test_bulk_update_is_recorded_row_by_row(conn, road_id) -> None:
         ).fetchall()
     )
     assert counts == {"INSERT": 501, "UPDATE": 500}
+
+
+def test_each_committed_change_is_notified_and_a_rolled_back_one_is_not(conn, road_id, db_url) -> None:
+    """Listeners (the API's caches, a QGIS plugin) hear of every committed change, with its layer."""
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("LISTEN gis_patrimoine_data")
+        conn.execute("UPDATE patrimoine.road SET name = 'Rue annulée' WHERE id = %s", (road_id,))
+        conn.rollback()
+        assert [n.payload for n in listener.notifies(timeout=0.5)] == []
+        conn.execute("UPDATE patrimoine.road SET name = 'Rue neuve' WHERE id = %s", (road_id,))
+        conn.commit()
+        assert [n.payload for n in listener.notifies(timeout=5, stop_after=1)] == ["road"]

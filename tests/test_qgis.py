@@ -13,7 +13,23 @@ from psycopg.conninfo import conninfo_to_dict
 
 from gis_patrimoine.catalogue import get_catalogue
 from gis_patrimoine.qgis.project import storage_uri
+from tests.conftest import login
 from tests.test_migrations import run_cli
+
+EDITOR = login("gp_q_editor")
+
+
+# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
+# read-only one.
+@pytest.fixture(scope="module")
+def demo_db(demo_rw: str) -> str:
+    return demo_rw
+
+
+@pytest.fixture(scope="module")
+def api(api_rw: str) -> str:
+    return api_rw
+
 
 pytestmark = [pytest.mark.qgis, pytest.mark.slow]
 
@@ -47,10 +63,31 @@ def test_every_layer_opens_styled_with_its_form(qgis_db: dict) -> None:
         "steps": ["layers"],
         "layers": [{"schema": la.schema, "table": la.table, "key": la.key} for la in CATALOGUE.layers.values()],
     }
+    with psycopg.connect(qgis_db["url"]) as conn:
+        slds = dict(conn.execute("SELECT f_table_name, stylesld FROM public.layer_styles WHERE useasdefault"))
+    for item in spec["layers"]:
+        item["sld"] = slds[item["table"]]
     seen = {r["table"]: r for r in probe(spec)["layers"]}
+    # by hand, at 559,082,264 / 2^zoom: street lights from zoom 13 (1:68,247), buildings from 12 (1:136,494)
+    assert seen["street_light"]["scale_based"] and seen["street_light"]["min_scale"] == 68_247
+    assert seen["building"]["scale_based"] and seen["building"]["min_scale"] == 136_494
+    assert not seen["commune"]["scale_based"]  # the base layer shows at every scale
     with psycopg.connect(qgis_db["url"]) as conn:
         for layer in CATALOGUE.layers.values():
             r = seen[layer.table]
+            # what the database maintains is read-only in the form; what agents enter is not
+            system = {a.name for a in layer.attributes if a.system or a.generated}
+            assert set(r["readonly"]) == system, layer.name
+            if layer.kind == "asset":
+                assert {"created_at", "updated_at", "updated_by"} <= system, layer.name
+            # the SLD, read back by QGIS, draws the same classes as the default style
+            assert r["sld"]["ok"], (layer.name, r["sld"]["message"])
+            if layer.style.by:
+                codes = CATALOGUE.codelists[layer.attribute(layer.style.by).codelist].codes
+                assert len(r["sld"]["rules"]) == len(codes), layer.name
+            if layer.style.label and layer.style.label_minzoom is not None:
+                # labels from that zoom on: hidden when zoomed out beyond 1:559,082,264 / 2^zoom
+                assert r["label_min_scale"] == 559_082_264 // 2**layer.style.label_minzoom, layer.name
             count = conn.execute(f"SELECT count(*) FROM {layer.schema}.{layer.table}").fetchone()[0]  # noqa: S608
             assert r["valid"], layer.name
             assert r["geometry"] == layer.geometry and r["srid"] == 2154, layer.name
@@ -81,7 +118,7 @@ def test_stored_project_opens_with_every_layer_valid(qgis_db: dict, api: str, tm
 
 def test_editor_edits_its_commune_only_and_history_records_it(qgis_db: dict) -> None:
     url = qgis_db["url"]
-    assert run_cli("users", "create", "gp_q_editor", "--role", "editor", "--commune", "53130", url=url).returncode == 0
+    assert run_cli("users", "create", EDITOR, "--role", "editor", "--commune", "53130", url=url).returncode == 0
     with psycopg.connect(url) as conn:
         own, other = (
             conn.execute(
@@ -96,7 +133,7 @@ def test_editor_edits_its_commune_only_and_history_records_it(qgis_db: dict) -> 
         "db": qgis_db["db"],
         "steps": ["edit"],
         "editor": {
-            "login": "gp_q_editor",
+            "login": EDITOR,
             "own": "53130",
             "own_xy": [own[1] + 5, own[2] + 5],
             "own_light": own[0],
@@ -116,14 +153,14 @@ def test_editor_edits_its_commune_only_and_history_records_it(qgis_db: dict) -> 
         assert len(kept) == 1 and kept[0][0] != 77  # neither deleted nor changed
         assert conn.execute("SELECT count(*) FROM patrimoine.street_light WHERE source = 'qgis'").fetchone()[0] == 1
         ops = conn.execute(
-            "SELECT operation, feature_id FROM patrimoine_sys.history WHERE db_user = 'gp_q_editor' ORDER BY id"
+            "SELECT operation, feature_id FROM patrimoine_sys.history WHERE db_user = %s ORDER BY id", (EDITOR,)
         ).fetchall()
         assert [o for o, _ in ops] == ["INSERT", "UPDATE", "DELETE"]
         assert before[0] == conn.execute("SELECT count(*) FROM patrimoine.street_light").fetchone()[0]  # +1 −1
 
         # undo: the light the editor deleted comes back identical
         deleted = conn.execute(
-            "SELECT old_values FROM patrimoine_sys.history WHERE db_user = 'gp_q_editor' AND operation = 'DELETE'"
+            "SELECT old_values FROM patrimoine_sys.history WHERE db_user = %s AND operation = 'DELETE'", (EDITOR,)
         ).fetchone()[0]
     assert run_cli("history", "restore", "street_lights", str(own[0]), url=url).returncode == 0
     with psycopg.connect(url) as conn:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from tests.conftest import login
 from tests.test_migrations import run_cli
+
+ALICE, RITA, MAX = login("gp_t_alice"), login("gp_t_rita"), login("gp_t_max")
 
 SQUARE = "MULTIPOLYGON((({x} 6780000, {x2} 6780000, {x2} 6781000, {x} 6781000, {x} 6780000)))"
 
@@ -25,12 +28,12 @@ def two_communes(conn: psycopg.Connection, db_url: str) -> dict[str, int]:
             (insee, insee, f"LINESTRING({x + 100} 6780100, {x + 900} 6780900)"),
         ).fetchone()[0]
     conn.commit()
-    for login, role, communes in (
-        ("gp_t_alice", "editor", ["53130"]),
-        ("gp_t_rita", "reader", []),
-        ("gp_t_max", "manager", []),
+    for name, role, communes in (
+        (ALICE, "editor", ["53130"]),
+        (RITA, "reader", []),
+        (MAX, "manager", []),
     ):
-        args = ["users", "create", login, "--role", role]
+        args = ["users", "create", name, "--role", role]
         for c in communes:
             args += ["--commune", c]
         result = run_cli(*args, url=db_url)
@@ -43,10 +46,10 @@ def as_user(db_url: str, login: str) -> psycopg.Connection:
 
 
 def test_editor_writes_only_its_communes(db_url: str, two_communes: dict[str, int], conn: psycopg.Connection) -> None:
-    with as_user(db_url, "gp_t_alice") as alice:
+    with as_user(db_url, ALICE) as alice:
         alice.execute("UPDATE patrimoine.road SET name = 'Rue A' WHERE id = %s", (two_communes["53130"],))
         alice.commit()
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="gp_t_alice may not update assets of commune"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=f"{ALICE} may not update assets of commune"):
             alice.execute("UPDATE patrimoine.road SET name = 'Rue B' WHERE id = %s", (two_communes["53054"],))
         alice.rollback()
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="may not delete assets of commune 53054"):
@@ -69,18 +72,18 @@ def test_editor_writes_only_its_communes(db_url: str, two_communes: dict[str, in
     names = dict(conn.execute("SELECT commune_insee, name FROM patrimoine.road").fetchall())
     assert names == {"53130": "Rue A", "53054": None}  # nothing written in Changé
     rows = conn.execute(
-        "SELECT layer, operation, db_user FROM patrimoine_sys.history WHERE db_user = 'gp_t_alice' ORDER BY id"
+        "SELECT layer, operation, db_user FROM patrimoine_sys.history WHERE db_user = %s ORDER BY id", (ALICE,)
     ).fetchall()
-    assert rows == [("road", "UPDATE", "gp_t_alice"), ("street_light", "INSERT", "gp_t_alice")]
+    assert rows == [("road", "UPDATE", ALICE), ("street_light", "INSERT", ALICE)]
 
 
 def test_readers_read_and_managers_write_everywhere(db_url: str, two_communes: dict[str, int]) -> None:
-    with as_user(db_url, "gp_t_rita") as rita:
+    with as_user(db_url, RITA) as rita:
         assert rita.execute("SELECT count(*) FROM patrimoine.road").fetchone()[0] == 2
         assert rita.execute("SELECT count(*) FROM patrimoine_sys.history").fetchone()[0] > 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             rita.execute("UPDATE patrimoine.road SET name = 'x'")
-    with as_user(db_url, "gp_t_max") as mx:
+    with as_user(db_url, MAX) as mx:
         assert mx.execute("UPDATE patrimoine.road SET name = 'Grand-Rue'").rowcount == 2
     listing = run_cli("users", "logins", url=db_url)
-    assert "gp_t_alice" in listing.stdout and "53130" in listing.stdout
+    assert ALICE in listing.stdout and "53130" in listing.stdout

@@ -12,6 +12,19 @@ import pytest
 
 from tests.servers import add_token
 
+
+# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
+# read-only one.
+@pytest.fixture(scope="module")
+def demo_db(demo_rw: str) -> str:
+    return demo_rw
+
+
+@pytest.fixture(scope="module")
+def api(api_rw: str) -> str:
+    return api_rw
+
+
 LAVAL = "53130"
 TOKEN = {"Authorization": "Bearer token-planner"}
 

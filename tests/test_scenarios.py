@@ -7,8 +7,22 @@ import httpx
 import psycopg
 import pytest
 
-from gis_patrimoine.analysis.scenarios import commune_names, compare
+from gis_patrimoine.analysis.params import Parameters
+from gis_patrimoine.analysis.scenarios import Comparison, Totals, commune_names, compare
 from tests.servers import add_token
+
+
+# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
+# read-only one.
+@pytest.fixture(scope="module")
+def demo_db(demo_rw: str) -> str:
+    return demo_rw
+
+
+@pytest.fixture(scope="module")
+def api(api_rw: str) -> str:
+    return api_rw
+
 
 VISITS = 15.0  # green-space mowing, from layers/green_space.yaml
 
@@ -48,16 +62,54 @@ def test_totals_are_sums_of_their_own_rounds(comparison) -> None:
     assert c.pooled_total.hours_on_site == pytest.approx(c.alone_total.hours_on_site)
 
 
-def test_savings_and_cost_sharing(comparison) -> None:
-    c, _, names, _ = comparison
-    t = c.table(names)
-    assert t["saving"]["km"] == pytest.approx(t["alone"]["km"] - t["pooled"]["km"], abs=0.2)
-    assert sum(x["key"] for x in t["communes"]) == pytest.approx(1.0, abs=1e-3)
-    assert sum(x["pays_pooled_eur"] for x in t["communes"]) == pytest.approx(t["pooled"]["cost_eur"], abs=len(names))
-    if t["saving"]["cost_eur"] >= 0:
-        assert t["losers"] == [] and all(x["saving_eur"] >= -1 for x in t["communes"])
-    co2 = t["saving"]["km"] * c.params.fuel_l_per_km * 3.17
-    assert t["saving"]["co2_kg"] == pytest.approx(co2, abs=1.0)
+def hand_built(pooled_a: Totals, pooled_b: Totals) -> Comparison:
+    """Two communes with figures worked out by hand (default parameters: 2 agents × 32 €/h, 0.6425 €/km)."""
+    total = Totals(km=pooled_a.km + pooled_b.km)
+    total.hours_on_site = pooled_a.hours_on_site + pooled_b.hours_on_site
+    total.hours_travel = pooled_a.hours_travel + pooled_b.hours_travel
+    return Comparison(
+        service="green_spaces",
+        activity="mowing",
+        visits_per_year=1,
+        params=Parameters(),
+        alone={
+            "A": Totals(km=100, hours_on_site=10, hours_travel=5),
+            "B": Totals(km=300, hours_on_site=20, hours_travel=15),
+        },
+        pooled={"A": pooled_a, "B": pooled_b},
+        pooled_total=total,
+    )
+
+
+def test_savings_and_cost_sharing_worked_out_by_hand() -> None:
+    # alone: A 15 h × 64 € + 100 km × 0.6425 € = 1,024 €; B 35 h × 64 + 300 × 0.6425 = 2,433 €; together 3,457 €
+    # pooled: A 13 h, 61 km = 871 €; B 27 h, 140 km = 1,818 €; total 40 h, 201 km = 2,689 €
+    c = hand_built(Totals(km=61, hours_on_site=10, hours_travel=3), Totals(km=140, hours_on_site=20, hours_travel=7))
+    t = c.table({"A": "Aa", "B": "Bb"}, population={"A": 9000, "B": 1000})
+    assert (t["alone"]["cost_eur"], t["pooled"]["cost_eur"]) == (3457, 2689)
+    assert t["saving"]["cost_eur"] == 768 and t["saving"]["km"] == 199
+    assert t["saving"]["co2_kg"] == pytest.approx(139.5 - 70.1)  # 400 and 201 km × 0.11 l × 3.17 kg
+    a, b = t["communes"]
+    # the stand-alone key: each pays its own cost × 2,689 / 3,457, so each saves the same 22.2 %
+    assert (a["pays_pooled_eur"], b["pays_pooled_eur"]) == (797, 1892)
+    assert (a["saving_eur"], b["saving_eur"]) == (227, 541)
+    assert (a["key"], b["key"]) == (0.2962, 0.7038)
+    # by use: the pooled work done for each (871 and 1,818 of 2,689 €)
+    assert (a["keys"]["use"], b["keys"]["use"]) == (0.3239, 0.6761)
+    assert (a["pays_by_key_eur"]["use"], b["pays_by_key_eur"]["use"]) == (871, 1818)
+    # by population, A (9,000 of 10,000 inhabitants) would pay 2,420 € instead of 1,024 € alone: named
+    assert a["pays_by_key_eur"]["population"] == 2420 and a["pays_more_than_alone"] == ["population"]
+    assert t["losers"] == [] and t["losers_by_key"] == {"stand_alone": [], "use": [], "population": ["Aa"]}
+
+
+def test_pooling_that_costs_more_names_every_loser() -> None:
+    # pooled rounds longer than alone (a far depot): 60 h and 800 km = 4,354 € against 3,457 € alone
+    c = hand_built(Totals(km=300, hours_on_site=10, hours_travel=10), Totals(km=500, hours_on_site=20, hours_travel=20))
+    t = c.table({"A": "Aa", "B": "Bb"})
+    assert t["pooled"]["cost_eur"] == 4354  # 60 h × 64 € + 800 km × 0.6425 €
+    assert t["saving"]["cost_eur"] == -897
+    assert t["losers"] == ["Aa", "Bb"] and all(x["saving_eur"] < 0 for x in t["communes"])
+    assert "population" not in t["losers_by_key"]  # no population given: no key by it
 
 
 def test_results_are_stable_for_a_fixed_seed(comparison) -> None:

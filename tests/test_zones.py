@@ -3,14 +3,31 @@ status quo, opportunities, equipment, lookup and the director's report — throu
 
 from __future__ import annotations
 
+import html
+
 import httpx
 import psycopg
 import pytest
 
 from gis_patrimoine.analysis.equipment import equipment, renewals
+from gis_patrimoine.analysis.opportunities import rank
 from gis_patrimoine.analysis.workload import totals, workload
 from gis_patrimoine.analysis.zones import CannotBalance, zones
+from gis_patrimoine.db.connection import with_dbname
 from tests.servers import add_token
+
+
+# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
+# read-only one.
+@pytest.fixture(scope="module")
+def demo_db(demo_rw: str) -> str:
+    return demo_rw
+
+
+@pytest.fixture(scope="module")
+def api(api_rw: str) -> str:
+    return api_rw
+
 
 AUTH = {"Authorization": "Bearer token-analyst"}
 
@@ -56,9 +73,21 @@ def test_catchments_partition_the_territory_and_isochrones_grow(api: str, analys
             "AND a.kind = 'isochrone' AND b.kind = 'isochrone' AND a.minutes < b.minutes "
             "WHERE ST_Area(a.geom) > ST_Area(b.geom) * 1.001"
         ).fetchone()[0]
+        depots = conn.execute("SELECT count(*) FROM patrimoine.depot").fetchone()[0]
+        isochrones = dict(
+            conn.execute(
+                "SELECT minutes, count(*) FROM analysis.depot_area WHERE kind = 'isochrone' GROUP BY 1"
+            ).fetchall()
+        )
+        outside = conn.execute(  # the 5-minute area lies within the 10-minute one (give or take the outline)
+            "SELECT count(*) FROM analysis.depot_area a JOIN analysis.depot_area b ON a.depot_id = b.depot_id "
+            "AND a.kind = 'isochrone' AND b.kind = 'isochrone' AND a.minutes = 5 AND b.minutes = 10 "
+            "WHERE ST_Area(ST_Difference(a.geom, b.geom)) > 0.01 * ST_Area(a.geom)"
+        ).fetchone()[0]
     assert total == pytest.approx(territory, rel=1e-3)  # covers the territory ...
     assert union == pytest.approx(total, rel=1e-3)  # ... without overlaps
-    assert shrinking == 0
+    assert isochrones == {5: depots, 10: depots} and depots > 1  # one per depot and per limit, stored
+    assert shrinking == 0 and outside == 0
 
 
 def test_balanced_zones_are_contiguous_and_within_tolerance(api: str, analyst: str) -> None:
@@ -112,6 +141,29 @@ def test_opportunities_are_ranked_by_their_rounds(api: str, analyst: str) -> Non
     assert items["numberMatched"] == len(ranked)
 
 
+def test_a_misplaced_depot_is_found_as_an_opportunity(server_url: str, demo_source: str) -> None:
+    """The generated demo puts every depot well: little to find. Put Changé's depot on its road farthest from
+    its street lights (on a copy of the demo): those lights are then nearer Saint-Germain-le-Fouilloux's depot
+    by road, and that pair must come first, saving hours."""
+    from tests.conftest import create_clone, drop_database
+
+    name = create_clone(server_url, demo_source, prefix="gp_opp")
+    try:
+        with psycopg.connect(with_dbname(server_url, name)) as conn:
+            conn.execute(
+                "UPDATE patrimoine.depot SET geom = (SELECT ST_StartPoint(r.geom) FROM patrimoine.road r, "
+                "(SELECT ST_Centroid(ST_Collect(geom)) g FROM patrimoine.street_light WHERE commune_insee = '53054') c "
+                "WHERE r.commune_insee = '53054' ORDER BY ST_Distance(ST_StartPoint(r.geom), c.g) DESC, r.id LIMIT 1) "
+                "WHERE commune_insee = '53054'"
+            )
+            conn.commit()
+            found = rank(conn, "lighting", top=3, iterations=50)
+    finally:
+        drop_database(server_url, name)
+    assert found and found[0]["communes"] == ["53054", "53224"] and found[0]["hours_saved"] > 0
+    assert [m["hours_saved"] for m in found] == sorted((m["hours_saved"] for m in found), reverse=True)
+
+
 def test_equipment_days_follow_the_workload(analyst: str) -> None:
     with psycopg.connect(analyst) as conn:
         eq = equipment(conn)
@@ -139,7 +191,11 @@ def test_scenario_report_for_directors(api: str, analyst: str) -> None:
         f"{api}/analysis/scenarios", json={"service": "buildings", "iterations": 50}, headers=AUTH, timeout=300
     )
     assert r.status_code == 201, r.text
-    report = httpx.get(f"{api}/analysis/scenarios/{r.json()['id']}/report")
-    assert report.status_code == 200 and "<svg" in report.text and "Laval" in report.text
+    body = r.json()
+    report = httpx.get(f"{api}/analysis/scenarios/{body['id']}/report")
+    assert report.status_code == 200 and "<svg" in report.text
+    # this comparison's own figures, not only the template's text: every commune, and who would pay more
+    assert all(html.escape(c["name"]) in report.text for c in body["communes"]) and len(body["communes"]) > 1
+    assert all(html.escape(name) in report.text for names in body["losers_by_key"].values() for name in names)
     assert "arrêté du 26 avril 2017" in report.text and "cost-sharing key" in report.text
     assert httpx.get(f"{api}/analysis/scenarios/999999/report").status_code == 404
