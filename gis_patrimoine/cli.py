@@ -12,7 +12,7 @@ from rich.table import Table
 
 from gis_patrimoine.cli_analyse import analyse_app
 from gis_patrimoine.cli_arrangements import arrangements_cmd  # noqa: F401  (registers `analyse arrangements`)
-from gis_patrimoine.cli_common import OUTPUT, console, fail, show
+from gis_patrimoine.cli_common import OUTPUT, console, fail, show, write_json
 from gis_patrimoine.cli_demo import demo_app
 from gis_patrimoine.cli_diagnostic import diagnostic_app
 from gis_patrimoine.cli_history import history_app
@@ -30,6 +30,7 @@ app = typer.Typer(help="gis-patrimoine: public-space assets of the communes, poo
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     output: Annotated[
         str, typer.Option("--format", help="Tables as: table (drawn), csv or json (for scripts)")
     ] = "table",
@@ -40,6 +41,8 @@ def main(
     OUTPUT["format"] = output  # type: ignore[typeddict-item]
     if output != "table":  # the data alone on stdout; what a person reads goes to stderr
         console.file = sys.stderr
+    if output == "json":
+        ctx.call_on_close(write_json)
 
 
 db_app = typer.Typer(help="The database: local cluster, schema, status.", no_args_is_help=True)

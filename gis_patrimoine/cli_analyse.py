@@ -252,12 +252,12 @@ def network_cmd(
         "collection (QGIS layer «Défauts du réseau routier»)"
     )
     if report["issues"]["listed"]:
-        listed = Table("kind", "road", "gap (m)", "reason")
+        listed = Table("kind", "road", "gap (m)", "reason", title="Issues")
         for i in report["issues"]["listed"]:
             gap = f"{i['distance_m']:.2f}" if i["distance_m"] is not None else ""
             listed.add_row(i["kind"], str(i["road_id"] or ""), gap, i["reason"])
-        console.print(listed)
-    table = Table("layer", "assets farther than " + f"{far:g} m", "farthest (id, m)")
+        show(listed)
+    table = Table("layer", "assets farther than " + f"{far:g} m", "farthest (id, m)", title="Far assets")
     for layer, items in report["far_assets"].items():
         table.add_row(layer, str(len(items)), ", ".join(f"{i} ({d:.0f})" for i, d in items[:5]))
     show(table)

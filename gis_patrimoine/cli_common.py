@@ -55,9 +55,22 @@ def show(table: Table) -> None:
         writer = csv.writer(sys.stdout)
         writer.writerow(headers)
         writer.writerows(rows)
-    else:
-        json.dump([dict(zip(headers, row, strict=True)) for row in rows], sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+    else:  # written once the command ends: one JSON document, whatever the number of tables
+        title = Text.from_markup(str(table.title)).plain if table.title else f"table {len(_JSON) + 1}"
+        _JSON.append((title, [dict(zip(headers, row, strict=True)) for row in rows]))
+
+
+_JSON: list[tuple[str, list[dict]]] = []
+
+
+def write_json() -> None:
+    """The command's tables as one JSON document: a list of rows for one table, else {title: rows}."""
+    if not _JSON:
+        return
+    data = _JSON[0][1] if len(_JSON) == 1 else dict(_JSON)
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    _JSON.clear()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
