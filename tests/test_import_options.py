@@ -4,6 +4,8 @@ largest share (not its centroid's)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import psycopg
@@ -12,7 +14,7 @@ import pytest
 from gis_patrimoine.importer import ImportOptions, import_layer
 from tests.importing import road, write_layer
 from tests.test_import_broken import laval  # noqa: F401 (fixture)
-from tests.test_migrations import run_cli
+from tests.test_migrations import CLI, run_cli
 
 # "Œuvre – Église": œ (0x9C) and – (0x96) exist in Windows-1252, not in Latin-1 (where they are control codes)
 NAME = "Allée de l'Œuvre – Église"
@@ -123,3 +125,108 @@ def test_a_polygon_goes_to_the_commune_holding_its_largest_share(two_squares: st
         ).fetchone()[0]
     assert got == {"mostly A": "53001", "mostly B": "53002", "arm": "53002"}
     assert centroid_in == "53001"  # so the rule really is the share, not the centroid
+
+
+def test_a_geopackage_with_several_layers_needs_layer_name(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    from tests.test_import_broken import refused
+
+    path = tmp_path / "voirie.gpkg"
+    for name, n in (("rues", 2), ("chemins", 3)):
+        write_layer(
+            path, [road(300 * i) for i in range(n)], {"rid": [f"{name}{i}" for i in range(n)],
+            "road_class": ["street"] * n}, layer=name, geometry_type="LineString",
+        )  # fmt: skip
+    refused(laval, ImportOptions("roads", path), "several layers (rues, chemins)", "--layer-name")
+    report = import_layer(laval, ImportOptions("roads", path, layer_name="chemins", id_field="rid"))
+    assert report.inserted == 3
+
+
+@pytest.mark.parametrize("encoding", ["UTF-8", "ISO-8859-1"])
+def test_a_dbf_with_neither_cpg_nor_language_driver_is_utf8_else_latin1(
+    laval: str,  # noqa: F811
+    tmp_path: Path,
+    encoding: str,
+) -> None:
+    written = ["Rue de la Fontaine Saint-Père", "Chemin des Écoliers", "Quai d'Avesnières"]
+    path = write_layer(
+        tmp_path / "voies.shp", [road(300 * i) for i in range(3)],
+        {"rid": ["1", "2", "3"], "name": written, "road_class": ["street"] * 3}, geometry_type="LineString",
+        encoding=encoding,
+    )  # fmt: skip
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    dbf = path.with_suffix(".dbf")
+    data = bytearray(dbf.read_bytes())
+    data[29] = 0
+    dbf.write_bytes(bytes(data))
+    assert import_layer(laval, ImportOptions("roads", path, id_field="rid")).inserted == 3
+    assert names(laval) == set(written)
+
+
+def test_csv_points_as_x_y_and_lon_lat_and_the_export_reads_back(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    from gis_patrimoine.exporter import export_layer
+    from tests.importing import LAVAL_X, LAVAL_Y
+
+    xy = tmp_path / "points.csv"
+    xy.write_text(f"lid;X;Y;lamp_type\n1;{LAVAL_X};{LAVAL_Y};LED\n2;{LAVAL_X + 50};{LAVAL_Y};Sodium haute pression\n")
+    report = import_layer(laval, ImportOptions("street_lights", xy, id_field="lid", srs="EPSG:2154"))
+    assert report.inserted == 2
+    lonlat = tmp_path / "lonlat.csv"
+    lonlat.write_text("lid,lon,lat,lamp_type\n3,-0.7712,48.0702,led\n")
+    assert import_layer(laval, ImportOptions("street_lights", lonlat, id_field="lid")).inserted == 1
+    with psycopg.connect(laval) as conn:
+        rows = conn.execute(
+            "SELECT source_id, lamp_type, round(ST_X(geom)::numeric, 1), commune_insee FROM patrimoine.street_light "
+            "ORDER BY source_id"
+        ).fetchall()
+    # codes matched by label, case and accents ignored ("Sodium haute pression" → hps, "LED" → led)
+    assert [(r[0], r[1], r[3]) for r in rows] == [("1", "led", "53130"), ("2", "hps", "53130"), ("3", "led", "53130")]
+    assert float(rows[1][2]) == LAVAL_X + 50
+    out = tmp_path / "export.csv"
+    export_layer(laval, "street_lights", out)
+    header = out.read_text().splitlines()[0]
+    assert "X" in header.split(",") and "Y" in header.split(",") and out.with_suffix(".prj").exists()
+    again = import_layer(laval, ImportOptions("street_lights", out))  # no --srs: the .prj says it
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+
+
+def test_multi_part_features_split_with_numbered_ids(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    from tests.importing import LAVAL_X, LAVAL_Y
+
+    x, y = LAVAL_X, LAVAL_Y
+    two = f"MULTILINESTRING(({x} {y}, {x + 100} {y}), ({x} {y + 500}, {x + 100} {y + 500}))"
+    path = write_layer(
+        tmp_path / "multi.geojson", [two, road(900)], {"rid": ["a", "b"], "road_class": ["street", "street"]},
+        geometry_type="MultiLineString",
+    )  # fmt: skip
+    report = import_layer(laval, ImportOptions("roads", path, id_field="rid"))
+    assert report.inserted == 3
+    with psycopg.connect(laval) as conn:
+        ids = [r[0] for r in conn.execute("SELECT source_id FROM patrimoine.road WHERE source = 'multi.geojson'")]
+    assert sorted(ids) == ["a#1", "a#2", "b"]
+
+
+def test_empty_geometries_are_refused_with_their_reason(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    from gis_patrimoine.importer import ImportRefused
+
+    path = write_layer(
+        tmp_path / "vides.geojson", [road(0), "LINESTRING EMPTY"],
+        {"rid": ["ok", "vide"], "road_class": ["street"] * 2},
+        geometry_type="LineString",
+    )  # fmt: skip
+    with pytest.raises(ImportRefused) as info:
+        import_layer(laval, ImportOptions("roads", path, id_field="rid", report_dir=tmp_path))
+    assert [("id vide" in f, "empty" in r) for f, r in info.value.report.refusals] == [(True, True)]
+
+
+def test_refused_features_go_to_import_reports_by_default(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    path = write_layer(
+        tmp_path / "mauvais.geojson", [road(0), road(300)], {"rid": ["1", "2"], "road_class": ["street", "nonsense"]},
+        geometry_type="LineString",
+    )  # fmt: skip
+    done = subprocess.run(
+        [*CLI, "import", "roads", str(path), "--id-field", "rid"],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "DATABASE_URL": laval}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    written = list((tmp_path / "import-reports").glob("mauvais*_refused.gpkg"))
+    assert len(written) == 1 and "import-reports" in done.stdout + done.stderr

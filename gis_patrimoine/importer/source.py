@@ -26,6 +26,7 @@ SUPPORTED = {".shp", ".zip", ".gpkg", ".geojson", ".json", ".csv"}
 CSV_X = ("x", "lon", "long", "longitude", "lng", "easting", "coord_x", "xcoord")
 CSV_Y = ("y", "lat", "latitude", "northing", "coord_y", "ycoord")
 CSV_WKT = ("wkt", "geometry", "geom", "the_geom", "wkt_geom")  # lines and polygons as WKT text
+CSV_LONLAT = ("lon", "long", "longitude", "lng")  # degrees as GPS and web maps give them: WGS84 unless said
 
 
 @dataclass
@@ -189,6 +190,8 @@ def open_source(
         )
     except (DataSourceError, DataLayerError) as exc:
         raise _unreadable(path, exc) from exc
+    if suffix == ".csv" and not srs and not info.get("crs"):
+        srs = "EPSG:4326" if open_options.get("X_POSSIBLE_NAMES", "").lower() in CSV_LONLAT else None
     crs = _resolve_crs(path, info.get("crs"), srs)
     bounds = info.get("total_bounds")
     return Source(
