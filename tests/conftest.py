@@ -109,6 +109,26 @@ def db_url(server_url: str, template_db: str) -> Iterator[str]:
     drop_database(server_url, name)
 
 
+@pytest.fixture(scope="session")
+def laval_template(server_url: str, template_db: str) -> Iterator[str]:
+    """The schema with the 20 Laval communes imported once per run (tests/test_import_real.py imports them
+    itself): cloned by the tests that need a real territory."""
+    from gis_patrimoine.importer import CommuneOptions, import_communes
+
+    name = create_clone(server_url, template_db, prefix="gp_laval")
+    import_communes(with_dbname(server_url, name), CommuneOptions(SHARED_DATA / "laval-agglo" / "COMMUNE.shp"))
+    yield name
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+def laval_url(server_url: str, laval_template: str) -> Iterator[str]:
+    """A fresh database holding the Laval communes, for this test alone."""
+    name = create_clone(server_url, laval_template)
+    yield with_dbname(server_url, name)
+    drop_database(server_url, name)
+
+
 @pytest.fixture
 def empty_db_url(server_url: str) -> Iterator[str]:
     """A fresh database with nothing in it (not even PostGIS)."""

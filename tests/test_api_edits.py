@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import mapbox_vector_tile
@@ -11,7 +10,6 @@ import morecantile
 import psycopg
 import pytest
 
-from gis_patrimoine.importer import CommuneOptions, import_communes
 from tests.importing import checksum
 from tests.servers import add_token, running_server
 
@@ -21,13 +19,12 @@ TOKENS = {"alice": ("editor", ["53130"]), "rita": ("reader", []), "max": ("manag
 
 
 @pytest.fixture(scope="module")
-def territory(server_url: str, template_db: str) -> Iterator[str]:
+def territory(server_url: str, laval_template: str) -> Iterator[str]:
     """The Laval communes and the tokens, once for the module: each test edits a clone of it."""
-    from tests.conftest import SHARED_DATA, create_clone, drop_database, with_dbname
+    from tests.conftest import create_clone, drop_database, with_dbname
 
-    name = create_clone(server_url, template_db, prefix="gp_edit_tpl")
+    name = create_clone(server_url, laval_template, prefix="gp_edit_tpl")
     url = with_dbname(server_url, name)
-    import_communes(url, CommuneOptions(Path(SHARED_DATA) / "laval-agglo" / "COMMUNE.shp"))
     for user, (role, communes) in TOKENS.items():
         add_token(url, user, role, communes)
     yield name

@@ -242,3 +242,36 @@ def test_fast_path_and_route_give_the_same_tile(api: str) -> None:
         assert fast.headers["content-type"] == routed.headers["content-type"] == "application/vnd.mapbox-vector-tile"
     assert httpx.get(f"{api}/collections/nothing/tiles/WebMercatorQuad/{z}/{y}/{x}").status_code == 404
     assert httpx.get(f"{api}/collections/street_lights/tiles/WebMercatorQuad/3/8/1").status_code == 400
+
+
+def test_a_capped_tile_keeps_the_longest_roads(demo_db: str) -> None:
+    """The cap keeps the largest features (length, area), ties by id: the same 5 every time, not any 5."""
+    from gis_patrimoine.catalogue import get_catalogue
+    from gis_patrimoine.settings import Settings
+    from tests.servers import running_server
+
+    catalogue = get_catalogue()
+    roads = catalogue.layers["road"]
+    capped = roads.model_copy(update={"tiles": roads.tiles.model_copy(update={"max_features": 5})})
+    small_caps = catalogue.model_copy(update={"layers": {**catalogue.layers, "road": capped}})
+    z, y, x = tile_of(14)
+    with running_server(demo_db, settings=Settings(), catalogue=small_caps) as base:
+        got = [f["id"] for f in decode(
+            httpx.get(f"{base}/collections/roads/tiles/WebMercatorQuad/{z}/{y}/{x}").content
+        )["roads"]["features"]]  # fmt: skip
+    with psycopg.connect(demo_db) as conn:
+        longest = [r[0] for r in conn.execute(
+            "SELECT id FROM patrimoine.road WHERE ST_Intersects(ST_Transform(geom, 3857), "
+            "ST_TileEnvelope(%s, %s, %s, margin => %s)) ORDER BY ST_Length(geom) DESC, id LIMIT 5",
+            (z, x, y, 64 / 4096),
+        )]  # fmt: skip
+    assert sorted(got) == sorted(longest) and len(got) == 5
+
+
+def test_the_style_needs_nothing_but_this_server(api: str) -> None:
+    """No online basemap, font or sprite: the communes are the base, everything comes from the server."""
+    style = httpx.get(f"{api}/styles/default/style.json").json()
+    urls = [u for src in style["sources"].values() for u in ([*src.get("tiles", []), src.get("url", "")]) if u]
+    urls += [style[k] for k in ("glyphs", "sprite") if k in style]
+    assert urls and all(u.startswith(api) or u.startswith("/") for u in urls), urls
+    assert style["layers"][0]["type"] == "background" or style["layers"][0]["source-layer"] == "communes"

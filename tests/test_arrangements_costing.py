@@ -256,3 +256,37 @@ def test_a_unit_with_more_agents_than_its_depot_holds_says_so() -> None:
     c = cost_arrangement([(alone("A", 1), (1,), [work("A", 3 * 1400)], 0.0)], inp, A)
     assert c.units[0].posts[GENERAL] == 3
     assert any("3.0 agents for depots holding 2" in n for n in c.units[0].notes)
+
+
+def test_inputs_read_from_the_diagnostic_tables(conn) -> None:
+    """Machines cost price ÷ life + running cost: the diagnostic's where a commune answered (a platform bought
+    90,000 € for 10 years, 5,000 € a year to run), else the code list's defaults (a van: 28,000 € over 8 years
+    + 2,000 €); held machines per owner; the agglomération's depot belongs to it, not to the commune it is in."""
+    from gis_patrimoine.arrangements.inputs import load
+
+    conn.execute(
+        "INSERT INTO patrimoine.commune (insee, name, population, geom) VALUES ('53130', 'Laval', 50000, "
+        "ST_Multi(ST_MakeEnvelope(400000, 6780000, 401000, 6781000, 2154)))"
+    )
+    depots = [
+        conn.execute(
+            "INSERT INTO patrimoine.depot (commune_insee, source, source_id, name, services, crews, geom) VALUES "
+            "('53130', 't', %s, %s, '{lighting}', 1, ST_SetSRID(ST_MakePoint(400500, 6780500), 2154)) RETURNING id",
+            (name, name),
+        ).fetchone()[0]
+        for name in ("CTM Laval", "Centre de l'agglomération")
+    ]
+    conn.execute(
+        "INSERT INTO patrimoine.equipment (commune_insee, depot_id, label, equipment_type, year, purchase_price_eur, "
+        "life_years, running_cost_eur) VALUES ('53130', %s, 'Nacelle', 'aerial_platform', 2015, 90000, 10, 5000), "
+        "(NULL, %s, 'Nacelle agglo', 'aerial_platform', 2020, 90000, 10, 5000)",
+        (depots[0], depots[1]),
+    )
+    conn.execute("INSERT INTO patrimoine.depot_cost (commune_insee, depot_id, annual_cost_eur) VALUES (NULL, %s, 1)",
+                 (depots[1],))  # fmt: skip
+    inp = load(conn)
+    assert inp.machines["aerial_platform"].annual_eur == pytest.approx(90000 / 10 + 5000)
+    assert inp.machines["van"].annual_eur == pytest.approx(28000 / 8 + 2000)
+    assert (inp.machines["van"].fuel_l_per_km, inp.machines["aerial_platform"].fuel_l_per_h) == (0.11, 1.5)
+    assert inp.held == {("53130", "aerial_platform"): 1, ("agglo", "aerial_platform"): 1}
+    assert inp.depot_owner == {depots[0]: "53130", depots[1]: "agglo"}

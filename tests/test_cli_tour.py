@@ -108,13 +108,12 @@ def test_history_show_and_params(db_url: str) -> None:
     assert refused.returncode != 0 and "shift_hours" in refused.stdout + refused.stderr
 
 
-def test_export_in_another_crs_and_import_under_another_source(db_url: str, shared_data: Path, tmp_path) -> None:
+def test_export_in_another_crs_and_import_under_another_source(laval_url: str, tmp_path) -> None:
     import pyogrio
 
-    from gis_patrimoine.importer import CommuneOptions, import_communes
     from tests.importing import road, write_layer
 
-    import_communes(db_url, CommuneOptions(shared_data / "laval-agglo" / "COMMUNE.shp"))
+    db_url = laval_url
     path = write_layer(
         tmp_path / "voirie.gpkg",
         [road(300 * i) for i in range(3)],

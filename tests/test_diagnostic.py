@@ -187,6 +187,10 @@ BROKEN = [
         {"Contrats": [["53130", "Voirie", "Balayage des trottoirs", "Entreprise privée", "X", 100]]},
         "'Balayage des trottoirs' is not an activity of roads",
     ),
+    (  # one line of costs per depot
+        {"Centres techniques": [DEPOTS[0], ["53130", "CTM Laval", 500, 1, 1, None]]},
+        "sheet 'Centres techniques', rows 2 and 3: the same",
+    ),
 ]
 
 
@@ -318,6 +322,44 @@ def test_the_diagnostic_worked_out_by_hand(template: Path, territory: str, tmp_p
     [lantern] = d["purchases"]
     assert (lantern["min_price_eur"], lantern["max_price_eur"], lantern["pays_most"]) == (300, 400, "Changé")
     assert lantern["saving_at_lowest_eur"] == 20 * 100
+
+
+def test_machines_and_travel_in_the_diagnostic(template: Path, territory: str, tmp_path: Path) -> None:
+    """Laval's aerial platform (2012, 85,000 € over 12 years + 6,000 € a year) against the machine-days its
+    activities need; its lighting's travel from the latest stored inspection plan covering it."""
+    from datetime import date
+
+    from gis_patrimoine.analysis.network import ensure_network
+    from gis_patrimoine.analysis.rounds import RoundRequest, plan_rounds, store
+
+    filled = fill(template, tmp_path / "filled.xlsx", {"Personnel": STAFF[:1], "Matériel": EQUIPMENT})
+    assert run_cli("diagnostic", "import", str(filled), url=territory).returncode == 0
+    with psycopg.connect(territory) as conn:
+        conn.execute(
+            "INSERT INTO patrimoine.road (commune_insee, source, source_id, road_class, geom) VALUES ('53130', 't', "
+            "'r', 'street', ST_GeomFromText('LINESTRING(400100 6780100, 400500 6780100, 400500 6780500)', 2154))"
+        )
+        conn.commit()
+        ensure_network(conn)
+        before = {f["service"]: f["travel_h"] for f in diagnostic(conn)["figures"] if f["commune"] == "53130"}
+        plan = plan_rounds(conn, RoundRequest("lighting", "inspection", communes=["53130"], iterations=50))
+        store(conn, plan)
+        conn.execute(  # 999 more LED lights (after the plan: its travel stays that of the one light)
+            "INSERT INTO patrimoine.street_light (commune_insee, source, source_id, lamp_type, geom) SELECT '53130', "
+            "'t', 'm' || i, 'led', ST_SetSRID(ST_MakePoint(400100 + i * 0.3, 6780120), 2154) "
+            "FROM generate_series(1, 999) i"
+        )
+        conn.commit()
+        d = diagnostic(conn)
+    travel = sum(r.travel_s for r in plan.rounds) / 3600
+    laval = next(f for f in d["figures"] if (f["commune"], f["service"]) == ("53130", "lighting"))
+    assert before["lighting"] == 0 and travel > 0 and laval["travel_h"] == pytest.approx(travel, abs=1e-3)
+    platform = next(m for m in d["machines"] if m["type"] == "aerial_platform")
+    assert platform["held_by"] == {"53130": 1} and platform["mean_age_years"] == date.today().year - 2012
+    # LED check on a platform: 15 min every 8 years × 1,000 lights = 31.25 h = 4.5 machine-days of 7 h
+    assert platform["machine_days_needed"] == 4.5 and platform["needed_by"] == {"53130": 4.5}
+    spending = next(s for s in d["spending"] if s["commune"] == "53130")
+    assert spending["machines_eur"] == round(85000 / 12 + 6000)  # in whole euros
 
 
 def test_the_questionnaire_over_http(template: Path, territory: str, tmp_path: Path) -> None:

@@ -12,27 +12,24 @@ import psycopg
 import pytest
 
 from gis_patrimoine.importer import (
-    CommuneOptions,
     ImportFailed,
     ImportOptions,
     ImportRefused,
-    import_communes,
     import_layer,
 )
 from tests.importing import LAVAL_X, LAVAL_Y, checksum, road, write_layer
 
 
 @pytest.fixture
-def laval(db_url: str, shared_data: Path) -> str:
-    import_communes(db_url, CommuneOptions(shared_data / "laval-agglo" / "COMMUNE.shp"))
+def laval(laval_url: str) -> str:
     # one road already in place, so that "unchanged" really means something is there
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(laval_url) as conn:
         conn.execute(
             "INSERT INTO patrimoine.road (commune_insee, source, source_id, road_class, geom) VALUES "
             "('53130', 'earlier.shp', '1', 'street', ST_GeomFromText(%s, 2154))",
             (road(5000),),
         )
-    return db_url
+    return laval_url
 
 
 def roads_file(tmp_path: Path, name: str = "roads.shp", n: int = 3, **overrides) -> Path:

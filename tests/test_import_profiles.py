@@ -26,6 +26,7 @@ def test_bdtopo_troncons_de_route(laval: str, tmp_path: Path) -> None:  # noqa: 
             "SENS": ["Double sens", "Sans objet", "Sens direct", "Sens inverse"],
             "VIT_MOY_VL": ["30", "20", "50", "10"],
             "ETAT": ["En service"] * 4,
+            "POS_SOL": ["0", "1", "0", "-1"],  # on a bridge, in a tunnel
         },
         geometry_type="LineString Z",
         encoding="ISO-8859-1",
@@ -35,12 +36,12 @@ def test_bdtopo_troncons_de_route(laval: str, tmp_path: Path) -> None:  # noqa: 
     assert report.extra_fields == ["ETAT"]
     with psycopg.connect(laval) as conn:
         rows = conn.execute(
-            "SELECT source_id, name, road_class, width_m, speed_kmh, oneway, extra ->> 'ETAT' "
+            "SELECT source_id, name, road_class, width_m, speed_kmh, oneway, extra ->> 'ETAT', level "
             "FROM patrimoine.road WHERE source = 'TRONCON_DE_ROUTE.shp' ORDER BY 1"
         ).fetchall()
     assert rows == [
-        ("TRONROUT0000000001", "Rue de Bretagne", "street", 5.5, 30, "no", "En service"),  # by IMPORTANCE 4
-        ("TRONROUT0000000002", None, "lane", 3.0, 20, "no", "En service"),  # NATURE Chemin
-        ("TRONROUT0000000003", "Boulevard Félix Grat", "main", 12.0, 50, "forward", "En service"),
-        ("TRONROUT0000000004", None, "pedestrian", None, 10, "backward", "En service"),  # NATURE Sentier
+        ("TRONROUT0000000001", "Rue de Bretagne", "street", 5.5, 30, "no", "En service", 0),  # by IMPORTANCE 4
+        ("TRONROUT0000000002", None, "lane", 3.0, 20, "no", "En service", 1),  # NATURE Chemin
+        ("TRONROUT0000000003", "Boulevard Félix Grat", "main", 12.0, 50, "forward", "En service", 0),
+        ("TRONROUT0000000004", None, "pedestrian", None, 10, "backward", "En service", -1),  # NATURE Sentier
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from gis_patrimoine.analysis.network import cost_matrix, ensure_network, load_graph
+from gis_patrimoine.analysis.network import cost_matrix, ensure_network, load_graph, network_report
 from gis_patrimoine.analysis.rounds import RoundRequest, plan_rounds, store
 
 SQUARE = "MULTIPOLYGON(((399000 6779000, 402000 6779000, 402000 6782000, 399000 6782000, 399000 6779000)))"
@@ -98,6 +98,7 @@ def test_a_dangle_half_a_metre_short_joins_and_one_five_metres_short_is_reported
     main = add_road(territory, "main", line((0, 0), (200, 0)))
     near = add_road(territory, "near", line((50, 100), (50, 0.5)))
     far = add_road(territory, "far", line((150, 100), (150, 5)))
+    beyond = add_road(territory, "beyond", line((190, 100), (190, 12)))  # past near_miss_m (10 m): a dead end
     build(territory)
     # the main road is cut where the near dangle joins it; a 0.5 m connector links them
     assert territory.execute(
@@ -116,14 +117,15 @@ def test_a_dangle_half_a_metre_short_joins_and_one_five_metres_short_is_reported
     assert issues[near][:3] == ("joined", main, pytest.approx(0.5))
     assert issues[far][:3] == ("near_miss", main, pytest.approx(5))
     assert "beyond the 1 m tolerance" in issues[far][3]
+    assert beyond not in issues  # 12 m short: a road that ends there, not a near miss
     parts = sorted(p.segments for p in load_graph(territory).parts)
-    assert parts == [1, 4]  # main (2 pieces) + connector + near; far stands apart
+    assert parts == [1, 1, 4]  # main (2 pieces) + connector + near; far and beyond stand apart
     # a wider tolerance joins the far one too, at the next build
     from gis_patrimoine.analysis.params import save
 
     save(territory, {"node_tolerance_m": 6})
     assert ensure_network(territory) is True
-    assert [p.segments for p in load_graph(territory).parts] == [7]
+    assert sorted(p.segments for p in load_graph(territory).parts) == [1, 7]
 
 
 def test_a_dangle_near_a_road_on_another_level_is_not_joined(territory: psycopg.Connection) -> None:
@@ -166,6 +168,8 @@ def test_paths_are_not_driven_and_work_on_them_is_walked_to(territory: psycopg.C
     assert not_driven is True
     graph = load_graph(territory)
     assert [p.segments for p in graph.parts] == [3]  # the street, cut where the path meets it; no path
+    report = network_report(territory)
+    assert report["not_driven"]["segments"] == 1 and report["not_driven"]["km"] == pytest.approx(0.36)
     plan = plan_rounds(territory, RoundRequest("roads", "inspection", iterations=50))
     walked = [s for s in plan.stops if s.assets == [path]]
     assert len(walked) == 1 and "on foot" in walked[0].label

@@ -16,9 +16,8 @@ import psycopg
 import pyogrio
 import pytest
 
-from gis_patrimoine.importer import CommuneOptions, import_communes
 from gis_patrimoine.settings import Settings
-from tests.conftest import SHARED_DATA, create_clone, drop_database, with_dbname
+from tests.conftest import create_clone, drop_database, with_dbname
 from tests.importing import checksum, road, write_layer
 from tests.servers import add_token, running_server
 from tests.test_migrations import run_cli
@@ -31,11 +30,10 @@ def auth(user: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def territory(server_url: str, template_db: str) -> Iterator[str]:
+def territory(server_url: str, laval_template: str) -> Iterator[str]:
     """The Laval communes and the tokens, once for the module: each test works on a clone of it."""
-    name = create_clone(server_url, template_db, prefix="gp_upload_tpl")
+    name = create_clone(server_url, laval_template, prefix="gp_upload_tpl")
     url = with_dbname(server_url, name)
-    import_communes(url, CommuneOptions(Path(SHARED_DATA) / "laval-agglo" / "COMMUNE.shp"))
     for user, role in TOKENS.items():
         add_token(url, user, role, ["53130"])
     yield name

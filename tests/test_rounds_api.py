@@ -67,6 +67,9 @@ def test_laval_light_inspection_rounds(api: str, planner: str, tmp_path: Path) -
     assert s["hours_on_site"] == pytest.approx(n_lights * 6 / 60, rel=1e-6)  # 6 min a light, from the catalogue
     assert s["km_travel"] > 0 and s["km_work"] == 0
 
+    again = httpx.get(f"{api}/analysis/rounds/{pid}").json()  # the stored plan, as it was answered
+    assert again["summary"] == s and len(again["rounds"]) == len(plan["rounds"])
+    assert httpx.get(f"{api}/analysis/rounds/999999").status_code == 404
     # the plan as OGC collections (filtered by plan), GeoJSON and GPX
     items = httpx.get(f"{api}/collections/rounds/items", params={"filter": f"plan_id = {pid}", "limit": 1000}).json()
     assert items["numberMatched"] == s["rounds"]

@@ -99,6 +99,9 @@ def test_balanced_zones_are_contiguous_and_within_tolerance(api: str, analyst: s
     result = r.json()
     balanced, status = result["balanced"], result["status_quo"]
     assert all(abs(z["deviation_pct"]) <= 15 + 1e-6 for z in balanced)
+    # targets: the total hours × each zone's share of the crews
+    total, crews = sum(z["hours"] for z in balanced), sum(z["crews"] for z in balanced)
+    assert all(z["target_hours"] == pytest.approx(total * z["crews"] / crews, rel=1e-3) for z in balanced)
     assert sum(z["hours"] for z in balanced) == pytest.approx(sum(z["hours"] for z in status))
     with psycopg.connect(analyst) as conn:
         parts = conn.execute(
@@ -164,9 +167,11 @@ def test_a_misplaced_depot_is_found_as_an_opportunity(server_url: str, demo_sour
     assert [m["hours_saved"] for m in found] == sorted((m["hours_saved"] for m in found), reverse=True)
 
 
-def test_equipment_days_follow_the_workload(analyst: str) -> None:
+def test_equipment_days_follow_the_workload(api: str, analyst: str) -> None:
     with psycopg.connect(analyst) as conn:
         eq = equipment(conn)
+    assert httpx.get(f"{api}/analysis/equipment", timeout=120).json()["equipment"] == eq["equipment"]
+    with psycopg.connect(analyst) as conn:
         van = next(e for e in eq["equipment"] if e["equipment"] == "van")
         hours = conn.execute(
             "SELECT (SELECT count(*) * 6 / 60.0 FROM patrimoine.street_light) + "
@@ -197,5 +202,8 @@ def test_scenario_report_for_directors(api: str, analyst: str) -> None:
     # this comparison's own figures, not only the template's text: every commune, and who would pay more
     assert all(html.escape(c["name"]) in report.text for c in body["communes"]) and len(body["communes"]) > 1
     assert all(html.escape(name) in report.text for names in body["losers_by_key"].values() for name in names)
+    # who would pay more than alone under a key: in red, and only they
+    red = sum(len(c["pays_more_than_alone"]) for c in body["communes"])
+    assert report.text.count("<td style='color:#c92a2a;font-weight:bold'>") == red
     assert "arrêté du 26 avril 2017" in report.text and "cost-sharing key" in report.text
     assert httpx.get(f"{api}/analysis/scenarios/999999/report").status_code == 404
