@@ -55,6 +55,14 @@ def light(coords: list[float], **props) -> dict:
     }
 
 
+def test_result_collections_are_read_only(writable) -> None:
+    api, _ = writable
+    for collection in ("rounds", "scenario_communes", "service_zones", "arrangement_communes", "communes"):
+        r = httpx.post(f"{api}/collections/{collection}/items", json=light(LAVAL), headers=auth("max"))
+        assert r.status_code == 405, (collection, r.status_code)
+        assert httpx.delete(f"{api}/collections/{collection}/items/1", headers=auth("max")).status_code == 405
+
+
 def test_create_needs_a_token_and_rights_on_the_commune(writable) -> None:
     api, db = writable
     url = f"{api}/collections/street_lights/items"

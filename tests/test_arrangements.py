@@ -184,3 +184,37 @@ def test_the_same_figures_from_run_to_run_each_problem_solved_once(strip) -> Non
     assert {"total_eur", "undone_h", "work_needed_h"} <= set(declared)  # beside the modelled one, not instead
     modelled = first["arrangements"][0]["total_eur"]
     assert all(a["saving_eur"] == pytest.approx(modelled - a["total_eur"], abs=1) for a in first["arrangements"])
+
+
+def test_the_proposals_on_the_demo_follow_their_rules(demo_db: str) -> None:
+    """The common service is the most populous commune with the agglomération; the agglomération's lighting is
+    for the communes that declared no electrician; hubs are contiguous groups of at most five communes other
+    than the central one; the agglomération joins only a comparison of the whole territory."""
+    from gis_patrimoine.arrangements.propose import propose
+
+    with psycopg.connect(demo_db) as conn:
+        inputs = load(conn)
+        proposed = {a.name: a for a in propose(conn, inputs)}
+        biggest = conn.execute("SELECT insee FROM patrimoine.commune ORDER BY population DESC LIMIT 1").fetchone()[0]
+        every = [r[0] for r in conn.execute("SELECT insee FROM patrimoine.commune ORDER BY insee")]
+        electricians = "SELECT DISTINCT commune_insee FROM patrimoine.staff WHERE skill = 'electrician'"
+        with_electrician = {r[0] for r in conn.execute(electricians)}
+        hubs = [g.members for g in proposed["hubs"].groups]
+        pieces = [
+            conn.execute(
+                "SELECT ST_NumGeometries(ST_Multi(ST_Union(geom))) FROM patrimoine.commune WHERE insee = ANY(%s)",
+                (members,),
+            ).fetchone()[0]
+            for members in hubs
+        ]
+        partial = propose(conn, inputs, communes=every[:6])
+    assert proposed["common_service"].groups[0].members == [biggest, "agglo"]
+    lighting = proposed["agglo_lighting"].groups[0]
+    assert lighting.services == ["lighting"] and lighting.members == [
+        *(c for c in every if c not in with_electrician),
+        "agglo",
+    ]
+    assert 0 < len(with_electrician - {None}) < len(every)  # some communes have one, some not: a real choice
+    assert hubs and all(2 <= len(h) <= 5 and biggest not in h for h in hubs), hubs
+    assert pieces == [1] * len(hubs)  # each hub one piece of territory
+    assert all("agglo" not in g.members for a in partial for g in a.groups)

@@ -318,6 +318,10 @@ def test_the_diagnostic_worked_out_by_hand(template: Path, territory: str, tmp_p
     assert changé["workload_h"] == 0 and changé["contracted_share"] is None  # no light inventoried: no share
     spending = {s["commune"]: s for s in d["spending"]}
     assert spending["53054"]["staff_eur"] is None and spending["53054"]["contracts_eur"] == 4000
+    # per inhabitant, over what was answered: Changé 4,000 € of contracts + 20 lanterns at 400 € for 5,000
+    # inhabitants; Laval two posts (104,000 €) + 10 lanterns at 300 € for 50,000
+    assert spending["53054"]["per_inhabitant_eur"] == (4000 + 20 * 400) / 5000
+    assert spending["53130"]["per_inhabitant_eur"] == round((104000 + 10 * 300) / 50000, 1)
     assert spending["53130"]["machines_eur"] is None  # no equipment sheet from Laval: missing
     [lantern] = d["purchases"]
     assert (lantern["min_price_eur"], lantern["max_price_eur"], lantern["pays_most"]) == (300, 400, "Changé")
@@ -388,6 +392,8 @@ def test_the_questionnaire_over_http(template: Path, territory: str, tmp_path: P
         bad.save(tmp_path / "bad.xlsx")
         answer = client.post("/diagnostic/imports", content=(tmp_path / "bad.xlsx").read_bytes(), headers=manager)
         assert answer.status_code == 422 and "'beaucoup' is not a number" in answer.json()["problems"][0]
+        as_manager = client.post("/diagnostic/imports", content=other.read_bytes(), headers=manager)
+        assert as_manager.status_code == 201 and as_manager.json()["written"] == {"contract": 1}  # Changé's
         d = client.get("/analysis/diagnostic").json()
         assert {s["service"] for s in d["services"]} >= {"lighting", "green_spaces"}
         assert client.get("/analysis/diagnostic", params={"commune": "99999"}).status_code == 422

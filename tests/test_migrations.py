@@ -49,6 +49,21 @@ def test_cli_init_creates_schema_then_changes_nothing(empty_db_url: str) -> None
     assert second.returncode == 0, second.stderr
     assert "Database up to date (storage SRID EPSG:2154); nothing changed." in second.stdout
     assert snapshot(empty_db_url) == before
+    from gis_patrimoine.catalogue import get_catalogue
+
+    with psycopg.connect(empty_db_url) as conn:  # QGIS finds a default style for every layer, without `qgis styles`
+        styled = {r[0] for r in conn.execute("SELECT f_table_name FROM public.layer_styles WHERE useasdefault")}
+        conn.execute("UPDATE public.layer_styles SET styleqml = '<qgis/>' WHERE f_table_name = 'road'")
+    catalogue = get_catalogue()
+    assert styled == {la.table for la in catalogue.layers.values()} | {t.name for t in catalogue.tables.values()}
+    assert run_cli("db", "init", url=empty_db_url).returncode == 0
+    with psycopg.connect(empty_db_url) as conn:  # a style edited away is put back by the next init
+        assert (
+            "categorizedSymbol"
+            in conn.execute(
+                "SELECT styleqml::text FROM public.layer_styles WHERE f_table_name = 'road' AND useasdefault"
+            ).fetchone()[0]
+        )
 
 
 def test_init_upgrades_a_database_at_an_earlier_version(empty_db_url: str) -> None:

@@ -271,3 +271,28 @@ def test_the_api_lists_what_cannot_be_reached_and_strict_refuses(territory: psyc
         assert summary["unreachable"][0]["assets"] == [island]
         refused = client.post("/analysis/rounds", json={**body, "strict": True})
         assert refused.status_code == 422 and "Rue Isolée" in refused.text
+
+
+def test_an_asset_as_near_two_roads_goes_to_the_lower_id_after_any_rebuild(territory: psycopg.Connection) -> None:
+    from psycopg import sql
+
+    from gis_patrimoine.analysis.access import snap
+
+    # created in this order so that the index's order and the ids disagree: the upper road has the lower id
+    upper = add_road(territory, "upper", line((0, 20), (200, 20)))
+    lower = add_road(territory, "lower", line((0, 0), (200, 0)))
+    territory.execute(
+        "INSERT INTO patrimoine.street_light (commune_insee, source, source_id, lamp_type, geom) "
+        "VALUES ('53130', 't', 'mid', 'led', ST_SetSRID(ST_MakePoint(%s, %s), 2154))",
+        (X + 100, Y + 10),
+    )
+    build(territory)
+    query = sql.SQL("SELECT id, geom FROM patrimoine.street_light")
+    road_of = "SELECT road_id FROM analysis.network_edge WHERE id = %s"
+    first = [territory.execute(road_of, (edge,)).fetchone()[0] for _, edge, _, _ in snap(territory, query)]
+    for k in range(3):  # rebuilt after edits elsewhere: the same choice every time
+        add_road(territory, f"other{k}", line((0, 1000 + 10 * k), (50, 1000 + 10 * k)))
+        build(territory)
+        again = [territory.execute(road_of, (edge,)).fetchone()[0] for _, edge, _, _ in snap(territory, query)]
+        assert again == first
+    assert first == [min(upper, lower)] == [upper]

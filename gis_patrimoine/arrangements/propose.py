@@ -123,7 +123,7 @@ def propose(
         r[0] for r in conn.execute("SELECT DISTINCT commune_insee FROM patrimoine.staff WHERE skill = 'electrician'")
     }
     lighting_depots = [d for d in owned.get(AGGLO, []) if "lighting" in inputs.depot_services.get(d, [])]
-    if AGGLO in {k or AGGLO for k in electricians} and lighting_depots:
+    if has_agglo and AGGLO in {k or AGGLO for k in electricians} and lighting_depots:
         served = [c for c in communes if c not in electricians]
         out.append(
             Arrangement(
