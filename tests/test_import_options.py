@@ -230,3 +230,20 @@ def test_refused_features_go_to_import_reports_by_default(laval: str, tmp_path: 
     assert done.returncode != 0
     written = list((tmp_path / "import-reports").glob("mauvais*_refused.gpkg"))
     assert len(written) == 1 and "import-reports" in done.stdout + done.stderr
+
+
+def test_a_latin1_csv_is_read_with_encoding(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    from tests.importing import LAVAL_X, LAVAL_Y
+
+    path = tmp_path / "lampes.csv"
+    path.write_bytes(f"lid;X;Y;lamp_type;name\n1;{LAVAL_X};{LAVAL_Y};led;Place de l'Église\n".encode("cp1252"))
+    done = run_cli(
+        "import", "street_lights", str(path), "--id-field", "lid", "--srs", "EPSG:2154", "--encoding", "cp1252",
+        url=laval,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(laval) as conn:
+        extra = conn.execute("SELECT extra FROM patrimoine.street_light WHERE source_id = '1'").fetchone()[0]
+    assert extra == {"name": "Place de l'Église"}  # unmapped: kept in extra, with its accent
+    wrong = run_cli("import", "street_lights", str(path), "--id-field", "lid", "--srs", "EPSG:2154", url=laval)
+    assert wrong.returncode != 0 and "--encoding" in wrong.stdout + wrong.stderr  # not UTF-8: says the way out

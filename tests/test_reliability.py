@@ -137,6 +137,49 @@ def test_uploads_take_the_command_lines_options(uploads, tmp_path: Path) -> None
     assert httpx.get(f"{api}/imports/999999/refused").status_code == 404
 
 
+def test_uploads_of_every_format_with_profile_srs_encoding_mode_and_dry_run(uploads, tmp_path: Path) -> None:
+    """A GeoPackage, a GeoJSON and a bare OSM-style GeoJSON without CRS sent as they are (no zip), with the
+    command line's profile, srs, encoding, mode and dry_run; each effect checked in the database."""
+    api, db = uploads
+
+    def send(path: Path, **params) -> dict:
+        r = httpx.post(f"{api}/imports", params={"layer": "roads", **params}, content=path.read_bytes(),
+                       headers=auth("max"))  # fmt: skip
+        assert r.status_code == 202, r.text
+        return wait(api, r.json()["id"])
+
+    def roads() -> dict[str, str]:
+        with psycopg.connect(db) as conn:
+            return dict(conn.execute("SELECT source_id, road_class FROM patrimoine.road"))
+
+    gpkg = write_layer(tmp_path / "r.gpkg", [road(0), road(300)], {"rid": ["g1", "g2"], "road_class": ["street"] * 2},
+                       geometry_type="LineString")  # fmt: skip
+    dry = send(gpkg, id_field="rid", source="r.gpkg", dry_run=True)
+    assert dry["status"] == "done" and dry["counts"]["inserted"] == 2 and roads() == {}  # counted, not written
+    assert send(gpkg, id_field="rid", source="r.gpkg")["counts"]["inserted"] == 2 and set(roads()) == {"g1", "g2"}
+    one = write_layer(tmp_path / "r1.gpkg", [road(0)], {"rid": ["g1"], "road_class": ["street"]},
+                      geometry_type="LineString")  # fmt: skip
+    replaced = send(one, id_field="rid", mode="replace", source="r.gpkg")
+    assert replaced["counts"]["retired"] == 1 and set(roads()) == {"g1"}  # g2 absent from the file: retired
+    # OSM tags, no CRS in the file, Latin-1 names: profile, srs and encoding as on the command line
+    osm = tmp_path / "osm.geojson"
+    x, y = 420_500.0, 6_779_000.0
+    osm.write_bytes(
+        (
+            '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"osm_id": "w1", '
+            '"highway": "residential", "name": "Allée des Éoliennes"}, "geometry": {"type": "LineString", '
+            f'"coordinates": [[{x}, {y + 900}], [{x + 100}, {y + 900}]]}}}}]}}'
+        ).encode("latin-1")
+    )
+    osm_done = send(osm, profile="osm", id_field="osm_id", srs="EPSG:2154", encoding="latin-1")
+    assert osm_done["status"] == "done", osm_done
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT road_class, name FROM patrimoine.road WHERE source_id = 'w1'").fetchone() == (
+            "street",
+            "Allée des Éoliennes",
+        )
+
+
 def _zip(entries: dict[str, bytes], **kwargs) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, **kwargs) as z:

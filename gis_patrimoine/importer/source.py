@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
+import shutil
+import tempfile
+import weakref
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -142,6 +146,45 @@ def gdal_encoding(name: str, path: Path) -> str:
     return canonical.upper()
 
 
+TEXT = (".csv", ".geojson", ".json")
+
+
+def _utf8_copy(path: Path, encoding: str) -> str:
+    """GDAL reads CSV and GeoJSON as UTF-8 (pyogrio's Arrow reader recodes shapefiles only): a file in another
+    encoding is read through a UTF-8 copy in the temporary folder, removed with its Source."""
+    fd, copy = tempfile.mkstemp(suffix=path.suffix.lower(), prefix="gp-utf8-")
+    try:
+        with path.open("r", encoding=encoding, newline="") as src, os.fdopen(fd, "w", encoding="utf-8") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except UnicodeDecodeError as exc:
+        os.unlink(copy)
+        raise ImportFailed(
+            f"byte {exc.start} is not {encoding} text", path=str(path), hint="check --encoding (e.g. utf-8, cp1252)"
+        ) from None
+    return copy
+
+
+def _check_utf8(path: Path) -> None:
+    """CSV and GeoJSON are read as UTF-8: a file that is not says so here, with the way out, rather than as bytes
+    the database refuses in the middle of the import."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, done = 1, 0
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                start = max(exc.start, 0)
+                where = line + chunk[:start].count(b"\n")
+                raise ImportFailed(
+                    f"not UTF-8 text: byte {done + start} (line {where}) is {chunk[start]:#04x}",
+                    path=str(path),
+                    hint="give the file's encoding, e.g. --encoding latin-1 or --encoding cp1252",
+                ) from None
+            line += chunk.count(b"\n")
+            done += len(chunk)
+
+
 def list_layers(gdal_path: str) -> list[str]:
     return [str(name) for name, _ in pyogrio.list_layers(gdal_path)]
 
@@ -168,8 +211,14 @@ def open_source(
     elif suffix == ".shp":
         _shapefile_checks(path)
         encoding = encoding or _dbf_encoding(path)
-    elif suffix == ".csv":
-        open_options = _csv_options(path)
+    elif suffix in TEXT and encoding not in (None, "UTF-8"):
+        gdal_path, encoding = _utf8_copy(path, encoding), None
+    elif suffix in TEXT:
+        _check_utf8(path)
+    elif suffix == ".gpkg":
+        encoding = None  # SQLite text is UTF-8 whatever was said
+    if suffix == ".csv":
+        open_options = _csv_options(Path(gdal_path))
     try:
         layers = list_layers(gdal_path)
     except (DataSourceError, DataLayerError) as exc:
@@ -194,7 +243,7 @@ def open_source(
         srs = "EPSG:4326" if open_options.get("X_POSSIBLE_NAMES", "").lower() in CSV_LONLAT else None
     crs = _resolve_crs(path, info.get("crs"), srs)
     bounds = info.get("total_bounds")
-    return Source(
+    source = Source(
         path=path,
         gdal_path=gdal_path,
         layer=layer,
@@ -207,6 +256,9 @@ def open_source(
         bounds=tuple(float(b) for b in bounds) if bounds is not None and len(bounds) == 4 else None,
         open_options=open_options,
     )
+    if gdal_path != str(path) and gdal_path.startswith(tempfile.gettempdir()) and suffix in TEXT:
+        weakref.finalize(source, os.unlink, gdal_path)  # the UTF-8 copy lives as long as the source
+    return source
 
 
 def _unreadable(path: Path, exc: Exception) -> ImportFailed:
