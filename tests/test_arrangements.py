@@ -218,3 +218,31 @@ def test_the_proposals_on_the_demo_follow_their_rules(demo_db: str) -> None:
     assert hubs and all(2 <= len(h) <= 5 and biggest not in h for h in hubs), hubs
     assert pieces == [1] * len(hubs)  # each hub one piece of territory
     assert all("agglo" not in g.members for a in partial for g in a.groups)
+
+
+def test_work_no_depot_does_is_left_out_said_and_flagged(strip) -> None:
+    """A park in A, while no depot of the strip does green spaces: the arrangements are costed without it,
+    each says so and is marked incomplete; payback is the one-off cost over the yearly saving; the report
+    shows in red every commune that would pay more than alone under a key, and only those."""
+    from gis_patrimoine.arrangements import store
+    from gis_patrimoine.arrangements.report import render
+
+    strip.execute(
+        "INSERT INTO patrimoine.green_space (commune_insee, source, source_id, kind, geom) VALUES ('53001', 't', "
+        "'park', 'park', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(%s, %s), 2154), 30)))",
+        (X + 500, Y + 600),
+    )
+    strip.commit()
+    result = compare(strip, iterations=50, draws=20)
+    for a in result["arrangements"]:
+        assert a["incomplete"] and any("green_spaces" in n and "NOT" in n for n in a["notes"]), a["name"]
+        if a["saving_eur"] > 0:
+            assert a["payback_years"] == round(a["one_off_eur"] / a["saving_eur"], 1)
+        else:
+            assert a["payback_years"] is None
+    run_id = store.store(strip, result)
+    strip.commit()
+    stored = store.load(strip, run_id)
+    assert render(strip, stored).count("<td class='more'>") == 0  # nobody pays more here under any key
+    stored["arrangements"][1]["communes"][0]["pays_more_than_alone"] = ["population"]  # as if one did
+    assert render(strip, stored).count("<td class='more'>") == 1

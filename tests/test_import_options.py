@@ -247,3 +247,53 @@ def test_a_latin1_csv_is_read_with_encoding(laval: str, tmp_path: Path) -> None:
     assert extra == {"name": "Place de l'Église"}  # unmapped: kept in extra, with its accent
     wrong = run_cli("import", "street_lights", str(path), "--id-field", "lid", "--srs", "EPSG:2154", url=laval)
     assert wrong.returncode != 0 and "--encoding" in wrong.stdout + wrong.stderr  # not UTF-8: says the way out
+
+
+def test_import_communes_with_other_field_names(db_url: str, tmp_path: Path) -> None:
+    """A municipal file: code, name and population under other names, Latin-1, with the three options."""
+    from gis_patrimoine.importer import CommuneOptions, import_communes
+
+    path = write_layer(
+        tmp_path / "communes.shp",
+        ["POLYGON((400000 6780000, 401000 6780000, 401000 6781000, 400000 6781000, 400000 6780000))",
+         "POLYGON((401000 6780000, 402000 6780000, 402000 6781000, 401000 6781000, 401000 6780000))"],
+        {"CODGEO": ["53130", "53054"], "LIBELLE": ["Laval", "Changé"], "PMUN": [49728, 6270]},
+        geometry_type="Polygon", encoding="ISO-8859-1",
+    )  # fmt: skip
+    done = run_cli(
+        "import", "communes", str(path), "--code-field", "CODGEO", "--name-field", "LIBELLE",
+        "--population-field", "PMUN", url=db_url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT insee, name, population FROM patrimoine.commune ORDER BY insee").fetchall()
+    assert rows == [("53054", "Changé", 6270), ("53130", "Laval", 49728)]
+    report = import_communes(db_url, CommuneOptions(path, code_field="CODGEO", name_field="LIBELLE"))
+    assert report.unchanged == 2 and report.updated == 0  # the population kept when the file is read without it
+
+
+def test_append_inserts_the_new_and_never_updates(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    first = write_layer(tmp_path / "v.geojson", [road(0), road(300)], {"rid": ["1", "2"], "road_class": ["street"] * 2},
+                        geometry_type="LineString")  # fmt: skip
+    import_layer(laval, ImportOptions("roads", first, id_field="rid", source="voirie"))
+    changed = write_layer(
+        tmp_path / "w.geojson", [road(0), road(300), road(600)],
+        {"rid": ["1", "2", "3"], "road_class": ["main", "main", "main"]}, geometry_type="LineString",
+    )  # fmt: skip
+    report = import_layer(laval, ImportOptions("roads", changed, id_field="rid", source="voirie", mode="append"))
+    assert (report.inserted, report.updated) == (1, 0)
+    with psycopg.connect(laval) as conn:
+        classes = dict(conn.execute("SELECT source_id, road_class FROM patrimoine.road WHERE source = 'voirie'"))
+    assert classes == {"1": "street", "2": "street", "3": "main"}  # 1 and 2 as they were, 3 added
+
+
+def test_code_values_match_english_labels_and_ignore_accents(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    from tests.importing import LAVAL_X, LAVAL_Y
+
+    path = tmp_path / "lights.csv"
+    rows = [("1", "High-pressure sodium"), ("2", "IODURES METALLIQUES"), ("3", "ballon fluorescent (mercure)")]
+    path.write_text("lid,X,Y,lamp_type\n" + "".join(f"{i},{LAVAL_X + 10 * int(i)},{LAVAL_Y},{v}\n" for i, v in rows))
+    import_layer(laval, ImportOptions("street_lights", path, id_field="lid", srs="EPSG:2154"))
+    with psycopg.connect(laval) as conn:
+        got = dict(conn.execute("SELECT source_id, lamp_type FROM patrimoine.street_light"))
+    assert got == {"1": "hps", "2": "metal_halide", "3": "mercury"}

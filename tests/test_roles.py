@@ -87,3 +87,18 @@ def test_readers_read_and_managers_write_everywhere(db_url: str, two_communes: d
         assert mx.execute("UPDATE patrimoine.road SET name = 'Grand-Rue'").rowcount == 2
     listing = run_cli("users", "logins", url=db_url)
     assert ALICE in listing.stdout and "53130" in listing.stdout
+
+
+def test_admins_also_change_code_lists_and_logins(db_url: str, two_communes: dict[str, int]) -> None:
+    """gp_admin: a manager who also edits the code lists and who may edit which commune; a manager may not."""
+    admin = login("gp_t_admin")
+    assert run_cli("users", "create", admin, "--role", "admin", url=db_url).returncode == 0
+    with as_user(db_url, MAX) as mx, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        mx.execute("UPDATE patrimoine_vl.lamp_type SET label_fr = 'DEL' WHERE code = 'led'")
+    with as_user(db_url, admin) as adm:
+        assert adm.execute("UPDATE patrimoine.road SET name = 'Grand-Rue'").rowcount == 2  # a manager's rights
+        assert adm.execute("UPDATE patrimoine_vl.lamp_type SET label_fr = 'DEL' WHERE code = 'led'").rowcount == 1
+        adm.execute("INSERT INTO patrimoine_sys.user_commune VALUES (%s, '53054')", (ALICE,))
+        adm.commit()
+    with as_user(db_url, ALICE) as alice:  # Changé is hers now
+        assert alice.execute("UPDATE patrimoine.road SET name = 'Rue B' WHERE commune_insee = '53054'").rowcount == 1

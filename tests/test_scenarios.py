@@ -148,3 +148,18 @@ def test_statistics_per_commune_agree_with_the_inventory(api: str, demo_db: str)
     assert laval["roads"]["size"] == pytest.approx(km["53130"], abs=1e-3)
     assert laval["lighting"]["assets_per_1000"] == pytest.approx(lights["53130"] * 1000 / population["53130"], abs=0.01)
     assert len(rows) == 4 * len(population)
+
+
+def test_a_pooled_round_s_travel_is_shared_by_on_site_time() -> None:
+    """One round of 2 h's drive and 40 km serving A for 1 h and B for 3 h, done 10 times a year: A gets a quarter
+    of the travel and of the km, B three quarters; each keeps its own on-site hours."""
+    from types import SimpleNamespace
+
+    from gis_patrimoine.analysis.scenarios import _annual
+
+    stops = [SimpleNamespace(commune="A", service_s=3600.0), SimpleNamespace(commune="B", service_s=3 * 3600.0)]
+    rnd = SimpleNamespace(stops=[0, 1], travel_m=30_000.0, work_m=10_000.0, travel_s=7200.0, service_s=4 * 3600.0)
+    total, per = _annual(SimpleNamespace(rounds=[rnd], stops=stops), visits=10)
+    assert (total.km, total.hours_travel, total.hours_on_site) == (400, 20, 40)
+    assert (per["A"].km, per["A"].hours_travel, per["A"].hours_on_site) == (100, 5, 10)
+    assert (per["B"].km, per["B"].hours_travel, per["B"].hours_on_site) == (300, 15, 30)
