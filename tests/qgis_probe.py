@@ -113,7 +113,21 @@ def project(spec: dict) -> dict:
     proj = QgsProject.instance()
     ok = proj.read(spec["project_uri"])
     found = list(proj.mapLayers().values())
-    return {"read": ok, "layers": len(found), "invalid": [lyr.name() for lyr in found if not lyr.isValid()]}
+    tree = [
+        {
+            "group": g.name(),
+            "layers": [n.layer().dataProvider().uri().table() or n.name() for n in g.findLayers()],
+            "visible": [n.isVisible() for n in g.findLayers()],
+        }
+        for g in proj.layerTreeRoot().children()
+        if hasattr(g, "findLayers")
+    ]
+    return {
+        "read": ok,
+        "layers": len(found),
+        "invalid": [lyr.name() for lyr in found if not lyr.isValid()],
+        "tree": tree,
+    }
 
 
 def edit(spec: dict) -> dict:

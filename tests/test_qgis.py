@@ -114,6 +114,18 @@ def test_stored_project_opens_with_every_layer_valid(qgis_db: dict, api: str, tm
     served = sum(la.kind != "result" for la in CATALOGUE.layers.values())  # OGC API layers, and one of tiles
     n = len(CATALOGUE.layers) + len(CATALOGUE.tables) + len(CATALOGUE.codelists) + 1 + served
     assert seen["read"] and seen["invalid"] == [] and seen["layers"] == n
+    # the tree a technician opens: inventory grouped by service, communes as the base, the diagnostic's five
+    # tables together, the results there but hidden until asked for
+    groups = {g["group"]: g for g in seen["tree"]}
+    by_service = {la.maintenance.service: la.table for la in CATALOGUE.layers.values() if la.maintenance}
+    homes = {table: [g["group"] for g in seen["tree"] if table in g["layers"]] for table in by_service.values()}
+    assert all(len(h) == 1 for h in homes.values()) and len({h[0] for h in homes.values()}) == len(homes)
+    assert groups["Communes"]["layers"] == ["commune"] and all(groups["Communes"]["visible"])
+    diagnostic = next(g for name, g in groups.items() if name.startswith("Diagnostic partagé"))
+    assert sorted(diagnostic["layers"]) == sorted(t.name for t in CATALOGUE.tables.values())
+    assert len(diagnostic["layers"]) == 5
+    results = next(g for name, g in groups.items() if name.startswith("Analyses"))
+    assert results["layers"] and not any(results["visible"])
 
 
 def test_editor_edits_its_commune_only_and_history_records_it(qgis_db: dict) -> None:
