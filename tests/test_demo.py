@@ -123,3 +123,35 @@ def test_reload_changes_nothing_and_picture_renders(demo_db: str, demo_files: Pa
         assert conn.execute("SELECT count(*) FROM patrimoine_sys.history").fetchone()[0] == history
     png = render(demo_db, tmp_path / "demo.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 100_000
+
+
+def test_scale_one_gives_the_readme_s_figures(tmp_path: Path) -> None:
+    """The table of the README, generated again: the same counts to the unit, and each commune within the stated
+    ratios (a light per 5.9 to 8.7 inhabitants, 20 to 24 m² of green space per inhabitant)."""
+    import numpy as np
+    import pyogrio
+    import shapely
+
+    summary = generate(tmp_path, scale=1.0, seed=1)
+    assert summary.counts == {
+        "communes": 20, "roads": 8415, "street_lights": 12759, "green_spaces": 433, "buildings": 212, "depots": 21
+    }  # fmt: skip
+    assert (round(summary.road_km), round(summary.green_m2 / 10_000), summary.population) == (1282, 200, 96410)
+    _, _, cgeoms, (insee, _, population) = pyogrio.raw.read(tmp_path / "communes.gpkg")
+    communes = shapely.from_wkb(cgeoms)
+    tree = shapely.STRtree(communes)
+
+    def per_commune(layer: str, measure) -> np.ndarray:
+        geoms = shapely.from_wkb(pyogrio.raw.read(tmp_path / f"{layer}.gpkg", columns=[])[2])
+        where = tree.query(shapely.point_on_surface(geoms), predicate="within")
+        out = np.zeros(len(communes))
+        np.add.at(out, where[1], measure(geoms[where[0]]))
+        return out
+
+    lights = per_commune("street_lights", lambda g: np.ones(len(g)))
+    green = per_commune("green_spaces", shapely.area)
+    people = population.astype(float)
+    for code, per_light, per_head in zip(insee, people / lights, green / people, strict=True):
+        # at the README's precision: one decimal for lights, whole m² for green space
+        assert 5.9 <= round(per_light, 1) <= 8.7, f"{code}: a light per {per_light:.2f} inhabitants"
+        assert 20 <= round(per_head) <= 24, f"{code}: {per_head:.1f} m² of green space per inhabitant"
