@@ -156,3 +156,32 @@ def test_each_committed_change_is_notified_and_a_rolled_back_one_is_not(conn, ro
         conn.execute("UPDATE patrimoine.road SET name = 'Rue neuve' WHERE id = %s", (road_id,))
         conn.commit()
         assert [n.payload for n in listener.notifies(timeout=5, stop_after=1)] == ["road"]
+
+
+def test_history_is_written_once_per_statement_from_transition_tables(conn, road_id) -> None:
+    """500 rows updated by one statement: the history function runs once (set-based), not 500 times."""
+    for table in ("road", "street_light", "green_space", "building", "depot", "commune"):
+        triggers = {
+            name: rest
+            for name, *rest in conn.execute(
+                "SELECT tgname, (tgtype & 1) = 0, tgoldtable, tgnewtable FROM pg_trigger "
+                "WHERE tgrelid = %s::regclass AND tgname LIKE 'log\\_%%'",
+                (f"patrimoine.{table}",),
+            ).fetchall()
+        }
+        assert triggers["log_update"] == [True, "old_rows", "new_rows"], table
+        assert triggers["log_insert"][0] and triggers["log_delete"][0], table
+    conn.execute(
+        "INSERT INTO patrimoine.road (commune_insee, source, source_id, road_class, geom) "
+        "SELECT '53130', 'bulk', g::text, 'lane', ST_MakeLine(ST_MakePoint(400000 + g, 6780000), "
+        "ST_MakePoint(400000 + g, 6780500))::geometry(LineString, 2154) FROM generate_series(1, 500) g"
+    )
+    conn.commit()
+    conn.execute("SET track_functions = 'all'")
+    conn.execute("UPDATE patrimoine.road SET condition = 'good' WHERE source = 'bulk'")
+    calls = conn.execute(  # this transaction's calls of the history function
+        "SELECT pg_stat_get_xact_function_calls('patrimoine_app.log_update'::regproc)"
+    ).fetchone()[0]
+    conn.commit()
+    assert calls == 1
+    assert conn.execute("SELECT count(*) FROM patrimoine_sys.history WHERE operation = 'UPDATE'").fetchone()[0] == 500
