@@ -290,3 +290,8 @@ def test_inputs_read_from_the_diagnostic_tables(conn) -> None:
     assert (inp.machines["van"].fuel_l_per_km, inp.machines["aerial_platform"].fuel_l_per_h) == (0.11, 1.5)
     assert inp.held == {("53130", "aerial_platform"): 1, ("agglo", "aerial_platform"): 1}
     assert inp.depot_owner == {depots[0]: "53130", depots[1]: "agglo"}
+    # the pools no general-purpose agent fills: electricians, platform and sweeper operators (layers/codelists.yaml)
+    assert inp.specialist == {"electrician", "platform_licence", "sweeper_licence"}
+    # seasons as the README says: mowing April–October, late mowing July–September, even over their months
+    assert [round(m, 4) for m in inp.months["growing"]] == [0, 0, 0, *[round(1 / 7, 4)] * 7, 0, 0]
+    assert [round(m, 4) for m in inp.months["late_summer"]] == [0] * 6 + [round(1 / 3, 4)] * 3 + [0] * 3
