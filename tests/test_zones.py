@@ -4,6 +4,7 @@ status quo, opportunities, equipment, lookup and the director's report — throu
 from __future__ import annotations
 
 import html
+import json
 
 import httpx
 import psycopg
@@ -99,6 +100,14 @@ def test_balanced_zones_are_contiguous_and_within_tolerance(api: str, analyst: s
     result = r.json()
     balanced, status = result["balanced"], result["status_quo"]
     assert all(abs(z["deviation_pct"]) <= 15 + 1e-6 for z in balanced)
+    # each zone says its longest drive and the communes it covers: over all zones, every commune once
+    covered: dict[str, float] = {}
+    for z in balanced:
+        shares = z["commune_shares"] if isinstance(z["commune_shares"], dict) else json.loads(z["commune_shares"])
+        assert sorted(shares) == sorted(z["communes"]) and z["longest_travel_min"] > 0
+        for code, part in shares.items():
+            covered[code] = covered.get(code, 0.0) + part
+    assert len(covered) == 20 and all(abs(v - 1) <= 0.01 for v in covered.values()), covered
     # targets: the total hours × each zone's share of the crews
     total, crews = sum(z["hours"] for z in balanced), sum(z["crews"] for z in balanced)
     assert all(z["target_hours"] == pytest.approx(total * z["crews"] / crews, rel=1e-3) for z in balanced)
