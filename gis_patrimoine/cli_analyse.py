@@ -13,7 +13,6 @@ import typer
 from rich.table import Table
 
 from gis_patrimoine.analysis.errors import AnalysisRefused
-from gis_patrimoine.analysis.workload import totals, workload
 from gis_patrimoine.cli_common import console, database_url_or_exit, fail, show
 
 analyse_app = typer.Typer(help="Analyses: workload, network, rounds, lookup, parameters.", no_args_is_help=True)
@@ -35,6 +34,8 @@ def workload_cmd(
     detail: Annotated[bool, typer.Option(help="One line per activity")] = False,
 ) -> None:
     """Annual on-site hours per commune and service, from the catalogue's maintenance model."""
+    from gis_patrimoine.analysis.workload import totals, workload
+
     with psycopg.connect(database_url_or_exit()) as conn:
         rows = workload(conn, communes=commune or None, service=service)
         names = dict(conn.execute("SELECT insee, name FROM patrimoine.commune").fetchall())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,17 +11,12 @@ from rich.table import Table
 
 from gis_patrimoine.catalogue import get_catalogue
 from gis_patrimoine.cli_common import console, database_url_or_exit, err, show
-from gis_patrimoine.exporter import export_layer
-from gis_patrimoine.importer import (
-    CommuneOptions,
-    ImportFailed,
-    ImportOptions,
-    ImportRefused,
-    ImportReport,
-    import_communes,
-    import_layer,
-)
-from gis_patrimoine.importer.report import COUNT_LABELS
+
+if TYPE_CHECKING:
+    from gis_patrimoine.importer import ImportReport
+
+# the importer (pyogrio, pandas, pyarrow: 0.8 s) is imported by the commands that use it, not by every command:
+# `gis-patrimoine db status` or `--help` start in half the time
 
 import_app = typer.Typer(
     help="Import GIS files (Shapefile, zipped too, GeoPackage, GeoJSON, CSV).", no_args_is_help=True
@@ -29,6 +24,8 @@ import_app = typer.Typer(
 
 
 def print_report(report: ImportReport) -> None:
+    from gis_patrimoine.importer.report import COUNT_LABELS
+
     title = f"{report.file} → {report.layer}" + (" (dry run: nothing written)" if report.dry_run else "")
     console.print(title, style="bold", highlight=False)
     table = Table("", "features")
@@ -49,7 +46,9 @@ def print_report(report: ImportReport) -> None:
         console.print(f"Journal: import job {report.job_id}", style="dim")
 
 
-def _fail(exc: ImportFailed) -> None:
+def _fail(exc: Exception) -> None:
+    from gis_patrimoine.importer import ImportRefused
+
     if isinstance(exc, ImportRefused):
         print_report(exc.report)
     err.print(f"[bold red]Import failed:[/] {exc}", highlight=False)
@@ -79,6 +78,8 @@ def import_communes_cmd(
     dry_run: Annotated[bool, typer.Option(help="Do everything but commit")] = False,
 ) -> None:
     """Load or update commune boundaries (keyed by INSEE code)."""
+    from gis_patrimoine.importer import CommuneOptions, ImportFailed, import_communes
+
     try:
         report = import_communes(
             database_url_or_exit(),
@@ -108,6 +109,8 @@ def _layer_command(collection: str, title: str) -> None:
         skip_refused: Annotated[bool, typer.Option(help="Import the valid features even if some are refused")] = False,
         wait: Annotated[float, typer.Option(help="Seconds to wait for another import into this layer")] = 30.0,
     ) -> None:
+        from gis_patrimoine.importer import ImportFailed, ImportOptions, import_layer
+
         if mode not in ("upsert", "append", "replace"):
             raise typer.BadParameter("use upsert, append or replace", param_hint="--mode")
         options = ImportOptions(
@@ -169,6 +172,9 @@ def export_cmd(
     srs: Annotated[str | None, typer.Option(help="Output CRS, e.g. EPSG:4326 (default: storage CRS)")] = None,
 ) -> None:
     """Export a layer to GeoPackage, Shapefile, GeoJSON or CSV (by extension)."""
+    from gis_patrimoine.exporter import export_layer
+    from gis_patrimoine.importer import ImportFailed
+
     try:
         n = export_layer(database_url_or_exit(), layer, path, commune or None, srs)
     except (ImportFailed, KeyError) as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
 
 def serve_cmd(
@@ -15,6 +14,8 @@ def serve_cmd(
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve OGC API Features, vector tiles, the style and the map page."""
+    import uvicorn
+
     uvicorn.run(
         "gis_patrimoine.api.app:create_app",
         factory=True,

@@ -8,7 +8,6 @@ import psycopg
 import typer
 from rich.table import Table
 
-from gis_patrimoine.api.auth import new_token
 from gis_patrimoine.cli_common import console, database_url_or_exit, show
 
 users_app = typer.Typer(
@@ -23,6 +22,8 @@ def token_cmd(
     commune: Annotated[list[str], typer.Option(help="INSEE code of a commune an editor may edit")] = [],  # noqa: B006
 ) -> None:
     """Create a token; it is printed once and only its hash is kept."""
+    from gis_patrimoine.api.auth import new_token  # FastAPI's import, for this command only
+
     if role not in ("reader", "editor", "manager", "admin"):
         raise typer.BadParameter("use reader, editor, manager or admin", param_hint="--role")
     if role == "editor" and not commune:
