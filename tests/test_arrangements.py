@@ -113,7 +113,7 @@ def test_the_comparison_on_a_small_territory(strip) -> None:
             assert sum(c["pays_eur"][key] for c in a["communes"]) == pytest.approx(
                 a["total_eur"], abs=len(a["communes"])
             )
-        assert a["unreachable_assets"] == 0
+        assert a["unreachable_assets"] == 12 and a["incomplete"]  # the 12 road pieces: no depot here does roads
     assert result["robustness"]["best"] == result["ranking"][0]
     assert 0 < result["solver"]["spread"] < 0.5
     assert set(result["assumptions"]) >= {"productive_hours", "contract_factor", "one_off_factor"}
@@ -221,9 +221,9 @@ def test_the_proposals_on_the_demo_follow_their_rules(demo_db: str) -> None:
 
 
 def test_work_no_depot_does_is_left_out_said_and_flagged(strip) -> None:
-    """A park in A, while no depot of the strip does green spaces: the arrangements are costed without it,
-    each says so and is marked incomplete; payback is the one-off cost over the yearly saving; the report
-    shows in red every commune that would pay more than alone under a key, and only those."""
+    """A park in A, while no depot of the strip does green spaces (nor roads): the arrangements are costed
+    without them, each says so, counts them and is marked incomplete; payback is the one-off cost over the
+    yearly saving; the report shows in red the communes that would pay more than alone under a key."""
     from gis_patrimoine.arrangements import store
     from gis_patrimoine.arrangements.report import render
 
@@ -234,8 +234,10 @@ def test_work_no_depot_does_is_left_out_said_and_flagged(strip) -> None:
     )
     strip.commit()
     result = compare(strip, iterations=50, draws=20)
+    assert any(a["saving_eur"] > 0 for a in result["arrangements"])  # so that a payback is worked out
     for a in result["arrangements"]:
         assert a["incomplete"] and any("green_spaces" in n and "NOT" in n for n in a["notes"]), a["name"]
+        assert a["unreachable_assets"] == 12 + 1, a["name"]  # the road pieces and the park, each once
         if a["saving_eur"] > 0:
             assert a["payback_years"] == round(a["one_off_eur"] / a["saving_eur"], 1)
         else:

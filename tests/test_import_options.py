@@ -236,7 +236,8 @@ def test_a_latin1_csv_is_read_with_encoding(laval: str, tmp_path: Path) -> None:
     from tests.importing import LAVAL_X, LAVAL_Y
 
     path = tmp_path / "lampes.csv"
-    path.write_bytes(f"lid;X;Y;lamp_type;name\n1;{LAVAL_X};{LAVAL_Y};led;Place de l'Église\n".encode("cp1252"))
+    data = f"lid;X;Y;lamp_type;name\n1;{LAVAL_X};{LAVAL_Y};led;Place de l'Église\n".encode("cp1252")
+    path.write_bytes(data)
     done = run_cli(
         "import", "street_lights", str(path), "--id-field", "lid", "--srs", "EPSG:2154", "--encoding", "cp1252",
         url=laval,
@@ -246,7 +247,9 @@ def test_a_latin1_csv_is_read_with_encoding(laval: str, tmp_path: Path) -> None:
         extra = conn.execute("SELECT extra FROM patrimoine.street_light WHERE source_id = '1'").fetchone()[0]
     assert extra == {"name": "Place de l'Église"}  # unmapped: kept in extra, with its accent
     wrong = run_cli("import", "street_lights", str(path), "--id-field", "lid", "--srs", "EPSG:2154", url=laval)
-    assert wrong.returncode != 0 and "--encoding" in wrong.stdout + wrong.stderr  # not UTF-8: says the way out
+    said = wrong.stdout + wrong.stderr  # not UTF-8: says where and the way out, before anything is written
+    assert wrong.returncode != 0 and "--encoding" in said
+    assert f"not UTF-8 text: byte {data.index(0xC9)} (line 2) is 0xc9" in said
 
 
 def test_import_communes_with_other_field_names(db_url: str, tmp_path: Path) -> None:

@@ -154,6 +154,12 @@ def plan_all(
                 except AnalysisRefused as exc:
                     planned.notes.append(f"{unit.name}: {service} NOT COSTED — {exc}")
                     planned.incomplete = True
+                    # left out, and counted: each asset once, whatever the activities that apply to it
+                    layers = {la.name: la for la, _ in todo}
+                    planned.unreachable += sum(
+                        work.count_assets(conn, la, [a for lx, a in todo if lx.name == name], list(unit.communes))
+                        for name, la in layers.items()
+                    )
                     continue
                 if extra := [d for d in serving if d not in depots]:  # used, so kept and paid for
                     planned.notes.append(f"{unit.name}: none of its depots serves {service}; served from {extra}")
