@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv db demo test test-quick lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios bench-stress bench-network bench-arrangements
+.PHONY: setup system venv db demo test test-quick lint check serve clean-db bench-import bench-demo bench-serve bench-routing bench-rounds bench-scenarios bench-stress bench-network bench-arrangements mutants
 
 setup: system venv db
 
@@ -52,6 +52,10 @@ test: setup lint
 # while working: everything but PyQGIS, Chromium and the whole-territory runs (CI runs `make test`)
 test-quick: setup lint
 	$(BIN)/pytest -m "not qgis and not browser and not slow"
+
+# each mutant breaks one promise in the code; the test written for it must fail (tests/mutants.py)
+mutants: setup
+	$(BIN)/python -m tests.mutants
 
 clean-db: venv
 	$(BIN)/gis-patrimoine db down

@@ -1,0 +1,154 @@
+"""Break the code on purpose, one place at a time, and check that the test written for that promise fails.
+
+`make mutants` (or `.venv/bin/python -m tests.mutants [NAME ...]`): each mutant replaces one exact piece of a
+product file, runs the one test that guards it, and puts the file back whatever happens. A mutant the test
+does not kill is a test that cannot fail on its promise: the run exits 1 and names it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str
+    old: str
+    new: str
+    test: str
+
+
+MUTANTS = [
+    Mutant(
+        "small features kept at low zoom",
+        "gis_patrimoine/tiles/sql.py",
+        "min_size = t.min_size_px * px * scale if z < DETAIL_ZOOM else 0.0",
+        "min_size = 0.0",
+        "tests/test_api_tiles.py::test_small_features_dropped_below_the_detail_zoom",
+    ),
+    Mutant(
+        "tiles without their buffer",
+        "gis_patrimoine/tiles/sql.py",
+        "bounds.merc, {extent}, {buffer}, true)",
+        "bounds.merc, {extent}, 0, true)",
+        "tests/test_api_tiles.py::test_tile_holds_exactly_the_features_of_its_buffered_envelope",
+    ),
+    Mutant(
+        "the cap keeps any features",
+        "gis_patrimoine/tiles/sql.py",
+        'sql.SQL("{} DESC, {}").format(size, sql.Identifier(idcol)) if size is not None else sql.Identifier(idcol)',
+        "sql.Identifier(idcol)",
+        "tests/test_api_tiles.py::test_a_capped_tile_keeps_the_longest_roads",
+    ),
+    Mutant(
+        "no limit cap",
+        "gis_patrimoine/api/features.py",
+        "limit = min(limit or settings.default_limit, settings.max_limit)",
+        "limit = limit or settings.default_limit",
+        "tests/test_api_features.py::test_limit_is_capped",
+    ),
+    Mutant(
+        "cost shared by use instead of the stand-alone key",
+        "gis_patrimoine/analysis/scenarios.py",
+        'pays = round(a["cost_eur"] * ratio, 0)',
+        "pays = round(used[code], 0)",
+        "tests/test_scenarios.py::test_savings_and_cost_sharing_worked_out_by_hand",
+    ),
+    Mutant(
+        "losers not in red",
+        "gis_patrimoine/analysis/report.py",
+        "RED = \" style='color:#c92a2a;font-weight:bold'\"",
+        'RED = ""',
+        "tests/test_zones.py::test_scenario_report_for_directors",
+    ),
+    Mutant(
+        "ties to the highest id",
+        "gis_patrimoine/analysis/network.py",
+        "ORDER BY round(k.knn::numeric, 6), k.id LIMIT 1",
+        "ORDER BY round(k.knn::numeric, 6), k.id DESC LIMIT 1",
+        "tests/test_noding.py::test_an_asset_as_near_two_roads_goes_to_the_lower_id_after_any_rebuild",
+    ),
+    Mutant(
+        "imports into one layer interleave",
+        "gis_patrimoine/importer/run.py",
+        """conn.execute("SELECT pg_advisory_xact_lock(hashtext('gis_patrimoine.import.' || %s))", (table,))""",
+        "pass",
+        "tests/test_reliability.py::test_concurrent_imports_and_an_api_edit_end_consistent",
+    ),
+    Mutant(
+        "a polygon to its first commune",
+        "gis_patrimoine/importer/assign.py",
+        "insee[i] = self.codes[cands[np.argmax(shares)]]",
+        "insee[i] = self.codes[cands[0]]",
+        "tests/test_import_options.py::test_a_polygon_goes_to_the_commune_holding_its_largest_share",
+    ),
+    Mutant(
+        "non-UTF-8 text let through",
+        "gis_patrimoine/importer/source.py",
+        "    elif suffix in TEXT:\n        _check_utf8(path)",
+        "    elif suffix in TEXT:\n        pass",
+        "tests/test_import_options.py::test_a_latin1_csv_is_read_with_encoding",
+    ),
+    Mutant(
+        "encoding names passed to GDAL as typed",
+        "gis_patrimoine/importer/source.py",
+        "        encoding = gdal_encoding(encoding, path)",
+        "        pass",
+        "tests/test_import_options.py::test_encoding_option_overrides_the_guess",
+    ),
+    Mutant(
+        "the agglomération in partial comparisons",
+        "gis_patrimoine/arrangements/propose.py",
+        "if has_agglo and AGGLO in",
+        "if AGGLO in",
+        "tests/test_arrangements.py::test_the_proposals_on_the_demo_follow_their_rules",
+    ),
+    Mutant(
+        "left-out work not counted",
+        "gis_patrimoine/arrangements/run.py",
+        "planned.unreachable += sum(\n",
+        "planned.unreachable += 0 * sum(\n",
+        "tests/test_arrangements.py::test_work_no_depot_does_is_left_out_said_and_flagged",
+    ),
+]
+
+
+def run(mutant: Mutant) -> bool:
+    """True when the test fails against the mutant (the mutant is killed)."""
+    path = ROOT / mutant.file
+    original = path.read_text()
+    if original.count(mutant.old) != 1:
+        raise SystemExit(f"{mutant.name}: the piece to replace is not found once in {mutant.file}")
+    try:
+        path.write_text(original.replace(mutant.old, mutant.new))
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", mutant.test],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        path.write_text(original)
+    return result.returncode != 0
+
+
+def main(names: list[str]) -> int:
+    chosen = [m for m in MUTANTS if not names or m.name in names]
+    survived = []
+    for m in chosen:
+        killed = run(m)
+        print(f"{'killed  ' if killed else 'SURVIVED'}  {m.name:<50} {m.test}", flush=True)
+        if not killed:
+            survived.append(m.name)
+    print(f"{len(chosen) - len(survived)} of {len(chosen)} mutants killed")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
