@@ -415,9 +415,8 @@ def opportunities_cmd(
         table.add_row(
             str(m["rank"]), m["label"], f"{m['hours_saved']:,.1f}", f"{m['km_saved']:,.1f}", str(len(m["assets"]))
         )
-    if ranked:
-        show(table)
-    else:
+    show(table)  # empty for scripts too ([] in JSON)
+    if not ranked:
         console.print("no neighbouring communes would gain: each depot is the nearest for its assets")
 
 

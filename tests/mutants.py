@@ -116,6 +116,13 @@ MUTANTS = [
         "planned.unreachable += 0 * sum(\n",
         "tests/test_arrangements.py::test_work_no_depot_does_is_left_out_said_and_flagged",
     ),
+    Mutant(
+        "a restore not in one transaction",
+        "gis_patrimoine/db/backup.py",
+        '            "--single-transaction",\n',
+        "",
+        "tests/test_reliability.py::test_backup_and_restore_round_trip",
+    ),
 ]
 
 

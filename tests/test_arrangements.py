@@ -248,3 +248,26 @@ def test_work_no_depot_does_is_left_out_said_and_flagged(strip) -> None:
     assert render(strip, stored).count("<td class='more'>") == 0  # nobody pays more here under any key
     stored["arrangements"][1]["communes"][0]["pays_more_than_alone"] = ["population"]  # as if one did
     assert render(strip, stored).count("<td class='more'>") == 1
+
+
+def test_the_agglomeration_s_own_staff_are_left_out_and_the_winner_s_robustness_is_its_share(strip) -> None:
+    """Agglomération electricians (commune empty in the diagnostic) change no total: their work is not in the
+    inventory. Each arrangement's share of the draws where it is cheapest adds up to one; the winner is robust
+    when its share is at least 90 %."""
+    before = compare(strip, iterations=50, draws=40)
+    strip.execute(
+        "INSERT INTO patrimoine.staff (commune_insee, service, skill, grade, fte, loaded_cost_eur) "
+        "VALUES (NULL, 'lighting', 'electrician', 'technicien', 3, NULL)"
+    )
+    strip.commit()
+    after = compare(strip, iterations=50, draws=40)
+    assert [a["total_eur"] for a in after["arrangements"]] == [a["total_eur"] for a in before["arrangements"]]
+    shares = [a["best_share"] for a in before["arrangements"]]
+    assert sum(shares) == pytest.approx(1, abs=1e-3)
+    best = before["robustness"]
+    winner = next(a for a in before["arrangements"] if a["name"] == before["ranking"][0])  # cheapest at central values
+    assert best["best_share"] == winner["best_share"] and best["robust"] == (winner["best_share"] >= 0.9)
+    from gis_patrimoine.arrangements.inputs import assumptions
+
+    capture = assumptions()["purchase_capture"]
+    assert capture.value == 0.75 and capture.low < 0.75 < capture.high and capture.source

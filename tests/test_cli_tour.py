@@ -170,6 +170,17 @@ def test_analyses_from_the_command_line(demo_rw: str, tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM analysis.workload_hex WHERE size_m = 900").fetchone()[0] > 0
         assert conn.execute("SELECT count(*) FROM analysis.depot_area WHERE minutes = 5").fetchone()[0] > 0
     assert any(e["equipment"] == "van" and e["units"] > 0 for e in json.loads(equipment.stdout))
+    picture = tmp_path / "zones.png"
+    zoned = run_cli("analyse", "zones", "roads", "--size", "1500", "--tolerance", "0.3", "--picture", str(picture),
+                    url=url)  # fmt: skip
+    assert zoned.returncode == 0, zoned.stderr
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
+    ranked = run_cli("--format", "json", "analyse", "opportunities", "lighting", "--top", "2", url=url)
+    assert ranked.returncode == 0, ranked.stderr
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM analysis.service_zone WHERE service = 'roads'").fetchone()[0] > 0
+        stored = conn.execute("SELECT count(*) FROM analysis.opportunity WHERE service = 'lighting'").fetchone()[0]
+    assert stored == len(json.loads(ranked.stdout))
     report = tmp_path / "compare"
     compared = run_cli("analyse", "compare", "buildings", "--iterations", "30", "--report", str(report), url=url)
     assert compared.returncode == 0, compared.stderr

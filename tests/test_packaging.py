@@ -28,6 +28,9 @@ def test_dockerfile_ships_catalogue_and_migrations() -> None:
         assert re.search(rf"^COPY {folder} \./{folder}$", dockerfile, re.M), folder
     assert "GIS_PATRIMOINE_CATALOGUE_DIR=/app/layers" in dockerfile
     assert "maplibre-gl/dist" in dockerfile and "gis-patrimoine serve --host 0.0.0.0" in dockerfile
+    # the API container migrates its database before serving: an upgraded image never serves an old schema
+    cmd = re.search(r"^CMD (.+)$", dockerfile, re.M)[1]
+    assert cmd.index("gis-patrimoine db init") < cmd.index("gis-patrimoine serve") and "db init &&" in cmd
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -15,6 +15,7 @@ import httpx
 import psycopg
 import pyogrio
 import pytest
+from psycopg import sql
 
 from gis_patrimoine.settings import Settings
 from tests.conftest import create_clone, drop_database, with_dbname
@@ -314,6 +315,27 @@ def test_backup_and_restore_round_trip(uploads, server_url: str, tmp_path: Path)
         drop_database(server_url, target.rsplit("/", 1)[1])
     refused = run_cli("db", "restore", str(tmp_path / "missing.dump"), url=db)
     assert refused.returncode != 0 and "no such backup" in refused.stdout + refused.stderr
+    # a restore that fails halfway leaves nothing of itself (one transaction): here an event trigger of the target
+    # refuses the history table, created after the schemas, the extensions and most tables
+    blocked = with_dbname(server_url, f"gp_blocked_{int(time.time() * 1000) % 10**8}")
+    name = blocked.rsplit("/", 1)[1]
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(blocked) as conn:
+        conn.execute(
+            "CREATE FUNCTION public.refuse_history() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = "
+            "'patrimoine_sys.history') THEN RAISE EXCEPTION 'history refused here'; END IF; END $$; "
+            "CREATE EVENT TRIGGER refuse_history ON ddl_command_end EXECUTE FUNCTION public.refuse_history()"
+        )
+    try:
+        failed = run_cli("db", "restore", str(backup), url=blocked)
+        assert failed.returncode != 0 and "history refused here" in failed.stdout + failed.stderr
+        with psycopg.connect(blocked) as conn:
+            left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'patrimoine%%'").fetchone()[0]
+        assert left == 0  # not one schema of the backup
+    finally:
+        drop_database(server_url, name)
 
 
 def test_token_only_reads_and_cors(uploads) -> None:
