@@ -296,3 +296,23 @@ def test_an_asset_as_near_two_roads_goes_to_the_lower_id_after_any_rebuild(terri
         again = [territory.execute(road_of, (edge,)).fetchone()[0] for _, edge, _, _ in snap(territory, query)]
         assert again == first
     assert first == [min(upper, lower)] == [upper]
+
+
+@pytest.mark.parametrize(("xs", "stops"), [((100, 150), 1), ((100, 150, 175), 2), ((100, 159), 1), ((100, 161), 2)])
+def test_lights_within_the_stop_span_are_one_stop(territory: psycopg.Connection, xs: tuple, stops: int) -> None:
+    """stop_spread_m (60 m): lights of one segment within 60 m of each other are served from one stop."""
+    add_road(territory, "street", line((0, 0), (400, 0)))
+    territory.execute(
+        "INSERT INTO patrimoine.depot (commune_insee, source, source_id, name, services, crews, geom) "
+        "VALUES ('53130', 't', 'd', 'CTM', '{lighting}', 1, ST_SetSRID(ST_MakePoint(%s, %s), 2154))",
+        (X, Y + 3),
+    )
+    for k, x in enumerate(xs):
+        territory.execute(
+            "INSERT INTO patrimoine.street_light (commune_insee, source, source_id, lamp_type, geom) "
+            "VALUES ('53130', 't', %s, 'led', ST_SetSRID(ST_MakePoint(%s, %s), 2154))",
+            (str(k), X + x, Y + 2),
+        )
+    build(territory)
+    plan = plan_rounds(territory, RoundRequest("lighting", "inspection", iterations=20))
+    assert len(plan.stops) == stops and sum(len(s.assets) for s in plan.stops) == len(xs)
