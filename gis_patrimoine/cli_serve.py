@@ -23,5 +23,6 @@ def serve_cmd(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=None,  # uvicorn's lines go through the app's log queue (api/app.py): a full sink never blocks
         proxy_headers=True,
     )

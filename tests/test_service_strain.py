@@ -50,7 +50,8 @@ def waiting_on_lock(url: str) -> bool:
 
 
 def test_saturated_pool_and_statement_timeout_answer_503_with_retry_after(own_demo: str) -> None:
-    settings = Settings(pool_min=1, pool_max=1, pool_timeout_s=0.5, statement_timeout_ms=3000)
+    # the second request gives up on the pool after 0.5 s, long before the first one's statement is cancelled
+    settings = Settings(pool_min=1, pool_max=1, pool_timeout_s=0.5, statement_timeout_ms=8000)
     with running_server(own_demo, settings=settings) as api, psycopg.connect(own_demo) as locker:
         assert httpx.get(f"{api}/collections/depots/items").status_code == 200
         locker.execute("LOCK TABLE patrimoine.depot IN ACCESS EXCLUSIVE MODE")  # as a long migration would
@@ -103,7 +104,7 @@ def test_unexpected_error_is_json_and_logged_without_secrets(own_demo: str, capl
         wrong_token = httpx.get(f"{api}/collections/depots/items", headers={"Authorization": f"Bearer {token}x"})
     assert r.status_code == 500 and r.json() == {"code": 500, "description": "internal error; it has been logged"}
     assert "Traceback" not in r.text and "name_gone" not in r.text
-    assert wrong_token.status_code in (401, 500)
+    assert wrong_token.status_code == 500  # the token is not checked for a public read: the bug answers
     formatter = logging.Formatter()
     logged = [formatter.format(rec) for rec in caplog.records if rec.name.startswith("gis_patrimoine")]
     where = "unexpected error on GET /collections/depots/items"
@@ -122,3 +123,45 @@ def test_ready_names_the_migrations_missing(db_url: str) -> None:
         behind = httpx.get(f"{api}/ready")
     assert behind.status_code == 503
     assert behind.json()["pending_migrations"] == [last] and "db init" in behind.json()["fix"]
+
+
+@pytest.mark.slow
+def test_a_log_sink_nobody_reads_delays_log_lines_never_requests(demo_db: str) -> None:
+    """`gis-patrimoine serve` with its output piped to a reader that never reads (the pipe holds 64 KB): every
+    tile logs a slow-tile warning with its plan (a threshold of 0 ms) and every request its access line, far
+    more than the pipe holds, and every request is still answered."""
+    import os
+    import subprocess
+    import sys
+
+    import morecantile
+
+    from tests.servers import free_port
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": demo_db, "GIS_PATRIMOINE_SLOW_TILE_MS": "0"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gis_patrimoine.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,  # never read
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(f"{base}/health"), "the server answering")
+        tms = morecantile.tms.get("WebMercatorQuad")
+        tiles = [t for z in (14, 15, 16, 17) for t in tms.tiles(-0.80, 48.05, -0.74, 48.09, [z])][:600]
+        with httpx.Client(timeout=20) as client:
+            codes = [client.get(f"{base}/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}").status_code for t in tiles]
+        assert len(codes) == len(tiles) == 600 and set(codes) <= {200, 204}
+        assert server.poll() is None
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -44,8 +44,10 @@ log = logging.getLogger("gis_patrimoine.api")
 
 def _queued_logging() -> None:
     """The app logs from its event loop: through a queue to a listener thread, so that a slow or full log sink
-    (a pipe nobody reads) delays the log lines, never the requests. Records still propagate to the root logger's
-    handlers if it has any (tests); without them Python's last-resort stderr writer is no longer used."""
+    (a pipe nobody reads) delays the log lines, never the requests. uvicorn's own loggers (the access lines,
+    one per request) go the same way when `serve` leaves their configuration to us (log_config=None); under
+    another configuration (the tests' in-process servers) they keep theirs. Records still propagate to the root
+    logger's handlers if it has any (tests); without them Python's last-resort stderr writer is no longer used."""
     logger = logging.getLogger("gis_patrimoine")
     if any(isinstance(h, logging.handlers.QueueHandler) for h in logger.handlers):
         return
@@ -53,7 +55,13 @@ def _queued_logging() -> None:
     sink = logging.StreamHandler()
     sink.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.handlers.QueueListener(q, sink).start()
-    logger.addHandler(logging.handlers.QueueHandler(q))
+    handler = logging.handlers.QueueHandler(q)
+    logger.addHandler(handler)
+    for name in ("uvicorn.error", "uvicorn.access"):
+        served = logging.getLogger(name)
+        if not served.handlers:
+            served.addHandler(handler)
+            served.propagate = False
 
 
 DEFAULT_BOUNDS = [-5.5, 41.0, 10.0, 51.5]  # France, until the communes say better
