@@ -300,3 +300,65 @@ def test_code_values_match_english_labels_and_ignore_accents(laval: str, tmp_pat
     with psycopg.connect(laval) as conn:
         got = dict(conn.execute("SELECT source_id, lamp_type FROM patrimoine.street_light"))
     assert got == {"1": "hps", "2": "metal_halide", "3": "mercury"}
+
+
+def test_encoded_text_keeps_its_prj_and_leaves_no_copy_behind(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    """A CSV exported with its .prj, re-saved in Windows-1252: read with --encoding and without --srs (the .prj
+    still says the CRS); the UTF-8 copy made to read it is gone afterwards, and after a refusal too."""
+    import tempfile
+
+    from gis_patrimoine.importer import ImportFailed
+    from gis_patrimoine.importer.source import open_source
+    from tests.importing import LAVAL_X, LAVAL_Y
+
+    def copies() -> set[str]:
+        return {p.name for p in Path(tempfile.gettempdir()).glob("gp-utf8-*")}
+
+    before = copies()
+    path = tmp_path / "lampes.csv"
+    path.write_bytes(f"lid;X;Y;lamp_type;rue\n1;{LAVAL_X};{LAVAL_Y};led;Rue de l'Œuvre\n".encode("cp1252"))
+    path.with_suffix(".prj").write_text(
+        'PROJCS["RGF93 v1 / Lambert-93",GEOGCS["RGF93 v1",DATUM["Reseau_Geodesique_Francais_1993_v1",SPHEROID["GRS '
+        '1980",6378137,298.257222101]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],PROJECTION["Lambe'
+        'rt_Conformal_Conic_2SP"],PARAMETER["latitude_of_origin",46.5],PARAMETER["central_meridian",3],PARAMETER['
+        '"standard_parallel_1",49],PARAMETER["standard_parallel_2",44],PARAMETER["false_easting",700000],PARAMETER'
+        '["false_northing",6600000],UNIT["metre",1]]'
+    )
+    report = import_layer(laval, ImportOptions("street_lights", path, id_field="lid", encoding="cp1252"))
+    assert report.inserted == 1
+    with psycopg.connect(laval) as conn:
+        assert conn.execute("SELECT extra ->> 'rue' FROM patrimoine.street_light").fetchone()[0] == "Rue de l'Œuvre"
+    (tmp_path / "sans.csv").write_bytes("a;b\n1;é\n".encode("cp1252"))  # no coordinates: refused after the copy
+    with pytest.raises(ImportFailed, match="no coordinate columns"):
+        open_source(tmp_path / "sans.csv", encoding="cp1252")
+    import gc
+
+    gc.collect()
+    assert copies() == before
+
+
+def test_a_character_cut_by_the_end_of_the_file_is_not_utf8(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    from gis_patrimoine.importer import ImportFailed
+    from gis_patrimoine.importer.source import open_source
+
+    path = tmp_path / "coupe.csv"
+    path.write_bytes(b"lid,lon,lat,name\n1,-0.77,48.07,Caf\xc3")  # the first byte of "é", then nothing
+    with pytest.raises(ImportFailed, match=r"not UTF-8 text: byte 34 \(line 2\) is 0xc3"):
+        open_source(path)
+
+
+def test_a_geojson_in_a_zip_is_utf8(laval: str, tmp_path: Path) -> None:  # noqa: F811
+    import zipfile
+
+    from gis_patrimoine.importer import ImportFailed
+    from gis_patrimoine.importer.source import open_source
+
+    geojson = '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "Allée"}, ' \
+        '"geometry": {"type": "Point", "coordinates": [-0.77, 48.07]}}]}'  # fmt: skip
+    archive = tmp_path / "l.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("lights.geojson", geojson.encode("latin-1"))
+    with pytest.raises(ImportFailed, match=r"not UTF-8 text: byte \d+ \(line 1\) is 0xe9"):
+        open_source(archive)
+    with pytest.raises(ImportFailed, match="--encoding applies to shapefiles in a zip"):
+        open_source(archive, encoding="latin-1")

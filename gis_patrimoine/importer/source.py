@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import os
 import re
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyogrio
@@ -143,46 +143,60 @@ def gdal_encoding(name: str, path: Path) -> str:
         ) from None
     if m := re.fullmatch(r"iso8859-(\d+)", canonical):
         return f"ISO-8859-{m[1]}"
-    return canonical.upper()
+    return {"utf-8-sig": "UTF-8", "mac-roman": "MACINTOSH"}.get(canonical, canonical.upper())
 
 
 TEXT = (".csv", ".geojson", ".json")
 
 
-def _utf8_copy(path: Path, encoding: str) -> str:
+def _utf8_copy(path: Path, encoding: str, folder: Path) -> str:
     """GDAL reads CSV and GeoJSON as UTF-8 (pyogrio's Arrow reader recodes shapefiles only): a file in another
-    encoding is read through a UTF-8 copy in the temporary folder, removed with its Source."""
-    fd, copy = tempfile.mkstemp(suffix=path.suffix.lower(), prefix="gp-utf8-")
+    encoding is read through a UTF-8 copy, under its own name in `folder` with its .prj and .csvt beside it
+    (GDAL looks for them next to the file it opens)."""
+    copy = folder / path.name
     try:
-        with path.open("r", encoding=encoding, newline="") as src, os.fdopen(fd, "w", encoding="utf-8") as dst:
+        with path.open("r", encoding=encoding, newline="") as src, copy.open("w", encoding="utf-8") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     except UnicodeDecodeError as exc:
-        os.unlink(copy)
         raise ImportFailed(
             f"byte {exc.start} is not {encoding} text", path=str(path), hint="check --encoding (e.g. utf-8, cp1252)"
         ) from None
-    return copy
+    for side in path.parent.glob(f"{glob_escape(path.stem)}.*"):
+        if side.suffix.lower() in (".prj", ".csvt"):
+            shutil.copy(side, folder / side.name)
+    return str(copy)
 
 
-def _check_utf8(path: Path) -> None:
-    """CSV and GeoJSON are read as UTF-8: a file that is not says so here, with the way out, rather than as bytes
-    the database refuses in the middle of the import."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    line, done = 1, 0
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                start = max(exc.start, 0)
-                where = line + chunk[:start].count(b"\n")
+def glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _check_utf8(stream: BinaryIO, path: Path) -> None:
+    """CSV and GeoJSON are read as UTF-8: a file that is not says so here, naming the byte and the line and the
+    way out, rather than as bytes the database refuses in the middle of the import. Read in chunks; a character
+    cut by a chunk's end is completed by the next one; one cut by the end of the file is not UTF-8."""
+    done, line, rest = 0, 1, b""
+    while True:
+        chunk = stream.read(1 << 20)
+        buf = rest + chunk
+        if not buf:
+            return
+        try:
+            buf.decode("utf-8")
+            good, rest = buf, b""
+        except UnicodeDecodeError as exc:
+            if chunk and exc.reason == "unexpected end of data" and exc.start >= len(buf) - 3:
+                good, rest = buf[: exc.start], buf[exc.start :]
+            else:
+                at = exc.start
+                where = line + buf[:at].count(b"\n")
                 raise ImportFailed(
-                    f"not UTF-8 text: byte {done + start} (line {where}) is {chunk[start]:#04x}",
+                    f"not UTF-8 text: byte {done + at} (line {where}) is {buf[at]:#04x}",
                     path=str(path),
                     hint="give the file's encoding, e.g. --encoding latin-1 or --encoding cp1252",
                 ) from None
-            line += chunk.count(b"\n")
-            done += len(chunk)
+        line += good.count(b"\n")
+        done += len(good)
 
 
 def list_layers(gdal_path: str) -> list[str]:
@@ -205,18 +219,52 @@ def open_source(
     gdal_path = str(path)
     if encoding:
         encoding = gdal_encoding(encoding, path)
-    if suffix == ".zip":
-        gdal_path = _zip_member(path, layer_name)
-        layer_name = None
-    elif suffix == ".shp":
-        _shapefile_checks(path)
-        encoding = encoding or _dbf_encoding(path)
-    elif suffix in TEXT and encoding not in (None, "UTF-8"):
-        gdal_path, encoding = _utf8_copy(path, encoding), None
-    elif suffix in TEXT:
-        _check_utf8(path)
-    elif suffix == ".gpkg":
-        encoding = None  # SQLite text is UTF-8 whatever was said
+    folder = None  # a UTF-8 copy's, removed with the Source or on any refusal below
+    try:
+        if suffix == ".zip":
+            gdal_path = _zip_member(path, layer_name)
+            layer_name = None
+            member = gdal_path.split(f"/vsizip/{path}/", 1)[1]
+            if Path(member).suffix.lower() in TEXT:
+                if encoding not in (None, "UTF-8"):
+                    raise ImportFailed(
+                        f"--encoding applies to shapefiles in a zip, not to {member}",
+                        path=str(path),
+                        hint="unzip it and import the file itself with --encoding",
+                    )
+                with zipfile.ZipFile(path) as zf, zf.open(member) as f:
+                    _check_utf8(f, path)
+        elif suffix == ".shp":
+            _shapefile_checks(path)
+            encoding = encoding or _dbf_encoding(path)
+        elif suffix in TEXT and encoding not in (None, "UTF-8"):
+            folder = Path(tempfile.mkdtemp(prefix="gp-utf8-"))
+            gdal_path, encoding = _utf8_copy(path, encoding, folder), None
+        elif suffix in TEXT:
+            with path.open("rb") as f:
+                _check_utf8(f, path)
+        elif suffix == ".gpkg":
+            encoding = None  # SQLite text is UTF-8 whatever was said
+        source = _inspect(path, gdal_path, suffix, layer_name, srs, encoding, open_options)
+    except BaseException:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if folder is not None:
+        weakref.finalize(source, shutil.rmtree, folder, True)  # the copy lives as long as the source
+    return source
+
+
+def _inspect(
+    path: Path,
+    gdal_path: str,
+    suffix: str,
+    layer_name: str | None,
+    srs: str | None,
+    encoding: str | None,
+    open_options: dict[str, str],
+) -> Source:
+    """Layer, CRS, fields and extent of the file GDAL will read."""
     if suffix == ".csv":
         open_options = _csv_options(Path(gdal_path))
     try:
@@ -256,8 +304,6 @@ def open_source(
         bounds=tuple(float(b) for b in bounds) if bounds is not None and len(bounds) == 4 else None,
         open_options=open_options,
     )
-    if gdal_path != str(path) and gdal_path.startswith(tempfile.gettempdir()) and suffix in TEXT:
-        weakref.finalize(source, os.unlink, gdal_path)  # the UTF-8 copy lives as long as the source
     return source
 
 
