@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from gis_patrimoine.analysis.errors import AnalysisRefused
-from gis_patrimoine.cli_common import console, database_url_or_exit, fail, show
+from gis_patrimoine.cli_common import console, database_url_or_exit, fail, scripted, show
 
 analyse_app = typer.Typer(help="Analyses: workload, network, rounds, lookup, parameters.", no_args_is_help=True)
 
@@ -143,7 +143,7 @@ def rounds_cmd(
                 f"{r.service_s / 3600:.2f}",
                 f"{r.travel_s / 3600:.2f}",
             )
-        show(table)
+        show(table, key="rounds")
         console.print(
             f"{s['rounds']} rounds over {s['days']} day(s): {s['km_travel'] + s['km_work']:.1f} km "
             f"({s['km_work']:.1f} working), {s['hours_on_site']:.1f} h on site + {s['hours_travel']:.1f} h travelling"
@@ -172,13 +172,13 @@ def rounds_cmd(
 
 def print_unreachable(unreachable: list[dict], limit: int = 15) -> None:
     """The assets a plan could not reach, with the reason and the part of the network they are on."""
-    if not unreachable:
+    if not unreachable and not scripted():
         return
     table = Table("layer", "assets", "where", "part", "reason", title="Not reachable from the depots (not planned)")
     for u in unreachable[:limit]:
         ids = ", ".join(map(str, u["assets"][:6])) + (" …" if len(u["assets"]) > 6 else "")
         table.add_row(u["layer"], ids, u["label"], str(u["part"] or ""), u["reason"])
-    show(table)
+    show(table, key="unreachable")
     if len(unreachable) > limit:
         console.print(f"… and {len(unreachable) - limit} more (the plan's summary lists them all)")
 
@@ -252,7 +252,7 @@ def network_cmd(
         f"left apart, {counts.get('one_way_dead_end', 0)} one-way dead end(s) — all in the network_issues "
         "collection (QGIS layer «Défauts du réseau routier»)"
     )
-    if report["issues"]["listed"]:
+    if report["issues"]["listed"] or scripted():
         listed = Table("kind", "road", "gap (m)", "reason", title="Issues")
         for i in report["issues"]["listed"]:
             gap = f"{i['distance_m']:.2f}" if i["distance_m"] is not None else ""
@@ -393,7 +393,7 @@ def zones_cmd(
                 f"{z['longest_travel_min']:.0f} min",
                 ", ".join(f"{c} ({s:.0%})" for c, s in z["commune_shares"].items()),
             )
-        show(table)
+        show(table, key=variant)
     for note in result.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
 

@@ -44,8 +44,9 @@ def _cells(table: Table) -> tuple[list[str], list[list]]:
     return headers, [list(row) for row in zip(*columns, strict=True)]
 
 
-def show(table: Table) -> None:
-    """A table as the user asked: drawn (default), CSV or JSON (one object per row) for scripts."""
+def show(table: Table, key: str | None = None) -> None:
+    """A table as the user asked: drawn (default), CSV or JSON (one object per row) for scripts. `key` names the
+    table in a command's JSON document when the title carries ids (a plan's, a run's): scripts index by it."""
     fmt = OUTPUT["format"]
     if fmt == "table":
         console.print(table)
@@ -56,8 +57,14 @@ def show(table: Table) -> None:
         writer.writerow(headers)
         writer.writerows(rows)
     else:  # written once the command ends: one JSON document, whatever the number of tables
-        title = Text.from_markup(str(table.title)).plain if table.title else f"table {len(_JSON) + 1}"
+        title = key or (Text.from_markup(str(table.title)).plain if table.title else f"table {len(_JSON) + 1}")
         _JSON.append((title, [dict(zip(headers, row, strict=True)) for row in rows]))
+
+
+def scripted() -> bool:
+    """Output for scripts (CSV or JSON): a command's tables are all written, empty ones too, so that its
+    shape does not depend on the data."""
+    return OUTPUT["format"] != "table"
 
 
 _JSON: list[tuple[str, list[dict]]] = []
