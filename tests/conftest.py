@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,12 +31,24 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 # Names on a shared server: this checkout's databases and this run's logins, so that two checkouts (or two runs)
 # never drop or reuse each other's.
 CHECKOUT = hashlib.sha256(str(PROJECT_ROOT.resolve()).encode()).hexdigest()[:6]
-RUN = uuid.uuid4().hex[:6]
+RUN = f"{CHECKOUT}{os.getpid()}"  # this checkout's run, by its process: a run that died is recognised later
+CLONE = re.compile(rf"_{CHECKOUT}_(\d+)_[0-9a-f]{{8}}$")  # the pid in this checkout's clone names (create_clone)
+LOGIN = re.compile(rf"_{CHECKOUT}(\d+)$")  # … and in its login names (login)
 
 
 def login(name: str) -> str:
     """A database login for this run only (roles are cluster-wide); dropped when the session ends."""
     return f"{name}_{RUN}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _schema_hash() -> str:
@@ -61,7 +75,7 @@ def _admin(server_url: str) -> psycopg.Connection:
 
 
 def create_clone(server_url: str, template: str | None, prefix: str = "gp_t") -> str:
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{CHECKOUT}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with _admin(server_url) as conn:
         query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
@@ -145,11 +159,25 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _run_logins(server_url: str) -> Iterator[None]:
-    """Drop this run's logins at the end (after every database that grants them anything is gone)."""
+    """Clones and logins of this checkout's runs that died (killed, cancelled) are dropped first; this run's
+    logins at the end, after every database that grants them anything is gone."""
+    _drop_owned(server_url, lambda pid: not _alive(pid))
     yield
+    _drop_owned(server_url, lambda pid: pid == os.getpid(), databases=False)
+
+
+def _drop_owned(server_url: str, whose, databases: bool = True) -> None:
     with _admin(server_url) as conn:
-        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (f"%\\_{RUN}",)).fetchall():
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        names = conn.execute("SELECT datname FROM pg_database").fetchall() if databases else []
+        for (name,) in names:
+            if (m := CLONE.search(name)) and whose(int(m[1])):
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        for (role,) in conn.execute("SELECT rolname FROM pg_roles").fetchall():
+            if (m := LOGIN.search(role)) and whose(int(m[1])):
+                try:
+                    conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+                except psycopg.Error as exc:  # still granted something somewhere: say so, drop the others
+                    warnings.warn(f"login {role} not dropped: {exc}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")

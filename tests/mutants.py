@@ -1,12 +1,15 @@
 """Break the code on purpose, one place at a time, and check that the test written for that promise fails.
 
-`make mutants` (or `.venv/bin/python -m tests.mutants [NAME ...]`): each mutant replaces one exact piece of a
-product file, runs the one test that guards it, and puts the file back whatever happens. A mutant the test
-does not kill is a test that cannot fail on its promise: the run exits 1 and names it.
+`make mutants` (or `.venv/bin/python -m tests.mutants [NAME ...]`): for each mutant, the test that guards it
+must pass on the code as it is; then one exact piece of a product file is replaced, the test must fail on an
+assertion (pytest's exit 1, not an error), and the file is put back whatever happens (signals included). The
+files must be committed first. A mutant the test does not kill is a test that cannot fail on its promise: the
+run exits 1 and names it.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -117,6 +120,13 @@ MUTANTS = [
         "tests/test_arrangements.py::test_work_no_depot_does_is_left_out_said_and_flagged",
     ),
     Mutant(
+        "uvicorn writing straight to the log sink",
+        "gis_patrimoine/cli_serve.py",
+        "        log_config=None,",
+        "        log_config=uvicorn.config.LOGGING_CONFIG,",
+        "tests/test_service_strain.py::test_a_log_sink_nobody_reads_delays_log_lines_never_requests",
+    ),
+    Mutant(
         "a restore not in one transaction",
         "gis_patrimoine/db/backup.py",
         '            "--single-transaction",\n',
@@ -126,23 +136,39 @@ MUTANTS = [
 ]
 
 
+def _pytest(test: str) -> int:
+    """Exit code of one test: 0 passed, 1 failed; anything else (interrupted, not collected) is no verdict."""
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", test]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True).returncode
+
+
 def run(mutant: Mutant) -> bool:
-    """True when the test fails against the mutant (the mutant is killed)."""
+    """True when the test passes on the code as it is and fails (exit 1: an assertion) against the mutant."""
     path = ROOT / mutant.file
+    if subprocess.run(["git", "diff", "--quiet", "--", mutant.file], cwd=ROOT).returncode != 0:
+        raise SystemExit(f"{mutant.file} has uncommitted changes: commit or stash them first")
     original = path.read_text()
     if original.count(mutant.old) != 1:
         raise SystemExit(f"{mutant.name}: the piece to replace is not found once in {mutant.file}")
+    baseline = _pytest(mutant.test)
+    if baseline != 0:
+        raise SystemExit(f"{mutant.test} does not pass on the code as it is (exit {baseline})")
+
+    def restore(*_: object) -> None:
+        path.write_text(original)
+        raise SystemExit(f"interrupted: {mutant.file} restored")
+
+    previous = {sig: signal.signal(sig, restore) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
         path.write_text(original.replace(mutant.old, mutant.new))
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", mutant.test],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
+        code = _pytest(mutant.test)
     finally:
         path.write_text(original)
-    return result.returncode != 0
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if code not in (0, 1):
+        raise SystemExit(f"{mutant.name}: no verdict (pytest exit {code})")
+    return code == 1
 
 
 def main(names: list[str]) -> int:

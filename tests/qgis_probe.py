@@ -101,9 +101,11 @@ def _sld(db: dict, item: dict) -> dict:
     import tempfile
 
     lyr = pg_layer(db, item["schema"], item["table"], item["key"])
-    with tempfile.NamedTemporaryFile("w", suffix=".sld", delete=False) as f:
-        f.write(item["sld"])
-    message, ok = lyr.loadSldStyle(f.name)
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/{item['table']}.sld"
+        with open(path, "w") as f:
+            f.write(item["sld"])
+        message, ok = lyr.loadSldStyle(path)
     renderer = lyr.renderer()
     rules = renderer.rootRule().children() if renderer.type() == "RuleRenderer" else []
     return {"ok": ok, "message": message, "renderer": renderer.type(), "rules": [r.label() for r in rules]}

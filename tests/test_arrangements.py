@@ -97,6 +97,10 @@ def test_a_hub_of_a_and_b_uses_only_their_depots(strip) -> None:
         assert used and used <= {*ids["53001"], *ids["53002"]}  # C's depot, right by B's border, is not theirs
         assert {w.commune for w in hub[2]} == {"53001", "53002"}
     assert set(planned[1].location["AB"]["kept"]) <= {*ids["53001"], *ids["53002"]}
+    # with the depots chosen by facility location, each commune's rounds start from the depot it was given
+    assignment = planned[1].location["AB"]["assignment"]
+    hub = next(u for u in planned[1].units if u[0].name == "AB")
+    assert assignment and all(w.depot == assignment[w.commune] for w in hub[2])
     # every task of the hub is planned from A's or B's depots only
     assert all(t.depot != ids["53003"][0] for t in solved if "53003" not in t.communes)
 
@@ -245,23 +249,52 @@ def test_work_no_depot_does_is_left_out_said_and_flagged(strip) -> None:
     run_id = store.store(strip, result)
     strip.commit()
     stored = store.load(strip, run_id)
-    assert render(strip, stored).count("<td class='more'>") == 0  # nobody pays more here under any key
+    page = render(strip, stored)
+    assert page.count("<td class='more'>") == 0  # nobody pays more here under any key
+    # the director's page carries this comparison's own figures: every arrangement with its total and range,
+    # every commune's payment, every assumption with its source, the declared status quo, the notes
+    import html as h
+
+    def eur(v: float) -> str:
+        return f"{v:,.0f}".replace(",", " ")
+
+    for a in stored["arrangements"]:
+        assert h.escape(a["title"]) in page and eur(a["total_eur"]) in page
+        assert eur(a["range_eur"][0]) in page and eur(a["range_eur"][1]) in page
+        assert all(eur(c["pays_eur"]["use"]) in page for c in a["communes"])
+    assert all(h.escape(v["source"]) in page for v in stored["assumptions"].values())
+    assert eur(stored["declared_status_quo"]["total_eur"]) in page
+    assert "green_spaces NOT COSTED" in page and page.count("<svg") >= len(stored["arrangements"])
     stored["arrangements"][1]["communes"][0]["pays_more_than_alone"] = ["population"]  # as if one did
     assert render(strip, stored).count("<td class='more'>") == 1
 
 
 def test_the_agglomeration_s_own_staff_are_left_out_and_the_winner_s_robustness_is_its_share(strip) -> None:
-    """Agglomération electricians (commune empty in the diagnostic) change no total: their work is not in the
-    inventory. Each arrangement's share of the draws where it is cheapest adds up to one; the winner is robust
-    when its share is at least 90 %."""
+    """Agglomération electricians and a platform (commune empty in the diagnostic) change no total and no
+    machine count: their work is not in the inventory. Each arrangement's share of the draws where it is
+    cheapest adds up to one; the winner (cheapest at the central values) is robust when its share is at least
+    90 % — not so here: two arrangements lie within each other's ranges."""
+    depot_a = depot_ids(strip)["53001"][0]
+    platform = (
+        "INSERT INTO patrimoine.equipment (commune_insee, depot_id, label, equipment_type, year, purchase_price_eur, "
+        "life_years, running_cost_eur) VALUES (%s, %s, %s, 'aerial_platform', 2018, 85000, 12, 6000)"
+    )
+    for k in range(2):  # A holds two platforms
+        strip.execute(platform, ("53001", depot_a, f"Nacelle {k}"))
+    strip.commit()
     before = compare(strip, iterations=50, draws=40)
     strip.execute(
         "INSERT INTO patrimoine.staff (commune_insee, service, skill, grade, fte, loaded_cost_eur) "
         "VALUES (NULL, 'lighting', 'electrician', 'technicien', 3, NULL)"
     )
+    strip.execute(platform, (None, depot_a, "Nacelle de l'agglomération"))
     strip.commit()
     after = compare(strip, iterations=50, draws=40)
     assert [a["total_eur"] for a in after["arrangements"]] == [a["total_eur"] for a in before["arrangements"]]
+    for a in after["arrangements"]:  # the communes' machines held, needed and freed; not the agglomération's
+        assert a["machines_held"] == {"aerial_platform": 2}, a["name"]
+        kinds = set(a["machines_held"]) | set(a["machines_needed"])
+        assert a["machines_freed"] == {t: a["machines_held"].get(t, 0) - a["machines_needed"].get(t, 0) for t in kinds}
     shares = [a["best_share"] for a in before["arrangements"]]
     assert sum(shares) == pytest.approx(1, abs=1e-3)
     best = before["robustness"]
@@ -271,3 +304,45 @@ def test_the_agglomeration_s_own_staff_are_left_out_and_the_winner_s_robustness_
 
     capture = assumptions()["purchase_capture"]
     assert capture.value == 0.75 and capture.low < 0.75 < capture.high and capture.source
+
+
+def test_the_command_shows_its_progress_on_a_terminal(strip, db_url: str) -> None:
+    """On a terminal (here a pseudo-terminal made by `script`), a bar and the step under way; piped, none."""
+    import os
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    command = f"{shlex.quote(sys.executable)} -m gis_patrimoine.cli analyse arrangements --iterations 20 --draws 10"
+    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "120", "TERM": "xterm"}
+    tty = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, env=env, timeout=300)
+    assert tty.returncode == 0, tty.stdout[-2000:]
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", tty.stdout)  # colours and cursor moves dropped
+    bar = re.compile(r"round problems ━+ (\d+|\?)/(\d+|\?) \d:\d\d:\d\d")  # step, bar, done/total, time
+    assert bar.search(shown) and "status_quo" in shown  # the bar, then the table
+    piped = subprocess.run(shlex.split(command), capture_output=True, text=True, env=env, timeout=300)
+    assert piped.returncode == 0 and "status_quo" in piped.stdout and not bar.search(piped.stdout + piped.stderr)
+
+
+def test_ranges_are_the_10th_and_90th_percentiles_of_the_draws(strip, monkeypatch) -> None:
+    """Each total's range is P10–P90 of its draws: the draws recorded here as compare() costs them (a draw is a
+    costing with the travel drawn within the solver's spread; the central costing passes none)."""
+    import numpy as np
+
+    from gis_patrimoine.arrangements import run
+
+    drawn: list[float] = []
+    real = run.cost
+
+    def recording(p, inputs, a, *travel):
+        c = real(p, inputs, a, *travel)
+        if travel:
+            drawn.append(c.total_eur)
+        return c
+
+    monkeypatch.setattr(run, "cost", recording)
+    result = run.compare(strip, parse([STATUS_QUO]), iterations=50, draws=50)
+    assert len(drawn) == 50
+    expected = [round(float(np.percentile(drawn, q)), 0) for q in (10, 90)]
+    assert result["arrangements"][0]["range_eur"] == expected and expected[0] < expected[1]

@@ -295,3 +295,49 @@ def test_inputs_read_from_the_diagnostic_tables(conn) -> None:
     # seasons as the README says: mowing April–October, late mowing July–September, even over their months
     assert [round(m, 4) for m in inp.months["growing"]] == [0, 0, 0, *[round(1 / 7, 4)] * 7, 0, 0]
     assert [round(m, 4) for m in inp.months["late_summer"]] == [0] * 6 + [round(1 / 3, 4)] * 3 + [0] * 3
+
+
+def test_agent_hours_count_travel_and_depot_time_per_round_times_the_crew() -> None:
+    # 100 h on site, 20 h driving, 10 rounds a year, a crew of two: (100 + 20 × 1.0 + 10 × 0.5 h) × 2 = 250 h
+    w = Work("A", "lighting", "led_check", "electrician", "aerial_platform", 2, "all_year", 100.0, 20.0, 10.0, 0.0)
+    assert (A["travel_factor"], A["shift_overhead_h"]) == (1.0, 0.5)
+    assert w.agent_hours(A) == pytest.approx(250)
+
+
+def test_general_skills_share_one_pool_and_specialists_keep_theirs() -> None:
+    """700 h of mowing and 700 h of road work fill one general post of 1,400 h; 700 h of an electrician's
+    work take an electrician's post of their own (no one else may do it)."""
+    inp = inputs(
+        post_cost={"green_spaces": 38000.0, "roads": 38000.0, "electrician": 52000.0},
+        depot_services={1: ["green_spaces", "roads", "lighting"]},
+    )
+    inp.contract_rate = {"green_spaces": 1000.0, "roads": 1000.0, "lighting": 1000.0}  # dear: posts when possible
+    mowing = work("A", 700)
+    roads = Work("A", "roads", "inspection", "roads", None, 1, "all_year", 700.0, 0.0, 0.0, 0.0, 1)
+    lamps = Work("A", "lighting", "inspection", "electrician", None, 1, "all_year", 700.0, 0.0, 0.0, 0.0, 1)
+    unit = Unit("A", ("A",), ("green_spaces", "roads", "lighting"), (1,))
+    cost = cost_unit(unit, (1,), [mowing, roads, lamps], inp, A)
+    assert cost.posts == {GENERAL: 1, "electrician": 1}
+    assert cost.eur["staff"] == pytest.approx(38000 + 52000)
+
+
+def test_a_purchasing_only_group_costs_a_fifth_of_a_manager_s_coordination() -> None:
+    inp = inputs()
+    buying = Unit("buy", ("A", "B", "C", "D"), (), (), joint_purchasing=True, group=True)
+    service = Unit("svc", ("A", "B", "C", "D"), ("green_spaces",), (1,), group=True)
+    bought = cost_unit(buying, (), [], inp, A)
+    served = cost_unit(service, (1,), [work("A", 100)], inp, A)
+    # a service's manager: 0.5 post + 2 % a member beyond two; buying together: a fifth of that
+    assert served.eur["coordination"] == pytest.approx((0.5 + 0.02 * 2) * 47000)
+    assert bought.eur["coordination"] == pytest.approx(0.2 * (0.5 + 0.02 * 2) * 47000)
+
+
+def test_fuel_per_machine_by_km_and_working_hours() -> None:
+    """A mower: 0.13 l a km driven and 2.5 l an hour working; a van burns nothing while its crew works.
+    100 km and 10 h: 13 + 25 = 38 l for the mower, 11 l for a van."""
+    inp = inputs(contract_rate=1000.0)
+    mower = Work("A", "green_spaces", "mowing", "green_spaces", "mower", 1, "all_year", 10.0, 1.0, 1.0, 100.0, 1)
+    van = Work("A", "green_spaces", "mowing", "green_spaces", "van", 1, "all_year", 10.0, 1.0, 1.0, 100.0, 1)
+    unit = Unit("A", ("A",), ("green_spaces",), (1,))
+    assert cost_unit(unit, (1,), [mower], inp, A).fuel_l == pytest.approx(38)
+    assert cost_unit(unit, (1,), [van], inp, A).fuel_l == pytest.approx(11)

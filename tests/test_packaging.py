@@ -37,6 +37,16 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
     head = (PROJECT_ROOT / "README.md").read_text().splitlines()[:15]
     assert any("make demo" in line for line in head) and any("make test" in line for line in head)
+    # what `make test` runs: ruff, then every test (no marker left out), in random order, each under a timeout,
+    # the slowest listed; `make test-quick` leaves out the three markers, as the README says
+    make = (PROJECT_ROOT / "Makefile").read_text()
+    test = re.search(r"^test: (.*)\n((?:\t.*\n)+)", make, re.M)
+    assert "lint" in test[1] and test[2].strip() == "$(BIN)/pytest"
+    quick = re.search(r"^test-quick: .*\n\t(.*)\n", make, re.M)[1]
+    assert quick.endswith('pytest -m "not qgis and not browser and not slow"')
+    pyproject = (PROJECT_ROOT / "pyproject.toml").read_text()
+    assert re.search(r"^timeout = 300\b", pyproject, re.M) and "--durations=15" in pyproject
+    assert "pytest-randomly" in pyproject and "-p no:randomly" not in pyproject
 
 
 def test_the_product_never_reads_the_shared_test_data() -> None:

@@ -321,14 +321,14 @@ def test_backup_and_restore_round_trip(uploads, server_url: str, tmp_path: Path)
     name = blocked.rsplit("/", 1)[1]
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(blocked) as conn:
-        conn.execute(
-            "CREATE FUNCTION public.refuse_history() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = "
-            "'patrimoine_sys.history') THEN RAISE EXCEPTION 'history refused here'; END IF; END $$; "
-            "CREATE EVENT TRIGGER refuse_history ON ddl_command_end EXECUTE FUNCTION public.refuse_history()"
-        )
     try:
+        with psycopg.connect(blocked) as conn:
+            conn.execute(
+                "CREATE FUNCTION public.refuse_history() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = "
+                "'patrimoine_sys.history') THEN RAISE EXCEPTION 'history refused here'; END IF; END $$; "
+                "CREATE EVENT TRIGGER refuse_history ON ddl_command_end EXECUTE FUNCTION public.refuse_history()"
+            )
         failed = run_cli("db", "restore", str(backup), url=blocked)
         assert failed.returncode != 0 and "history refused here" in failed.stdout + failed.stderr
         with psycopg.connect(blocked) as conn:
@@ -387,7 +387,9 @@ PAYLOADS = [
 def marked(db: str) -> int:
     with psycopg.connect(db, autocommit=True) as conn:
         return conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s", (MARK,)
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (MARK,),
         ).fetchone()[0]
 
 

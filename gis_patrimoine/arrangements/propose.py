@@ -113,7 +113,7 @@ def propose(
     out.append(
         Arrangement(
             name="common_service",
-            title=f"Common service of {inputs.names[central]} and the agglomération",
+            title=f"Common service of {inputs.names[central]}" + (" and the agglomération" if has_agglo else ""),
             description="One service for all the central commune's and the agglomération's work, their depots and "
             "machines shared, buying together.",
             groups=[Group(name="common service", members=members, depots="optimise", joint_purchasing=True)],
