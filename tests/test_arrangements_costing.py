@@ -341,3 +341,35 @@ def test_fuel_per_machine_by_km_and_working_hours() -> None:
     unit = Unit("A", ("A",), ("green_spaces",), (1,))
     assert cost_unit(unit, (1,), [mower], inp, A).fuel_l == pytest.approx(38)
     assert cost_unit(unit, (1,), [van], inp, A).fuel_l == pytest.approx(11)
+
+
+def test_hubs_merge_neighbours_pair_by_pair_while_it_saves() -> None:
+    """Three communes with 0.4 post of work each (560 h of 1,400), served from one depot: A and B together need
+    one post instead of two, which pays a manager's time (61,500 € against 76,000 €); C then joins (one post and
+    280 h contracted, 90,440 € against 99,500 €). A commune with no neighbour in the hub stays alone; when
+    contracting is cheap (each contracts its 560 h for 5,600 €), the manager costs more than pooling saves."""
+    from gis_patrimoine.arrangements.propose import hubs
+
+    works = {c: [work(c, 560, depot=1)] for c in "ABC"}
+    chain = {"A": {"B"}, "B": {"A", "C"}, "C": {"B"}}
+    assert hubs(["A", "B", "C"], chain, works, inputs(contract_rate=100.0)) == [["A", "B", "C"]]
+    apart = {"A": {"B"}, "B": {"A"}, "C": set()}
+    assert hubs(["A", "B", "C"], apart, works, inputs(contract_rate=100.0)) == [["A", "B"]]
+    assert hubs(["A", "B", "C"], chain, works, inputs(contract_rate=10.0)) == []
+
+
+def test_the_whole_pool_is_contracted_when_that_beats_its_posts_and_its_machines() -> None:
+    """1,400 h of mowing: in house, a post (38,000 €), the mower and the van it needs (5,000 € each) and the
+    mower's fuel (1,400 h × 2.5 l × 1.75 €: 6,125 €), 54,125 €. At 36 €/h the contract (50,400 €) costs more
+    than the post alone but less than all that: the work is contracted, no machine needed; at 40 €/h (56,000 €)
+    the commune keeps its post and its machines. Without a machine the post wins (38,000 € against 50,400 €)."""
+    unit = Unit("A", ("A",), ("green_spaces",), (1,))
+    mowing = [work("A", 1400, equipment="mower")]
+    cheap = cost_unit(unit, (1,), mowing, inputs(contract_rate=36.0), A)
+    assert cheap.posts[GENERAL] == 0 and cheap.eur["contracts"] == pytest.approx(50400)
+    assert cheap.eur["machines"] == 0 and cheap.total_eur == pytest.approx(50400)
+    dear = cost_unit(unit, (1,), mowing, inputs(contract_rate=40.0), A)
+    assert dear.posts[GENERAL] == 1 and dear.eur["contracts"] == 0 and dear.eur["machines"] == pytest.approx(10000)
+    assert dear.total_eur == pytest.approx(54125)
+    by_hand = cost_unit(unit, (1,), [work("A", 1400)], inputs(contract_rate=36.0), A)
+    assert by_hand.posts[GENERAL] == 1 and by_hand.total_eur == pytest.approx(38000)

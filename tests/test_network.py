@@ -162,3 +162,27 @@ def test_matrix_in_memory_equals_pgrouting(demo_db: str) -> None:
             expected[index[start], index[end]] = cost
     assert len(nodes) > 50 and np.isfinite(expected).all()
     assert np.allclose(got, expected, rtol=1e-12, atol=1e-9)
+
+
+def test_the_matrix_is_computed_in_batches_that_bound_its_memory(demo_db: str, monkeypatch) -> None:
+    """At most MATRIX_CELLS distances (50 million float64: 400 MB) are held at once: with a bound of three
+    rows' worth, the Dijkstra runs three sources at a time and the matrix is the same."""
+    from gis_patrimoine.analysis import network
+
+    assert network.MATRIX_CELLS * 8 == 400_000_000
+    with psycopg.connect(demo_db) as conn:
+        graph = network.load_graph(conn)
+    nodes = [int(n) for n in graph.nodes[::60]]
+    whole = graph.costs(nodes, nodes)
+    calls: list[int] = []
+    real = network.dijkstra
+
+    def counted(matrix, **kwargs):
+        calls.append(len(kwargs["indices"]))
+        return real(matrix, **kwargs)
+
+    monkeypatch.setattr(network, "MATRIX_CELLS", 3 * len(graph.nodes))
+    monkeypatch.setattr(network, "dijkstra", counted)
+    batched = graph.costs(nodes, nodes)
+    assert max(calls) == 3 and sum(calls) == len(nodes) > 20
+    assert np.array_equal(batched, whole)
