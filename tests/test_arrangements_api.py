@@ -15,21 +15,11 @@ import pytest
 
 from gis_patrimoine.analysis.workload import workload
 from gis_patrimoine.arrangements.definition import load_file
+from tests import writable
 from tests.servers import add_token, running_server
 from tests.test_migrations import run_cli
 
-
-# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
-# read-only one.
-@pytest.fixture(scope="module")
-def demo_db(demo_rw: str) -> str:
-    return demo_rw
-
-
-@pytest.fixture(scope="module")
-def api(api_rw: str) -> str:
-    return api_rw
-
+demo_db, api = writable.demo_db, writable.api  # this module writes: its own clone of the demo
 
 pytestmark = pytest.mark.slow
 

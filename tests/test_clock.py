@@ -10,18 +10,9 @@ import pytest
 from gis_patrimoine.api.clock import VersionClock
 from gis_patrimoine.api.deps import Unavailable
 from gis_patrimoine.db.connection import with_dbname
+from tests import writable
 
-
-# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
-# read-only one.
-@pytest.fixture(scope="module")
-def demo_db(demo_rw: str) -> str:
-    return demo_rw
-
-
-@pytest.fixture(scope="module")
-def api(api_rw: str) -> str:
-    return api_rw
+demo_db, api = writable.demo_db, writable.api  # this module writes: its own clone of the demo
 
 
 def test_reads_are_shared_and_never_stale(demo_db: str) -> None:

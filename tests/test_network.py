@@ -9,19 +9,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from gis_patrimoine.analysis.network import component_sizes_from_roads, components, cost_matrix, ensure_network
+from tests import writable
 
-
-# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
-# read-only one.
-@pytest.fixture(scope="module")
-def demo_db(demo_rw: str) -> str:
-    return demo_rw
-
-
-@pytest.fixture(scope="module")
-def api(api_rw: str) -> str:
-    return api_rw
-
+demo_db, api = writable.demo_db, writable.api  # this module writes: its own clone of the demo
 
 SQUARE = "MULTIPOLYGON(((400000 6780000, 402000 6780000, 402000 6782000, 400000 6782000, 400000 6780000)))"
 # a square block of four 500 m streets (30 km/h), a diagonal one-way main road (70 km/h), a detached lane

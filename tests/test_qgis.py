@@ -13,22 +13,13 @@ from psycopg.conninfo import conninfo_to_dict
 
 from gis_patrimoine.catalogue import get_catalogue
 from gis_patrimoine.qgis.project import storage_uri
+from tests import writable
 from tests.conftest import login
 from tests.test_migrations import run_cli
 
+demo_db, api = writable.demo_db, writable.api  # this module writes: its own clone of the demo
+
 EDITOR = login("gp_q_editor")
-
-
-# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
-# read-only one.
-@pytest.fixture(scope="module")
-def demo_db(demo_rw: str) -> str:
-    return demo_rw
-
-
-@pytest.fixture(scope="module")
-def api(api_rw: str) -> str:
-    return api_rw
 
 
 pytestmark = [pytest.mark.qgis, pytest.mark.slow]

@@ -10,20 +10,10 @@ import httpx
 import psycopg
 import pytest
 
+from tests import writable
 from tests.servers import add_token
 
-
-# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
-# read-only one.
-@pytest.fixture(scope="module")
-def demo_db(demo_rw: str) -> str:
-    return demo_rw
-
-
-@pytest.fixture(scope="module")
-def api(api_rw: str) -> str:
-    return api_rw
-
+demo_db, api = writable.demo_db, writable.api  # this module writes: its own clone of the demo
 
 LAVAL = "53130"
 TOKEN = {"Authorization": "Bearer token-planner"}

@@ -9,20 +9,10 @@ import pytest
 
 from gis_patrimoine.analysis.params import Parameters
 from gis_patrimoine.analysis.scenarios import Comparison, Totals, commune_names, compare
+from tests import writable
 from tests.servers import add_token
 
-
-# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
-# read-only one.
-@pytest.fixture(scope="module")
-def demo_db(demo_rw: str) -> str:
-    return demo_rw
-
-
-@pytest.fixture(scope="module")
-def api(api_rw: str) -> str:
-    return api_rw
-
+demo_db, api = writable.demo_db, writable.api  # this module writes: its own clone of the demo
 
 VISITS = 15.0  # green-space mowing, from layers/green_space.yaml
 

@@ -15,20 +15,10 @@ from gis_patrimoine.analysis.opportunities import rank
 from gis_patrimoine.analysis.workload import totals, workload
 from gis_patrimoine.analysis.zones import CannotBalance, zones
 from gis_patrimoine.db.connection import with_dbname
+from tests import writable
 from tests.servers import add_token
 
-
-# This module writes (tokens, stored analyses, edits): its tests use a writable clone of the demo, not the shared
-# read-only one.
-@pytest.fixture(scope="module")
-def demo_db(demo_rw: str) -> str:
-    return demo_rw
-
-
-@pytest.fixture(scope="module")
-def api(api_rw: str) -> str:
-    return api_rw
-
+demo_db, api = writable.demo_db, writable.api  # this module writes: its own clone of the demo
 
 AUTH = {"Authorization": "Bearer token-analyst"}
 
