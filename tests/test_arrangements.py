@@ -346,3 +346,15 @@ def test_ranges_are_the_10th_and_90th_percentiles_of_the_draws(strip, monkeypatc
     assert len(drawn) == 50
     expected = [round(float(np.percentile(drawn, q)), 0) for q in (10, 90)]
     assert result["arrangements"][0]["range_eur"] == expected and expected[0] < expected[1]
+
+
+def test_round_problems_the_solver_refuses_are_counted_and_said(strip) -> None:
+    """A shift of 18 seconds: no round can be planned; every light is left out, counted once, and said."""
+    from gis_patrimoine.analysis.params import save
+
+    save(strip, {"shift_hours": 0.005})
+    strip.commit()
+    result = compare(strip, parse([STATUS_QUO]), iterations=20, draws=10)
+    [a] = result["arrangements"]
+    assert a["incomplete"] and any("NOT PLANNED" in n for n in a["notes"])
+    assert a["unreachable_assets"] == 14 + 12  # the 14 lights (once, whatever their activities), the road pieces

@@ -371,5 +371,8 @@ def test_the_whole_pool_is_contracted_when_that_beats_its_posts_and_its_machines
     dear = cost_unit(unit, (1,), mowing, inputs(contract_rate=40.0), A)
     assert dear.posts[GENERAL] == 1 and dear.eur["contracts"] == 0 and dear.eur["machines"] == pytest.approx(10000)
     assert dear.total_eur == pytest.approx(54125)
+    # the km and the litres are counted for all the work, whoever does it; fuel and wear are paid in house only
+    assert cheap.fuel_l == dear.fuel_l == pytest.approx(1400 * 2.5) and cheap.eur["fuel"] == 0
+    assert dear.eur["fuel"] == pytest.approx(1400 * 2.5 * 1.75)
     by_hand = cost_unit(unit, (1,), [work("A", 1400)], inputs(contract_rate=36.0), A)
     assert by_hand.posts[GENERAL] == 1 and by_hand.total_eur == pytest.approx(38000)

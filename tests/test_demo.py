@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import psycopg
@@ -184,3 +185,53 @@ def test_the_demo_diagnostic_gives_the_readme_s_figures(db_url: str, tmp_path: P
     others = [v for name, v in per_head.items() if name != "Montflours"]
     assert (round(min(others)), round(max(others)), round(per_head["Montflours"])) == (81, 122, 276)
     assert round(sum(p["saving_at_lowest_eur"] for p in d["purchases"]), -2) == 36100
+
+
+def test_demo_run_generates_once_loads_and_says_what_the_database_holds(db_url: str, tmp_path: Path) -> None:
+    """`demo run` (what `make demo` calls): generated once, loaded; run again, it reuses the files and the load
+    changes nothing; both times it lists the 20 communes with what they hold."""
+    from tests.test_migrations import run_cli
+
+    outdir = tmp_path / "demo"
+    first = run_cli("--format", "json", "demo", "run", "--outdir", str(outdir), "--scale", "0.1", url=db_url)
+    assert first.returncode == 0, first.stderr
+    stamp = (outdir / "street_lights.gpkg").stat().st_mtime_ns
+    with psycopg.connect(db_url) as conn:
+        history = conn.execute("SELECT count(*) FROM patrimoine_sys.history").fetchone()[0]
+    again = run_cli("--format", "json", "demo", "run", "--outdir", str(outdir), "--scale", "0.1", url=db_url)
+    assert again.returncode == 0, again.stderr
+    assert (outdir / "street_lights.gpkg").stat().st_mtime_ns == stamp  # not generated again
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM patrimoine_sys.history").fetchone()[0] == history
+        lights = conn.execute("SELECT count(*) FROM patrimoine.street_light").fetchone()[0]
+    holds = json.loads(again.stdout)
+    held = holds["What the database holds"] if isinstance(holds, dict) else holds
+    assert len(held) == 20 and sum(r["street lights"] for r in held) == lights > 0
+
+
+def test_street_lights_every_25_to_40_m_both_sides_on_main_streets(tmp_path: Path) -> None:
+    """At scale 1, each light stands 5 m from its street; along a street, consecutive lights are 25–40 m apart
+    (the few that are not stand at a junction, nearer another street); on the main streets, in pairs."""
+    from collections import defaultdict
+
+    import numpy as np
+    import pyogrio
+    import shapely
+
+    generate(tmp_path, scale=1.0, seed=1)
+    lights = shapely.from_wkb(pyogrio.raw.read(tmp_path / "street_lights.gpkg", columns=[])[2])
+    roads = shapely.from_wkb(pyogrio.raw.read(tmp_path / "roads.gpkg", columns=[])[2])
+    (light_i, road_i), dist = shapely.STRtree(roads).query_nearest(lights, return_distance=True, all_matches=False)
+    # 5 m from the street; a little nearer another one at a junction
+    assert (dist <= 5.01).all() and np.mean(np.isclose(dist, 5.0, atol=0.01)) >= 0.95
+    along: dict[int, list[float]] = defaultdict(list)
+    for li, ri in zip(light_i, road_i, strict=True):
+        along[int(ri)].append(float(shapely.line_locate_point(roads[ri], lights[li])))
+    gaps, paired = [], 0
+    for positions in along.values():
+        places = np.unique(np.round(positions, 1))
+        paired += len(positions) - len(places)
+        gaps += np.diff(places).tolist()
+    within = np.mean([25 <= g <= 40.01 for g in gaps])
+    assert within >= 0.98 and len(gaps) > 5000, within
+    assert paired > 500  # both sides of the main streets

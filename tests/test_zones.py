@@ -206,3 +206,17 @@ def test_scenario_report_for_directors(api: str, analyst: str) -> None:
     assert report.text.count("<td style='color:#c92a2a;font-weight:bold'>") == red
     assert "arrêté du 26 avril 2017" in report.text and "cost-sharing key" in report.text
     assert httpx.get(f"{api}/analysis/scenarios/999999/report").status_code == 404
+
+
+def test_depots_side_by_side_act_as_one_site(analyst: str) -> None:
+    """Laval's municipal depot and the agglomération's centre, 57 m apart (one cell): one zone for both, with
+    both names and their crews together, beside Changé's zone."""
+    with psycopg.connect(analyst) as conn:
+        laval = conn.execute(
+            "SELECT id, name, crews FROM patrimoine.depot WHERE commune_insee = '53130' ORDER BY id"
+        ).fetchall()
+        change = conn.execute("SELECT id, crews FROM patrimoine.depot WHERE commune_insee = '53054'").fetchone()
+        result = zones(conn, "roads", 1000, 0.5, [d[0] for d in laval] + [change[0]])
+    assert len(laval) == 2 and len(result["balanced"]) == 2
+    both = next(z for z in result["balanced"] if z["depot_id"] in {d[0] for d in laval})
+    assert both["depot_name"] == " + ".join(d[1] for d in laval) and both["crews"] == laval[0][2] + laval[1][2]

@@ -47,7 +47,7 @@ class Planned:
     arrangement: Arrangement
     units: list[tuple[Unit, tuple[int, ...], list[Work], float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    unreachable: int = 0
+    unreachable: set[tuple[str, int]] = field(default_factory=set)  # (layer, asset): left out, each once
     location: dict = field(default_factory=dict)  # group -> the facility location's answer
     incomplete: bool = False  # some work could not be costed (said in the notes): not comparable as is
 
@@ -155,11 +155,10 @@ def plan_all(
                     planned.notes.append(f"{unit.name}: {service} NOT COSTED — {exc}")
                     planned.incomplete = True
                     # left out, and counted: each asset once, whatever the activities that apply to it
-                    layers = {la.name: la for la, _ in todo}
-                    planned.unreachable += sum(
-                        work.count_assets(conn, la, [a for lx, a in todo if lx.name == name], list(unit.communes))
-                        for name, la in layers.items()
-                    )
+                    for name, la in {la.name: la for la, _ in todo}.items():
+                        acts_of = [a for lx, a in todo if lx.name == name]
+                        ids = work.asset_ids(conn, la, acts_of, list(unit.communes))
+                        planned.unreachable |= {(name, i) for i in ids}
                     continue
                 if extra := [d for d in serving if d not in depots]:  # used, so kept and paid for
                     planned.notes.append(f"{unit.name}: none of its depots serves {service}; served from {extra}")
@@ -175,7 +174,7 @@ def plan_all(
                     else:
                         ts, lost = work.tasks_for(conn, service, layer, acts, list(unit.communes), serving, zone_cache)
                     tasks.append((layer, acts, passes, ts))
-                    planned.unreachable += len(lost)
+                    planned.unreachable |= {(layer.name, i) for i in lost}
                     for t in ts:
                         all_tasks[t] = None
             per_unit.append((unit, depots, tasks))
@@ -190,14 +189,12 @@ def plan_all(
                     result = solved[t]
                     if isinstance(result, str):  # its assets are left out, counted and said
                         planned.notes.append(f"{unit.name} {t.service}/{name}: NOT PLANNED — {result}")
-                        planned.unreachable += (
-                            len(t.assets)
-                            if t.assets is not None
-                            else work.count_assets(conn, layer, acts, list(t.communes))
-                        )
+                        ids = set(t.assets) if t.assets is not None else None
+                        ids = ids if ids is not None else work.asset_ids(conn, layer, acts, list(t.communes))
+                        planned.unreachable |= {(layer.name, i) for i in ids}
                         planned.incomplete = True
                         continue
-                    planned.unreachable += sum(len(u["assets"]) for u in result.unreachable)
+                    planned.unreachable |= {(layer.name, a) for u in result.unreachable for a in u["assets"]}
                     act = acts[-1]  # the most frequent: its skill, crew and season are theirs all
                     ws += work.works(result, act, act.skill or "polyvalent", act.crew or inputs.crew_size, passes, name)
             planned.units.append((unit, depots, ws, _depot_travel_h(conn, graph, depots)))
@@ -411,7 +408,7 @@ def _result(
         "km": round(sum(u.km for u in c.units)),
         "fuel_l": round(fuel),
         "co2_t": round(fuel * CO2_KG_PER_L / 1000, 1),
-        "unreachable_assets": p.unreachable,
+        "unreachable_assets": len(p.unreachable),
         "incomplete": p.incomplete,
         "location": p.location,
         "communes": communes,

@@ -61,12 +61,16 @@ def has_assets(conn: psycopg.Connection, layer: Layer, act: Activity, communes: 
     return {r[0] for r in conn.execute(query)}
 
 
-def count_assets(conn: psycopg.Connection, layer: Layer, acts: list[Activity], communes: list[str]) -> int:
+def asset_ids(conn: psycopg.Connection, layer: Layer, acts: list[Activity], communes: list[str]) -> set[int]:
     """The assets of activities done together in communes (each once)."""
     ids: set[int] = set()
     for a in acts:
         ids.update(r[0] for r in conn.execute(sql.SQL("SELECT id FROM ({}) a").format(asset_query(layer, a, communes))))
-    return len(ids)
+    return ids
+
+
+def count_assets(conn: psycopg.Connection, layer: Layer, acts: list[Activity], communes: list[str]) -> int:
+    return len(asset_ids(conn, layer, acts, communes))
 
 
 def tiers(acts: list[Activity]) -> list[tuple[list[Activity], float]]:
