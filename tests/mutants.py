@@ -127,6 +127,27 @@ MUTANTS = [
         "tests/test_service_strain.py::test_a_log_sink_nobody_reads_delays_log_lines_never_requests",
     ),
     Mutant(
+        "isochrones of what lies beyond the limit",
+        "gis_patrimoine/analysis/areas.py",
+        '"WHERE c.cost <= m * 60 GROUP BY d.id, d.name, m "',
+        '"WHERE c.cost >= m * 60 GROUP BY d.id, d.name, m "',
+        "tests/test_zones.py::test_catchments_partition_the_territory_and_isochrones_grow",
+    ),
+    Mutant(
+        "the version clock answering from what it saw last",
+        "gis_patrimoine/api/clock.py",
+        "versions = await self._query()",
+        "versions = dict(self.latest) or await self._query()",
+        "tests/test_clock.py::test_reads_are_shared_and_never_stale",
+    ),
+    Mutant(
+        "balanced zones not shortened",
+        "gis_patrimoine/analysis/zones.py",
+        "            return _shorten(zone, load, target, tolerance, cells, cost, home, homes)",
+        "            return zone",
+        "tests/test_zones.py::test_once_balanced_border_cells_go_to_the_depot_nearer_by_road",
+    ),
+    Mutant(
         "a restore not in one transaction",
         "gis_patrimoine/db/backup.py",
         '            "--single-transaction",\n',

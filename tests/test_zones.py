@@ -220,3 +220,41 @@ def test_depots_side_by_side_act_as_one_site(analyst: str) -> None:
     assert len(laval) == 2 and len(result["balanced"]) == 2
     both = next(z for z in result["balanced"] if z["depot_id"] in {d[0] for d in laval})
     assert both["depot_name"] == " + ".join(d[1] for d in laval) and both["crews"] == laval[0][2] + laval[1][2]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_once_balanced_border_cells_go_to_the_depot_nearer_by_road(seed: int) -> None:
+    """A row of 24 cells with uneven hours, depots at both ends and one in the middle (travel: a minute a cell):
+    after balancing, no border cell could move to the neighbouring zone whose depot is nearer by road while
+    both zones stay within the tolerance and whole."""
+    import numpy as np
+    import shapely
+
+    from gis_patrimoine.analysis.zones import Cells, _component, balance
+
+    rng = np.random.default_rng(seed)
+    n, homes, tolerance = 24, [0, 12, 23], 0.25
+    cost = np.array([[abs(i - h) * 60.0 for i in range(n)] for h in homes])
+    cells = Cells(
+        geoms=[shapely.box(i, 0, i + 1, 1) for i in range(n)],
+        hours=rng.uniform(1, 10, n),
+        cost=cost,
+        neighbours=[[j for j in (i - 1, i + 1) if 0 <= j < n] for i in range(n)],
+        communes=[None] * n,
+    )
+    zone = balance(cells, [1, 1, 1], homes, tolerance)
+    target = cells.hours.sum() / 3
+    load = np.array([cells.hours[zone == d].sum() for d in range(3)])
+    assert np.all(np.abs(load - target) <= tolerance * target + 1e-9)
+    for i in set(range(n)) - set(homes):
+        d = zone[i]
+        for e in {zone[j] for j in cells.neighbours[i]} - {d}:
+            if cost[e, i] >= cost[d, i]:
+                continue  # not nearer
+            fits = (
+                load[d] - cells.hours[i] >= (1 - tolerance) * target
+                and load[e] + cells.hours[i] <= (1 + tolerance) * target
+            )
+            rest = set(np.flatnonzero(zone == d).tolist()) - {i}
+            whole = _component(rest, homes[d], cells.neighbours) == rest
+            assert not (fits and whole), f"cell {i} could go to the nearer depot {e}"
