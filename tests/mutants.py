@@ -94,8 +94,8 @@ MUTANTS = [
     Mutant(
         "non-UTF-8 text let through",
         "gis_patrimoine/importer/source.py",
-        "    elif suffix in TEXT:\n        _check_utf8(path)",
-        "    elif suffix in TEXT:\n        pass",
+        'with path.open("rb") as f:\n                _check_utf8(f, path)',
+        'with path.open("rb") as f:\n                pass',
         "tests/test_import_options.py::test_a_latin1_csv_is_read_with_encoding",
     ),
     Mutant(
