@@ -115,8 +115,8 @@ MUTANTS = [
     Mutant(
         "left-out work not counted",
         "gis_patrimoine/arrangements/run.py",
-        "planned.unreachable += sum(\n",
-        "planned.unreachable += 0 * sum(\n",
+        "planned.unreachable |= {(name, i) for i in ids}",
+        "planned.unreachable |= set()",
         "tests/test_arrangements.py::test_work_no_depot_does_is_left_out_said_and_flagged",
     ),
     Mutant(
