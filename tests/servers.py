@@ -53,3 +53,13 @@ def add_token(url: str, user: str, role: str, communes: list[str] | tuple = ()) 
             (hashlib.sha256(f"token-{user}".encode()).hexdigest(), user, role, list(communes)),
         )
     return {"Authorization": f"Bearer token-{user}"}
+
+
+def wait_for(condition, what: str, seconds: float = 60) -> None:
+    """Poll until `condition()` holds; fail naming `what` if it never does (a bound on the wait, never a silent
+    end of it, and no timed assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.02)

@@ -20,7 +20,7 @@ from psycopg import sql
 from gis_patrimoine.settings import Settings
 from tests.conftest import create_clone, drop_database, with_dbname
 from tests.importing import checksum, road, write_layer
-from tests.servers import add_token, running_server
+from tests.servers import add_token, running_server, wait_for
 from tests.test_migrations import run_cli
 
 TOKENS = {"max": "manager", "alice": "editor", "rita": "reader"}
@@ -444,15 +444,6 @@ def _lights_file(tmp_path: Path, n: int, name: str = "lights.gpkg", lamp_type: s
         {"lid": [str(i) for i in range(n)], "lamp_type": [lamp_type] * n},
         geometry_type="Point",
     )
-
-
-def wait_for(condition, what: str, seconds: float = 60) -> None:
-    """Poll until `condition()` holds; fail naming `what` if it never does (never a silent end of the wait)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.02)
 
 
 def _import_backend(db: str) -> int | None:

@@ -19,7 +19,7 @@ from gis_patrimoine.db.connection import with_dbname
 from gis_patrimoine.db.migrations import migration_ids
 from gis_patrimoine.settings import Settings
 from tests.conftest import create_clone, drop_database
-from tests.servers import add_token, running_server
+from tests.servers import add_token, running_server, wait_for
 
 
 @pytest.fixture
@@ -28,15 +28,6 @@ def own_demo(server_url: str, demo_source: str) -> Iterator[str]:
     name = create_clone(server_url, demo_source, prefix="gp_strain")
     yield with_dbname(server_url, name)
     drop_database(server_url, name)
-
-
-def wait_for(condition, what: str, seconds: float = 20) -> None:
-    """Poll `condition` until true; fail, naming `what`, if it never is (a bound, not a timed assertion)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.05)
 
 
 def waiting_on_lock(url: str) -> bool:
@@ -60,7 +51,7 @@ def test_saturated_pool_and_statement_timeout_answer_503_with_retry_after(own_de
             target=lambda: blocked.setdefault("r", httpx.get(f"{api}/collections/depots/items", timeout=30))
         )
         reader.start()
-        wait_for(lambda: waiting_on_lock(own_demo), "the request holding the only pooled connection waits")
+        wait_for(lambda: waiting_on_lock(own_demo), "the request holding the only pooled connection waits", seconds=20)
         saturated = httpx.get(f"{api}/collections/roads/items", timeout=30)  # no connection left for it
         assert saturated.status_code == 503 and saturated.headers["retry-after"] == "2"
         assert saturated.json()["code"] == 503 and saturated.json()["description"]
@@ -78,14 +69,15 @@ def test_database_down_then_back(own_demo: str, server_url: str) -> None:
         assert httpx.get(f"{api}/collections/depots/items").status_code == 200
         admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        wait_for(lambda: httpx.get(f"{api}/collections/depots/items").status_code == 503, "503 while down")
+        wait_for(lambda: httpx.get(f"{api}/collections/depots/items").status_code == 503, "503 while down", seconds=20)
         for path in ("/collections/depots/items", "/collections/roads/items?limit=3", "/ready"):
             down = httpx.get(f"{api}{path}", timeout=10)
             assert down.status_code == 503 and down.headers["retry-after"] == "2", path
         assert "unreachable" in httpx.get(f"{api}/ready").json()["database"]
         admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name)))
         # the pool's broken connections are replaced: every request answers again, without a restart
-        wait_for(lambda: httpx.get(f"{api}/ready").status_code == 200, "ready again once the database is back")
+        back = "ready again once the database is back"
+        wait_for(lambda: httpx.get(f"{api}/ready").status_code == 200, back, seconds=20)
         for _ in range(5):  # ready means what it says: requests are answered from then on
             assert httpx.get(f"{api}/collections/depots/items").status_code == 200
 
@@ -148,7 +140,7 @@ def test_a_log_sink_nobody_reads_delays_log_lines_never_requests(demo_db: str) -
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _answers(f"{base}/health"), "the server answering")
+        wait_for(lambda: _answers(f"{base}/health"), "the server answering", seconds=20)
         tms = morecantile.tms.get("WebMercatorQuad")
         tiles = [t for z in (14, 15, 16, 17) for t in tms.tiles(-0.80, 48.05, -0.74, 48.09, [z])][:600]
         with httpx.Client(timeout=20) as client:

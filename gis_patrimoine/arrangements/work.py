@@ -69,10 +69,6 @@ def asset_ids(conn: psycopg.Connection, layer: Layer, acts: list[Activity], comm
     return ids
 
 
-def count_assets(conn: psycopg.Connection, layer: Layer, acts: list[Activity], communes: list[str]) -> int:
-    return len(asset_ids(conn, layer, acts, communes))
-
-
 def tiers(acts: list[Activity]) -> list[tuple[list[Activity], float]]:
     """Combined rounds: activities of one layer worked from points by the same skill, crew, machine and season
     share their passes — the least frequent's passes do all of them, the next one's extra passes the rest, and

@@ -7,6 +7,7 @@ lon/lat columns. Every check that can fail before reading a feature fails here, 
 from __future__ import annotations
 
 import codecs
+import glob
 import hashlib
 import re
 import shutil
@@ -161,14 +162,10 @@ def _utf8_copy(path: Path, encoding: str, folder: Path) -> str:
         raise ImportFailed(
             f"byte {exc.start} is not {encoding} text", path=str(path), hint="check --encoding (e.g. utf-8, cp1252)"
         ) from None
-    for side in path.parent.glob(f"{glob_escape(path.stem)}.*"):
+    for side in path.parent.glob(f"{glob.escape(path.stem)}.*"):
         if side.suffix.lower() in (".prj", ".csvt"):
             shutil.copy(side, folder / side.name)
     return str(copy)
-
-
-def glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def _check_utf8(stream: BinaryIO, path: Path) -> None:
@@ -291,7 +288,7 @@ def _inspect(
         srs = "EPSG:4326" if open_options.get("X_POSSIBLE_NAMES", "").lower() in CSV_LONLAT else None
     crs = _resolve_crs(path, info.get("crs"), srs)
     bounds = info.get("total_bounds")
-    source = Source(
+    return Source(
         path=path,
         gdal_path=gdal_path,
         layer=layer,
@@ -304,7 +301,6 @@ def _inspect(
         bounds=tuple(float(b) for b in bounds) if bounds is not None and len(bounds) == 4 else None,
         open_options=open_options,
     )
-    return source
 
 
 def _unreadable(path: Path, exc: Exception) -> ImportFailed:
