@@ -121,7 +121,7 @@ MUTANTS = [
     ),
     Mutant(
         "uvicorn writing straight to the log sink",
-        "gis_patrimoine/cli_serve.py",
+        "gis_patrimoine/cli/serve.py",
         "        log_config=None,",
         "        log_config=uvicorn.config.LOGGING_CONFIG,",
         "tests/test_service_strain.py::test_a_log_sink_nobody_reads_delays_log_lines_never_requests",

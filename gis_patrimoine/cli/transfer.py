@@ -1,4 +1,4 @@
-"""`gis-patrimoine import ...` and `gis-patrimoine export ...`: thin wrappers with progress and a report."""
+"""`gis-patrimoine import …` and `export`: files in and out of the layers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gis_patrimoine.catalogue import get_catalogue
-from gis_patrimoine.cli_common import console, database_url_or_exit, err, show
+from gis_patrimoine.cli.common import console, database_url_or_exit, err, show
 
 if TYPE_CHECKING:
     from gis_patrimoine.importer import ImportReport

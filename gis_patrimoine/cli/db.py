@@ -1,8 +1,7 @@
-"""The `gis-patrimoine` command line: database, and later import, export, serve, demo, analysis."""
+"""`gis-patrimoine db …`: the local cluster, the schema, backups, status."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,52 +9,13 @@ import typer
 from psycopg import sql
 from rich.table import Table
 
-from gis_patrimoine.cli_analyse import analyse_app
-from gis_patrimoine.cli_arrangements import arrangements_cmd  # noqa: F401  (registers `analyse arrangements`)
-from gis_patrimoine.cli_common import OUTPUT, console, fail, show, write_json
-from gis_patrimoine.cli_demo import demo_app
-from gis_patrimoine.cli_diagnostic import diagnostic_app
-from gis_patrimoine.cli_history import history_app
-from gis_patrimoine.cli_import import export_cmd, import_app
-from gis_patrimoine.cli_qgis import qgis_app
-from gis_patrimoine.cli_serve import serve_cmd
-from gis_patrimoine.cli_users import users_app
+from gis_patrimoine.cli.common import console, fail, show
 from gis_patrimoine.db import cluster
 from gis_patrimoine.db.connection import connect, database_url, ensure_database
 from gis_patrimoine.db.migrations import MigrationError, applied_ids, migrate, migration_ids, stored_srid
 from gis_patrimoine.settings import get_settings
 
-app = typer.Typer(help="gis-patrimoine: public-space assets of the communes, pooled.", no_args_is_help=True)
-
-
-@app.callback()
-def main(
-    ctx: typer.Context,
-    output: Annotated[
-        str, typer.Option("--format", help="Tables as: table (drawn), csv or json (for scripts)")
-    ] = "table",
-) -> None:
-    """gis-patrimoine: public-space assets of the communes, pooled."""
-    if output not in ("table", "csv", "json"):
-        fail(f"--format {output!r}: use table, csv or json")
-    OUTPUT["format"] = output  # type: ignore[typeddict-item]
-    if output != "table":  # the data alone on stdout; what a person reads goes to stderr
-        console.file = sys.stderr
-    if output == "json":
-        ctx.call_on_close(write_json)
-
-
 db_app = typer.Typer(help="The database: local cluster, schema, status.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(import_app, name="import")
-app.command("export")(export_cmd)
-app.add_typer(demo_app, name="demo")
-app.command("serve")(serve_cmd)
-app.add_typer(users_app, name="users")
-app.add_typer(analyse_app, name="analyse")
-app.add_typer(qgis_app, name="qgis")
-app.add_typer(history_app, name="history")
-app.add_typer(diagnostic_app, name="diagnostic")
 
 
 @db_app.command("up")
@@ -168,7 +128,3 @@ def db_status() -> None:
         show(table)
     if pending:
         raise typer.Exit(1)
-
-
-if __name__ == "__main__":
-    app()

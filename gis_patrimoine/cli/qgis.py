@@ -8,7 +8,7 @@ from typing import Annotated
 import psycopg
 import typer
 
-from gis_patrimoine.cli_common import console, database_url_or_exit, fail
+from gis_patrimoine.cli.common import console, database_url_or_exit, fail
 
 qgis_app = typer.Typer(help="QGIS: default layer styles and the ready-made project.", no_args_is_help=True)
 

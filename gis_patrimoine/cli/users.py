@@ -8,7 +8,7 @@ import psycopg
 import typer
 from rich.table import Table
 
-from gis_patrimoine.cli_common import console, database_url_or_exit, show
+from gis_patrimoine.cli.common import console, database_url_or_exit, show
 
 users_app = typer.Typer(
     help="API accounts: tokens for readers, editors (per commune), managers, admins.", no_args_is_help=True

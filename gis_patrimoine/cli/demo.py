@@ -10,7 +10,7 @@ import psycopg
 import typer
 from rich.table import Table
 
-from gis_patrimoine.cli_common import console, database_url_or_exit, show
+from gis_patrimoine.cli.common import console, database_url_or_exit, show
 from gis_patrimoine.settings import get_settings
 
 demo_app = typer.Typer(

@@ -8,7 +8,7 @@ import psycopg
 import typer
 from rich.table import Table
 
-from gis_patrimoine.cli_common import console, database_url_or_exit, fail, show
+from gis_patrimoine.cli.common import console, database_url_or_exit, fail, show
 
 history_app = typer.Typer(help="History of changes: show a feature's versions, restore one.", no_args_is_help=True)
 

@@ -13,8 +13,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gis_patrimoine.cli_analyse import analyse_app, refused
-from gis_patrimoine.cli_common import console, database_url_or_exit, fail, show
+from gis_patrimoine.cli.analyse import analyse_app, refused
+from gis_patrimoine.cli.common import console, database_url_or_exit, fail, show
 
 
 def _eur(v: float) -> str:

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from gis_patrimoine.analysis.errors import AnalysisRefused
-from gis_patrimoine.cli_common import console, database_url_or_exit, fail, scripted, show
+from gis_patrimoine.cli.common import console, database_url_or_exit, fail, scripted, show
 
 analyse_app = typer.Typer(help="Analyses: workload, network, rounds, lookup, parameters.", no_args_is_help=True)
 

@@ -9,7 +9,7 @@ import psycopg
 import typer
 from rich.table import Table
 
-from gis_patrimoine.cli_common import console, database_url_or_exit, fail, show
+from gis_patrimoine.cli.common import console, database_url_or_exit, fail, show
 
 diagnostic_app = typer.Typer(
     help="The shared diagnostic: staff, equipment, depots, contracts, purchases (questionnaire workbook).",
