@@ -15,6 +15,7 @@ import yaml
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gis_patrimoine.attribute_types import FORMS, Form
 from gis_patrimoine.settings import get_settings
 
 GeometryType = Literal["Point", "LineString", "MultiPolygon", "MultiLineString", "Polygon", "MultiPoint"]
@@ -37,26 +38,6 @@ AttributeType = Literal[
     "bigints",
 ]
 Unit = Literal["item", "m", "100m", "km", "m2", "100m2", "ha"]
-
-# How each attribute type is stored in PostgreSQL (information_schema.columns.data_type).
-SQL_TYPES: dict[str, str] = {
-    "identity": "bigint",
-    "uuid": "uuid",
-    "text": "text",
-    "integer": "integer",
-    "bigint": "bigint",
-    "real": "double precision",
-    "boolean": "boolean",
-    "date": "date",
-    "timestamp": "timestamp with time zone",
-    "jsonb": "jsonb",
-    "code": "text",
-    "codes": "ARRAY",
-    "commune": "text",
-    "reference": "bigint",
-    "texts": "ARRAY",
-    "bigints": "ARRAY",
-}
 
 
 class CatalogueError(ValueError):
@@ -122,8 +103,13 @@ class Attribute(Strict):
         return self
 
     @property
+    def form(self) -> Form:
+        """The type's forms: SQL, DDL, JSON Schema, parser, export and QGIS (attribute_types.py)."""
+        return FORMS[self.type]
+
+    @property
     def sql_type(self) -> str:
-        return SQL_TYPES[self.type]
+        return self.form.sql
 
     @property
     def writable(self) -> bool:

@@ -15,19 +15,20 @@ from psycopg import sql
 from pyproj import CRS
 from pyproj.enums import WktVersion
 
-from gis_patrimoine.catalogue import Catalogue, get_catalogue
+from gis_patrimoine.catalogue import Attribute, Catalogue, get_catalogue
 from gis_patrimoine.db.migrations import stored_srid
 from gis_patrimoine.importer.errors import ImportFailed
 
 DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
 BATCH = 50_000
-ARROW_TYPES = {
-    "integer": pa.int32(),
-    "reference": pa.int64(),
-    "real": pa.float64(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
+
+
+def arrow_type(attr: Attribute) -> pa.DataType:
+    """The column's type in the file: the catalogue's form, or text (UUIDs, JSON, lists)."""
+    name = attr.form.arrow
+    if name is None:
+        return pa.string()
+    return pa.timestamp("us", tz="UTC") if name == "timestamp" else getattr(pa, name)()
 
 
 def export_layer(
@@ -54,9 +55,7 @@ def export_layer(
         select = sql.SQL(", ").join(
             [
                 *(
-                    sql.SQL("{}::text").format(sql.Identifier(a.name))
-                    if a.type in ("uuid", "jsonb", "codes", "texts", "bigints")
-                    else sql.Identifier(a.name)
+                    sql.Identifier(a.name) if a.form.arrow else sql.SQL("{}::text").format(sql.Identifier(a.name))
                     for a in columns
                 ),
                 sql.SQL("ST_AsBinary(ST_Transform(geom, {}))").format(sql.Literal(target)),
@@ -83,10 +82,7 @@ def export_layer(
             cur.execute(query)
             while rows := cur.fetchmany(BATCH):
                 table = pa.table(
-                    {
-                        a.name: pa.array([r[i] for r in rows], ARROW_TYPES.get(a.type, pa.string()))
-                        for i, a in enumerate(columns)
-                    }
+                    {a.name: pa.array([r[i] for r in rows], arrow_type(a)) for i, a in enumerate(columns)}
                     | {"geometry": pa.array([bytes(r[-1]) for r in rows], pa.binary())}
                 )
                 pyogrio.write_arrow(

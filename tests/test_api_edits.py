@@ -133,7 +133,7 @@ def test_create_update_delete_with_history_and_fresh_tiles(writable) -> None:
         (light(LAVAL, id=5), "id", "read-only"),
         (light(LAVAL, lamp_type="candle"), "lamp_type", "unknown value 'candle'"),
         (light(LAVAL, power_w=99999), "power_w", "out of range"),
-        (light(LAVAL, power_w="strong"), "power_w", "not a valid integer"),
+        (light(LAVAL, power_w="strong"), "power_w", "is not an integer"),
         (light(LAVAL, last_intervention="yesterday"), "last_intervention", "not a date"),
         (
             {

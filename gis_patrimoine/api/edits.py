@@ -39,20 +39,11 @@ def _check_value(attr: Attribute, value: Any) -> Any:
     """Type checks the database cannot word well; ranges and code lists are left to the database."""
     if value is None:
         return None
-    ok = {
-        "integer": isinstance(value, int) and not isinstance(value, bool),
-        "reference": isinstance(value, int) and not isinstance(value, bool),
-        "real": isinstance(value, int | float) and not isinstance(value, bool),
-        "text": isinstance(value, str),
-        "code": isinstance(value, str),
-        "commune": isinstance(value, str),
-        "codes": isinstance(value, list) and all(isinstance(v, str) for v in value),
-        "jsonb": isinstance(value, dict),
-        "date": isinstance(value, str),
-        "boolean": isinstance(value, bool),
-    }.get(attr.type, True)
-    if not ok:
-        raise HTTPException(400, f"field {attr.name}: {value!r} is not a valid {attr.type}")
+    allowed = attr.form.python
+    if allowed and (not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)):
+        raise HTTPException(400, f"field {attr.name}: {value!r} is not {attr.form.words}")
+    if attr.type in ("codes", "texts") and not all(isinstance(v, str) for v in value):
+        raise HTTPException(400, f"field {attr.name}: {value!r} is not {attr.form.words}")
     if attr.type == "date":
         try:
             date.fromisoformat(value)

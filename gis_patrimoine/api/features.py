@@ -48,24 +48,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
-JSON_SCHEMA_TYPES = {
-    "identity": "integer",
-    "integer": "integer",
-    "bigint": "integer",
-    "reference": "integer",
-    "real": "number",
-    "boolean": "boolean",
-    "text": "string",
-    "code": "string",
-    "commune": "string",
-    "uuid": "string",
-    "date": "string",
-    "timestamp": "string",
-    "jsonb": "object",
-    "codes": "array",
-    "texts": "array",
-    "bigints": "array",
-}
 
 
 class VersionedCache:
@@ -223,7 +205,7 @@ async def collection(request: Request, collection_id: str, conn: Conn) -> Respon
 
 
 def queryable_columns(layer: Layer) -> dict[str, str]:
-    return {a.name: a.name for a in layer.attributes if a.type not in ("jsonb",)}
+    return {a.name: a.name for a in layer.attributes if a.form.json}
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Queryable properties (JSON Schema)")
@@ -232,17 +214,15 @@ async def queryables(request: Request, collection_id: str) -> Response:
     catalogue = request.app.state.catalogue
     props: dict[str, dict] = {"geometry": {"$ref": f"https://geojson.org/schema/{layer.geometry}.json"}}
     for attr in layer.attributes:
-        if attr.type == "jsonb":
+        if not attr.form.json:
             continue
-        entry: dict = {"title": attr.title.fr, "description": attr.title.en, "type": JSON_SCHEMA_TYPES[attr.type]}
+        entry: dict = {"title": attr.title.fr, "description": attr.title.en, **attr.form.json}
         if attr.codelist:
             entry["enum" if attr.type == "code" else "items"] = (
                 catalogue.codelists[attr.codelist].codes
                 if attr.type == "code"
                 else {"type": "string", "enum": catalogue.codelists[attr.codelist].codes}
             )
-        if attr.type in ("date", "timestamp"):
-            entry["format"] = "date" if attr.type == "date" else "date-time"
         if attr.min is not None:
             entry["minimum"] = attr.min
         if attr.max is not None:

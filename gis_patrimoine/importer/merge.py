@@ -16,9 +16,6 @@ from gis_patrimoine.catalogue import Catalogue, Profile
 from gis_patrimoine.importer.names import normalise_place
 from gis_patrimoine.importer.plan import ColumnPlan, FieldPlan, Ref, code_lookup, map_code
 
-PARSERS = {"integer": "to_int", "real": "to_real", "date": "to_date", "reference": "to_bigint"}
-TYPE_WORDS = {"integer": "an integer", "real": "a number", "date": "a date", "reference": "an identifier"}
-
 
 def _raw(ref: Ref) -> sql.Composable:
     if ref.index is not None:
@@ -121,15 +118,15 @@ def _column_sql(cp: ColumnPlan, default: object, lenient: bool) -> ColumnSql:
     raw = _first(cp.refs) if cp.refs else sql.SQL("NULL::text")
     reason: sql.Composable | None = None
     extra: sql.Composable | None = None
-    if attr.type in PARSERS:
-        typed = sql.SQL("patrimoine_app.{}({})").format(sql.Identifier(PARSERS[attr.type]), r)
+    if attr.form.parser is not None:
+        typed = sql.SQL("patrimoine_app.{}({})").format(sql.Identifier(attr.form.parser), r)
         bad = sql.SQL("{r} IS NOT NULL AND {t} IS NULL").format(r=r, t=t)
         if lenient:
             extra = sql.SQL("CASE WHEN {bad} THEN {r} END").format(bad=bad, r=r)
         else:
             reason = sql.SQL(
                 "CASE WHEN {bad} THEN format('%s: %L (field %s) is not {what}', {col}, {r}, {label}) END"
-            ).format(bad=bad, what=sql.SQL(TYPE_WORDS[attr.type]), col=col, r=r, label=label)
+            ).format(bad=bad, what=sql.SQL(attr.form.words), col=col, r=r, label=label)
         if attr.min is not None or attr.max is not None:
             lo = attr.min if attr.min is not None else -1e308
             hi = attr.max if attr.max is not None else 1e308

@@ -167,7 +167,7 @@ def _widgets(layer: Layer | DiagnosticTable, conninfo: str) -> str:
                 }.items()
             )
             widget = f'<editWidget type="ValueRelation"><config><Option type="Map">{config}</Option></config>'
-        elif a.type in ("identity", "uuid", "timestamp") or a.system or a.generated:
+        elif a.form.read_only or a.system or a.generated:
             widget = '<editWidget type="TextEdit"><config><Option/></config>'
         else:
             continue
