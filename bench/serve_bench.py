@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gis_patrimoine.catalogue import get_catalogue  # noqa: E402
+from gis_patrimoine.collection import Collections  # noqa: E402
 from gis_patrimoine.db.connection import database_url, with_dbname  # noqa: E402
-from gis_patrimoine.tiles.sql import tile_query  # noqa: E402
 
 TIPG_VENV = ROOT / ".data" / "bench-tipg"
 LAYERS = ("roads", "street_lights", "green_spaces", "buildings")
@@ -244,12 +244,13 @@ def bare_sql(url: str, tiles: list[tuple[str, int, int, int]]) -> float:
     catalogue = get_catalogue()
     with psycopg.connect(url) as conn:
         srid = int(conn.execute("SELECT value FROM patrimoine_sys.setting WHERE key = 'srid'").fetchone()[0])
-        queries = [tile_query(catalogue.layer(layer), z, x, y, srid) for layer, z, x, y in tiles]
-        for query in queries:  # a first pass warms PostgreSQL's buffers, as the servers' runs find them
-            conn.execute(query).fetchone()
+        collections = Collections(catalogue, srid)
+        queries = [collections.of_layer(layer).tile_query(z, x, y) for layer, z, x, y in tiles]
+        for query, params in queries:  # a first pass warms PostgreSQL's buffers, as the servers' runs find them
+            conn.execute(query, params).fetchone()
         start_t = time.perf_counter()
-        for query in queries:
-            conn.execute(query).fetchone()
+        for query, params in queries:
+            conn.execute(query, params).fetchone()
         return (time.perf_counter() - start_t) / len(tiles) * 1000
 
 

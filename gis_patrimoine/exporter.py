@@ -11,11 +11,11 @@ from pathlib import Path
 import psycopg
 import pyarrow as pa
 import pyogrio
-from psycopg import sql
 from pyproj import CRS
 from pyproj.enums import WktVersion
 
 from gis_patrimoine.catalogue import Attribute, Catalogue, get_catalogue
+from gis_patrimoine.collection import Collection
 from gis_patrimoine.db.migrations import stored_srid
 from gis_patrimoine.importer.errors import ImportFailed
 
@@ -46,29 +46,12 @@ def export_layer(
     driver = DRIVERS.get(path.suffix.lower())
     if driver is None:
         raise ImportFailed(f"unsupported export format {path.suffix!r}; use one of {', '.join(DRIVERS)}")
-    columns = [a for a in layer.attributes if a.type not in ("identity",)]
     with psycopg.connect(url) as conn:
         storage = stored_srid(conn)
         target = CRS.from_user_input(srs).to_epsg() if srs else storage
         if driver == "GeoJSON" and srs is None:
             target = 4326  # RFC 7946
-        select = sql.SQL(", ").join(
-            [
-                *(
-                    sql.Identifier(a.name) if a.form.arrow else sql.SQL("{}::text").format(sql.Identifier(a.name))
-                    for a in columns
-                ),
-                sql.SQL("ST_AsBinary(ST_Transform(geom, {}))").format(sql.Literal(target)),
-            ]
-        )
-        where = (
-            sql.SQL("WHERE commune_insee = ANY({})").format(sql.Literal(communes))
-            if communes and layer.kind == "asset"
-            else sql.SQL("")
-        )
-        query = sql.SQL("SELECT {s} FROM {t} {w} ORDER BY {k}").format(
-            s=select, t=layer.qualified, w=where, k=sql.Identifier(layer.key)
-        )
+        query, columns = Collection(layer, catalogue, storage).export_query(communes, target)
         if path.exists():
             for sibling in path.parent.glob(path.stem + ".*") if driver == "ESRI Shapefile" else [path]:
                 sibling.unlink()

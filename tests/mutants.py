@@ -30,21 +30,21 @@ class Mutant:
 MUTANTS = [
     Mutant(
         "small features kept at low zoom",
-        "gis_patrimoine/tiles/sql.py",
+        "gis_patrimoine/collection/tile_sql.py",
         "min_size = t.min_size_px * px * scale if z < DETAIL_ZOOM else 0.0",
         "min_size = 0.0",
         "tests/test_api_tiles.py::test_small_features_dropped_below_the_detail_zoom",
     ),
     Mutant(
         "tiles without their buffer",
-        "gis_patrimoine/tiles/sql.py",
+        "gis_patrimoine/collection/tile_sql.py",
         "bounds.merc, {extent}, {buffer}, true)",
         "bounds.merc, {extent}, 0, true)",
         "tests/test_api_tiles.py::test_tile_holds_exactly_the_features_of_its_buffered_envelope",
     ),
     Mutant(
         "the cap keeps any features",
-        "gis_patrimoine/tiles/sql.py",
+        "gis_patrimoine/collection/tile_sql.py",
         'sql.SQL("{} DESC, {}").format(size, sql.Identifier(idcol)) if size is not None else sql.Identifier(idcol)',
         "sql.Identifier(idcol)",
         "tests/test_api_tiles.py::test_a_capped_tile_keeps_the_longest_roads",
@@ -135,7 +135,7 @@ MUTANTS = [
     ),
     Mutant(
         "the version clock answering from what it saw last",
-        "gis_patrimoine/api/clock.py",
+        "gis_patrimoine/collection/clock.py",
         "versions = await self._query()",
         "versions = dict(self.latest) or await self._query()",
         "tests/test_clock.py::test_reads_are_shared_and_never_stale",

@@ -7,9 +7,9 @@ import asyncio
 import psycopg
 import pytest
 
-from gis_patrimoine.api.clock import VersionClock
-from gis_patrimoine.api.deps import Unavailable
+from gis_patrimoine.collection.clock import VersionClock
 from gis_patrimoine.db.connection import with_dbname
+from gis_patrimoine.db.health import Unavailable
 from tests import writable
 
 demo_db, api = writable.demo_db, writable.api  # this module writes: its own clone of the demo

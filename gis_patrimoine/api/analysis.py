@@ -8,13 +8,12 @@ uses every core. Stored plans are also the `rounds` and `round_stops` collection
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
 from gis_patrimoine.analysis import export
@@ -22,17 +21,17 @@ from gis_patrimoine.analysis.lookup import lookup as lookup_fn
 from gis_patrimoine.analysis.rounds import RoundRequest, plan_rounds, store
 from gis_patrimoine.analysis.workload import workload as workload_fn
 from gis_patrimoine.api.auth import account
-from gis_patrimoine.api.deps import Unavailable, connection
+from gis_patrimoine.api.deps import Conn, Service
 from gis_patrimoine.api.features import base_url
+from gis_patrimoine.api.runtime import Rt, Runtime
 
 router = APIRouter(prefix="/analysis")
-Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
 
 
 class RoundsBody(BaseModel):
     """What to plan: a service (and activity), communes, depots, crews and days."""
 
-    service: Literal["lighting", "green_spaces", "roads", "buildings"]
+    service: Service
     activity: str | None = Field(None, description="Default: the service's first activity (e.g. inspection)")
     communes: list[str] = Field(default_factory=list, description="INSEE codes; empty: all communes")
     depots: list[int] = Field(default_factory=list, description="Depot ids; empty: those serving the communes")
@@ -51,23 +50,11 @@ def _run(url: str, body: RoundsBody, user: str) -> int:
         return store(conn, plan, user=user)
 
 
-def _sync(pool, fn, *args, **kwargs):
-    """A read-only call of the analyses on a connection of the app's synchronous read pool (503 at once while
-    the database is known to be down, and after 2 s of waiting for a connection)."""
-    if getattr(pool, "gp_down", False):
-        raise Unavailable("the database is unavailable; retry shortly")
-    try:
-        with pool.connection(timeout=2.0) as conn:
-            return fn(conn, *args, **kwargs)
-    except PoolTimeout as exc:
-        raise Unavailable("the database is busy") from exc
-
-
 @router.post("/rounds", status_code=201, summary="Compute and store the rounds of one pass of an activity")
-async def create_rounds(request: Request, body: RoundsBody, conn: Conn) -> JSONResponse:
+async def create_rounds(request: Request, rt: Rt, body: RoundsBody, conn: Conn) -> JSONResponse:
     acct = await account(request, conn)
-    plan_id = await run_in_threadpool(_run, request.app.state.database_url, body, acct.username)
-    summary = await run_in_threadpool(_sync, request.app.state.read_pool, export.plan_summary, plan_id)
+    plan_id = await run_in_threadpool(_run, rt.database_url, body, acct.username)
+    summary = await run_in_threadpool(rt.read, export.plan_summary, plan_id)
     url = f"{base_url(request)}/analysis/rounds/{plan_id}"
     summary["links"] = _links(url)
     return JSONResponse(summary, status_code=201, headers={"Location": url})
@@ -104,23 +91,21 @@ async def list_rounds(request: Request, conn: Conn) -> JSONResponse:
     return JSONResponse({"plans": plans})
 
 
-async def _plan_call(request: Request, fn, *args):
+async def _plan_call(rt: Runtime, fn, *args):
     try:
-        return await run_in_threadpool(_sync, request.app.state.read_pool, fn, *args)
+        return await run_in_threadpool(rt.read, fn, *args)
     except export.NoSuchPlan as exc:
         raise HTTPException(404, str(exc)) from exc
 
 
 @router.get("/rounds/{plan_id}.geojson", summary="A plan's rounds and stops as GeoJSON")
-async def rounds_geojson(request: Request, plan_id: int) -> JSONResponse:
-    return JSONResponse(await _plan_call(request, export.geojson, plan_id), media_type="application/geo+json")
+async def rounds_geojson(rt: Rt, plan_id: int) -> JSONResponse:
+    return JSONResponse(await _plan_call(rt, export.geojson, plan_id), media_type="application/geo+json")
 
 
 @router.get("/rounds/{plan_id}.gpx", summary="A plan's rounds as GPX tracks and waypoints")
-async def rounds_gpx(
-    request: Request, plan_id: int, round: Annotated[int | None, Query(ge=1, le=100_000)] = None
-) -> Response:
-    text = await _plan_call(request, export.gpx, plan_id, round)
+async def rounds_gpx(rt: Rt, plan_id: int, round: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> Response:
+    text = await _plan_call(rt, export.gpx, plan_id, round)
     return Response(
         text,
         media_type="application/gpx+xml",
@@ -130,14 +115,14 @@ async def rounds_gpx(
 
 @router.get("/rounds/{plan_id}/sheet", summary="Printable round sheets (map and ordered stops)")
 async def rounds_sheet(
-    request: Request, plan_id: int, round: Annotated[int | None, Query(ge=1, le=100_000)] = None
+    rt: Rt, plan_id: int, round: Annotated[int | None, Query(ge=1, le=100_000)] = None
 ) -> HTMLResponse:
-    return HTMLResponse(await _plan_call(request, export.sheet, plan_id, round))
+    return HTMLResponse(await _plan_call(rt, export.sheet, plan_id, round))
 
 
 @router.get("/rounds/{plan_id}", summary="A plan: parameters, totals and its rounds")
-async def rounds_plan(request: Request, plan_id: int) -> JSONResponse:
-    summary = await _plan_call(request, export.plan_summary, plan_id)
+async def rounds_plan(request: Request, rt: Rt, plan_id: int) -> JSONResponse:
+    summary = await _plan_call(rt, export.plan_summary, plan_id)
     summary["links"] = _links(f"{base_url(request)}/analysis/rounds/{plan_id}")
     return JSONResponse(summary)
 
@@ -145,19 +130,20 @@ async def rounds_plan(request: Request, plan_id: int) -> JSONResponse:
 @router.get("/lookup", summary="Which depot and round serve a place or an asset")
 async def lookup(
     request: Request,
+    rt: Rt,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     collection: str | None = None,
     id: int | None = None,
-    service: str | None = None,
+    service: Service | None = None,
     plan: int | None = None,
 ) -> JSONResponse:
     from gis_patrimoine.analysis.lookup import target, zone_lookup
 
     try:
         where = target(lon, lat, collection, id)
-        answers = await run_in_threadpool(_sync, request.app.state.read_pool, lookup_fn, where, service, plan)
-        zones = await run_in_threadpool(_sync, request.app.state.read_pool, zone_lookup, where, service)
+        answers = await run_in_threadpool(rt.read, lookup_fn, where, service, plan)
+        zones = await run_in_threadpool(rt.read, zone_lookup, where, service)
     except (ValueError, KeyError) as exc:
         raise HTTPException(400, str(exc)) from exc
     except psycopg.errors.InternalError_ as exc:  # PostGIS cannot project the point: far off the territory
@@ -172,12 +158,13 @@ async def lookup(
 @router.get("/network", summary="The network repair report: parts, roads not driven, dangles, near misses")
 async def network(
     request: Request,
+    rt: Rt,
     far: Annotated[float, Query(gt=0, le=100_000, description="Report assets farther than this from roads (m)")] = 150,
     issues: Annotated[int, Query(ge=0, le=100_000, description="Issues listed (all: collection network_issues)")] = 200,
 ) -> JSONResponse:
     from gis_patrimoine.analysis.network import network_report
 
-    url = request.app.state.database_url
+    url = rt.database_url
     report = await run_in_threadpool(_write, url, network_report, far, issues)  # may (re)build the network first
     report["links"] = [
         {"rel": "related", "href": f"{base_url(request)}/collections/network_issues", "type": "application/json"}
@@ -187,18 +174,16 @@ async def network(
 
 @router.get("/workload", summary="Annual on-site hours per commune, service and activity")
 async def workload(
-    request: Request, commune: Annotated[list[str] | None, Query()] = None, service: str | None = None
+    request: Request, rt: Rt, commune: Annotated[list[str] | None, Query()] = None, service: Service | None = None
 ) -> JSONResponse:
-    rows = await run_in_threadpool(
-        _sync, request.app.state.read_pool, workload_fn, communes=commune or None, service=service
-    )
+    rows = await run_in_threadpool(rt.read, workload_fn, communes=commune or None, service=service)
     return JSONResponse({"workload": [r.__dict__ for r in rows]})
 
 
 class CompareBody(BaseModel):
     """A pooling scenario: one service (and activity) over all communes."""
 
-    service: Literal["lighting", "green_spaces", "roads", "buildings"]
+    service: Service
     activity: str | None = None
     communes: list[str] = Field(default_factory=list, description="INSEE codes; empty: all communes")
     iterations: int = Field(300, ge=10, le=20_000, description="Solver iterations per round problem")
@@ -213,9 +198,9 @@ def _compare(url: str, body: CompareBody) -> int:
 
 
 @router.post("/scenarios", status_code=201, summary='"Each commune alone" vs "pooled" for a service')
-async def create_scenario(request: Request, body: CompareBody, conn: Conn) -> JSONResponse:
+async def create_scenario(request: Request, rt: Rt, body: CompareBody, conn: Conn) -> JSONResponse:
     await account(request, conn)
-    sid = await run_in_threadpool(_compare, request.app.state.database_url, body)
+    sid = await run_in_threadpool(_compare, rt.database_url, body)
     cur = await conn.execute("SELECT result FROM analysis.scenario WHERE id = %s", (sid,))
     result = (await cur.fetchone())[0]
     url = f"{base_url(request)}/analysis/scenarios/{sid}"
@@ -248,32 +233,32 @@ async def get_scenario(scenario_id: int, conn: Conn) -> JSONResponse:
 
 
 @router.get("/statistics", summary="Per commune and service: assets, size, annual hours, per 1,000 inhabitants")
-async def statistics(request: Request) -> JSONResponse:
+async def statistics(request: Request, rt: Rt) -> JSONResponse:
     from gis_patrimoine.analysis.statistics import statistics as statistics_fn
 
-    rows = await run_in_threadpool(_sync, request.app.state.read_pool, statistics_fn)
+    rows = await run_in_threadpool(rt.read, statistics_fn)
     return JSONResponse({"statistics": rows})
 
 
 class GridBody(BaseModel):
     size_m: float = Field(500.0, ge=50, le=20_000, description="Hexagon side")
-    service: Literal["lighting", "green_spaces", "roads", "buildings"] | None = None
+    service: Service | None = None
 
 
 class AreasBody(BaseModel):
     minutes: list[float] = Field(default_factory=lambda: [5.0, 10.0, 15.0], max_length=10)
-    service: Literal["lighting", "green_spaces", "roads", "buildings"] | None = None
+    service: Service | None = None
 
 
 class ZonesBody(BaseModel):
-    service: Literal["lighting", "green_spaces", "roads", "buildings"]
+    service: Service
     size_m: float = Field(1000.0, ge=100, le=20_000)
     tolerance: float = Field(0.10, gt=0, le=1)
     depots: list[int] = Field(default_factory=list, description="Candidate depots; empty: all serving")
 
 
 class OpportunitiesBody(BaseModel):
-    service: Literal["lighting", "green_spaces", "roads", "buildings"]
+    service: Service
     activity: str | None = None
     top: int = Field(6, ge=1, le=30)
 
@@ -284,36 +269,36 @@ def _write(url: str, fn, *args):
 
 
 @router.post("/grid", status_code=201, summary="Workload density on a hexagonal grid (collection workload_grid)")
-async def create_grid(request: Request, body: GridBody, conn: Conn) -> JSONResponse:
+async def create_grid(request: Request, rt: Rt, body: GridBody, conn: Conn) -> JSONResponse:
     from gis_patrimoine.analysis.grid import store_grid
 
     await account(request, conn)
-    cells = await run_in_threadpool(_write, request.app.state.database_url, store_grid, body.size_m, body.service)
+    cells = await run_in_threadpool(_write, rt.database_url, store_grid, body.size_m, body.service)
     return JSONResponse({"cells": cells, "collection": "workload_grid"}, status_code=201)
 
 
 @router.post("/areas", status_code=201, summary="Isochrones and catchments of the depots (collection depot_areas)")
-async def create_areas(request: Request, body: AreasBody, conn: Conn) -> JSONResponse:
+async def create_areas(request: Request, rt: Rt, body: AreasBody, conn: Conn) -> JSONResponse:
     from gis_patrimoine.analysis.areas import store_areas
 
     await account(request, conn)
-    made = await run_in_threadpool(_write, request.app.state.database_url, store_areas, body.minutes, body.service)
+    made = await run_in_threadpool(_write, rt.database_url, store_areas, body.minutes, body.service)
     return JSONResponse({**made, "collection": "depot_areas"}, status_code=201)
 
 
 @router.post("/zones", status_code=201, summary="Service zones balanced on workload, and the status quo")
-async def create_zones(request: Request, body: ZonesBody, conn: Conn) -> JSONResponse:
+async def create_zones(request: Request, rt: Rt, body: ZonesBody, conn: Conn) -> JSONResponse:
     from gis_patrimoine.analysis.zones import zones
 
     await account(request, conn)
     result = await run_in_threadpool(
-        _write, request.app.state.database_url, zones, body.service, body.size_m, body.tolerance, body.depots or None
+        _write, rt.database_url, zones, body.service, body.size_m, body.tolerance, body.depots or None
     )
     return JSONResponse(result, status_code=201)
 
 
 @router.post("/opportunities", status_code=201, summary="Pairs of communes ranked by what pooling them saves")
-async def create_opportunities(request: Request, body: OpportunitiesBody, conn: Conn) -> JSONResponse:
+async def create_opportunities(request: Request, rt: Rt, body: OpportunitiesBody, conn: Conn) -> JSONResponse:
     from gis_patrimoine.analysis import opportunities
 
     def run(c: psycopg.Connection) -> list[dict]:
@@ -322,26 +307,26 @@ async def create_opportunities(request: Request, body: OpportunitiesBody, conn: 
         return [{k: v for k, v in m.items() if k != "layer"} for m in ranked]
 
     await account(request, conn)
-    ranked = await run_in_threadpool(_write, request.app.state.database_url, run)
+    ranked = await run_in_threadpool(_write, rt.database_url, run)
     return JSONResponse({"opportunities": ranked}, status_code=201)
 
 
 @router.get("/equipment", summary="Equipment held vs machine-days needed, status quo vs pooled; renewals")
-async def equipment(request: Request, age: Annotated[int | None, Query(ge=1, le=100)] = None) -> JSONResponse:
+async def equipment(request: Request, rt: Rt, age: Annotated[int | None, Query(ge=1, le=100)] = None) -> JSONResponse:
     from gis_patrimoine.analysis.equipment import equipment as equipment_fn
     from gis_patrimoine.analysis.equipment import renewals
 
-    url = request.app.state.database_url
+    url = rt.database_url
     eq = await run_in_threadpool(_write, url, equipment_fn)  # may (re)build the road network first
-    due = await run_in_threadpool(_sync, request.app.state.read_pool, renewals, age)
+    due = await run_in_threadpool(rt.read, renewals, age)
     return JSONResponse({**eq, "renewals": due})
 
 
 @router.get("/scenarios/{scenario_id}/report", summary="A scenario report for directors (printable HTML)")
-async def scenario_report(request: Request, scenario_id: int) -> HTMLResponse:
+async def scenario_report(request: Request, rt: Rt, scenario_id: int) -> HTMLResponse:
     from gis_patrimoine.analysis.report import scenario_report as report_fn
 
     try:
-        return HTMLResponse(await run_in_threadpool(_sync, request.app.state.read_pool, report_fn, scenario_id))
+        return HTMLResponse(await run_in_threadpool(rt.read, report_fn, scenario_id))
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc

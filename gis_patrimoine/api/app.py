@@ -1,24 +1,20 @@
-"""The app factory: settings, the catalogue and a connection pool in `app.state`, one router per concern."""
+"""The app factory: settings and the catalogue, a typed runtime built in the lifespan (api/runtime.py), one
+router per concern, one error map (api/errors.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import logging.handlers
 import queue
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import psycopg
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from gis_patrimoine import __version__
-from gis_patrimoine.analysis.errors import AnalysisRefused
 from gis_patrimoine.api import (
     analysis,
     arrangements,
@@ -31,13 +27,13 @@ from gis_patrimoine.api import (
     pages,
     tiles,
 )
-from gis_patrimoine.api.clock import VersionClock
-from gis_patrimoine.api.deps import Unavailable, watch_database
+from gis_patrimoine.api.deps import edge_enums
+from gis_patrimoine.api.errors import HANDLED, error_response, problem
 from gis_patrimoine.api.fastpath import TileFastPath
+from gis_patrimoine.api.runtime import Runtime, runtime_of
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.db.connection import database_url
 from gis_patrimoine.settings import Settings, get_settings
-from gis_patrimoine.tiles.cache import TileCache
 
 log = logging.getLogger("gis_patrimoine.api")
 
@@ -64,23 +60,6 @@ def _queued_logging() -> None:
             served.propagate = False
 
 
-DEFAULT_BOUNDS = [-5.5, 41.0, 10.0, 51.5]  # France, until the communes say better
-
-
-async def _territory(pool: AsyncConnectionPool) -> tuple[int, list[float]]:
-    async with pool.connection() as conn:
-        cur = await conn.execute("SELECT value::int FROM patrimoine_sys.setting WHERE key = 'srid'")
-        srid = (await cur.fetchone())[0]
-        cur = await conn.execute(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
-            "ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, %s), 4326) e "
-            "FROM patrimoine.commune) s",
-            (srid,),
-        )
-        row = await cur.fetchone()
-    return srid, [float(v) for v in row] if row and row[0] is not None else DEFAULT_BOUNDS
-
-
 class Guard:
     """Bodies over the limit are refused before they are read; with read_requires_token, every request but
     the health checks needs a valid token. Plain ASGI: a BaseHTTPMiddleware would cost a third of the
@@ -98,25 +77,18 @@ class Guard:
         limit = self.settings.max_body_mb * 1024 * 1024
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                body = {"code": 413, "description": f"request body over {self.settings.max_body_mb} MB"}
-                return await JSONResponse(body, status_code=413)(scope, receive, send)
+                response = problem(413, f"request body over {self.settings.max_body_mb} MB")
+                return await response(scope, receive, send)
         public = scope["method"] == "OPTIONS" or scope["path"] in self.PUBLIC
         if self.settings.read_requires_token and not public:
             from gis_patrimoine.api.auth import account
-            from gis_patrimoine.api.deps import acquire
 
             request = Request(scope)
             try:
-                async with acquire(scope["app"].state.pool) as conn:
+                async with runtime_of(scope["app"]).connection() as conn:
                     await account(request, conn)
-            except HTTPException as exc:
-                body = {"code": exc.status_code, "description": exc.detail}
-                return await JSONResponse(body, status_code=exc.status_code, headers=exc.headers)(scope, receive, send)
-            except Unavailable as exc:
-                response = JSONResponse(
-                    {"code": 503, "description": str(exc)}, status_code=503, headers={"Retry-After": "2"}
-                )
-                return await response(scope, receive, send)
+            except Exception as exc:  # a missing or bad token (401, 403), the database down (503)
+                return await error_response(exc, f"{scope['method']} {scope['path']}")(scope, receive, send)
         return await self.app(scope, receive, send)
 
 
@@ -126,43 +98,11 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.database_url = url or database_url(settings)
-        options = f"-c statement_timeout={settings.statement_timeout_ms} -c default_transaction_read_only=on"
-        pool = AsyncConnectionPool(
-            app.state.database_url,
-            min_size=settings.pool_min,
-            max_size=settings.pool_max,
-            timeout=settings.pool_timeout_s,
-            open=False,
-            kwargs={"options": options, "autocommit": True},
-            # no check on each checkout (a round trip per request): after an outage the watcher replaces the
-            # broken connections (pool.check) as soon as the database answers again
-        )
-        await pool.open(wait=True, timeout=30)
-        app.state.pool = pool
-        app.state.clock = VersionClock(app.state.database_url, options, lambda: getattr(pool, "gp_down", False))
-        # the analyses' read-only calls are synchronous code run in worker threads: a small pool of their own
-        app.state.read_pool = ConnectionPool(
-            app.state.database_url,
-            min_size=1,
-            max_size=8,
-            timeout=settings.pool_timeout_s,
-            open=False,
-            kwargs={
-                "options": f"-c statement_timeout={settings.statement_timeout_ms} -c default_transaction_read_only=on"
-            },
-            check=ConnectionPool.check_connection,
-        )
-        await asyncio.to_thread(app.state.read_pool.open, True, 30)
-        app.state.srid, app.state.bounds = await _territory(pool)
-        watcher = asyncio.create_task(watch_database(pool, app.state.database_url, (app.state.read_pool,)))
+        app.state.runtime = await Runtime.start(settings, app.state.catalogue, url or database_url(settings))
         try:
             yield
         finally:
-            watcher.cancel()
-            await app.state.clock.close()
-            await asyncio.to_thread(app.state.read_pool.close)
-            await pool.close()
+            await app.state.runtime.close()
 
     app = FastAPI(
         title=settings.api_title,
@@ -174,8 +114,14 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
     )
     app.state.settings = settings
     app.state.catalogue = catalogue or get_catalogue()
-    app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
-    app.state.versioned_cache = features.VersionedCache()
+
+    def openapi() -> dict:
+        """FastAPI's document, with the catalogue's names listed where the API takes them."""
+        if app.openapi_schema is None:
+            edge_enums(FastAPI.openapi(app), app.state.catalogue)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     app.include_router(health.router, tags=["Health"])
     app.include_router(features.router, tags=["OGC API – Features"])
@@ -206,47 +152,10 @@ def create_app(settings: Settings | None = None, url: str | None = None, catalog
 
     app.add_middleware(Guard, settings=settings)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"code": exc.status_code, "description": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(exc, f"{request.method} {request.url.path}")
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
-        return JSONResponse({"code": 400, "description": problems}, status_code=400)
-
-    @app.exception_handler(AnalysisRefused)
-    async def analysis_refused(request: Request, exc: AnalysisRefused) -> JSONResponse:
-        """Nothing to plan, a depot off the road, zones that cannot be balanced…: the message says what to change."""
-        return JSONResponse({"code": 422, "description": str(exc)}, status_code=422)
-
-    @app.exception_handler(Unavailable)
-    async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
-        return JSONResponse({"code": 503, "description": str(exc)}, status_code=503, headers={"Retry-After": "2"})
-
-    @app.exception_handler(psycopg.OperationalError)
-    @app.exception_handler(PoolTimeout)
-    async def database_down(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"code": 503, "description": "the database is unavailable; retry shortly"},
-            status_code=503,
-            headers={"Retry-After": "2"},
-        )
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        """Never a stack trace to the client: logged here, a short JSON answer there."""
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse({"code": 500, "description": "internal error; it has been logged"}, status_code=500)
-
-    @app.exception_handler(psycopg.errors.QueryCanceled)
-    async def too_long(request: Request, exc: psycopg.Error) -> JSONResponse:
-        return JSONResponse(
-            {"code": 503, "description": "the request took too long; narrow it (bbox, limit, filter)"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+    for kind in HANDLED:
+        app.add_exception_handler(kind, handle)
 
     return app

@@ -12,21 +12,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Annotated, Any
+from typing import Any
 
 import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from gis_patrimoine.api.auth import account
-from gis_patrimoine.api.deps import connection
+from gis_patrimoine.api.deps import Conn
 from gis_patrimoine.api.features import base_url
+from gis_patrimoine.api.runtime import Rt
 
 router = APIRouter(prefix="/analysis")
 log = logging.getLogger(__name__)
-Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
 
 
 class ArrangementsBody(BaseModel):
@@ -81,7 +81,7 @@ def _start(url: str, user: str) -> int:
 
 
 @router.post("/arrangements", status_code=202, summary="Cost pooling arrangements side by side (background job)")
-async def create_arrangements(request: Request, body: ArrangementsBody, conn: Conn) -> JSONResponse:
+async def create_arrangements(request: Request, rt: Rt, body: ArrangementsBody, conn: Conn) -> JSONResponse:
     acct = await account(request, conn)
     if body.arrangements:  # refused now, not minutes later
         from gis_patrimoine.arrangements.definition import parse
@@ -90,7 +90,7 @@ async def create_arrangements(request: Request, body: ArrangementsBody, conn: Co
             parse(body.arrangements)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-    url = request.app.state.database_url
+    url = rt.database_url
     run_id = await run_in_threadpool(_start, url, acct.username)
     threading.Thread(target=_job, args=(url, run_id, body), daemon=True).start()
     href = f"{base_url(request)}/analysis/arrangements/jobs/{run_id}"
@@ -141,16 +141,16 @@ def _read(url: str, run_id: int, html: bool) -> dict | str:
 
 
 @router.get("/arrangements/{run_id}", summary="A comparison: every arrangement, ranges, payments, assumptions")
-async def get_arrangements(request: Request, run_id: int) -> JSONResponse:
+async def get_arrangements(request: Request, rt: Rt, run_id: int) -> JSONResponse:
     try:
-        return JSONResponse(await run_in_threadpool(_read, request.app.state.database_url, run_id, False))
+        return JSONResponse(await run_in_threadpool(_read, rt.database_url, run_id, False))
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc
 
 
 @router.get("/arrangements/{run_id}/report", summary="The director's report of a comparison (printable HTML)")
-async def arrangements_report(request: Request, run_id: int) -> HTMLResponse:
+async def arrangements_report(request: Request, rt: Rt, run_id: int) -> HTMLResponse:
     try:
-        return HTMLResponse(await run_in_threadpool(_read, request.app.state.database_url, run_id, True))
+        return HTMLResponse(await run_in_threadpool(_read, rt.database_url, run_id, True))
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc

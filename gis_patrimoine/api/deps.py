@@ -1,79 +1,80 @@
-"""FastAPI dependencies: the connection pool, the catalogue, the collection named in the path."""
+"""FastAPI dependencies: the runtime (api/runtime.py), a pooled connection, the collection named in the path,
+and the catalogue's names at the API's edge (a layer, a service, a profile), checked against the catalogue."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Annotated
 
 import psycopg
-from fastapi import HTTPException, Request
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from fastapi import Depends
+from pydantic import AfterValidator
 
-from gis_patrimoine.catalogue import Catalogue, Layer
-
-
-class Unavailable(Exception):
-    """The database cannot be reached or the pool is saturated: answered 503 with Retry-After."""
+from gis_patrimoine.api.runtime import Rt
+from gis_patrimoine.catalogue import Catalogue, Layer, get_catalogue
+from gis_patrimoine.collection import Collection, QueryError
 
 
-def catalogue(request: Request) -> Catalogue:
-    return request.app.state.catalogue
+async def connection(rt: Rt) -> AsyncIterator[psycopg.AsyncConnection]:
+    async with rt.connection() as conn:
+        yield conn
 
 
-def layer_of(request: Request, collection_id: str) -> Layer:
-    for layer in request.app.state.catalogue.layers.values():
-        if layer.collection == collection_id:
+Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
+
+
+def collection(rt: Rt, collection_id: str) -> Collection:
+    """The collection named in the path (404 with the known ones otherwise)."""
+    return rt.collections.get(collection_id)
+
+
+Coll = Annotated[Collection, Depends(collection)]
+
+
+def _service(name: str) -> str:
+    codes = get_catalogue().codelists["service"].codes
+    if name not in codes:
+        raise ValueError(f"unknown service {name!r}; services: {', '.join(codes)}")
+    return name
+
+
+# a maintenance service of the catalogue's code list (lighting, green_spaces…); the OpenAPI document lists them
+Service = Annotated[str, AfterValidator(_service)]
+
+
+def asset_layer(catalogue: Catalogue, name: str) -> Layer:
+    """An asset layer by collection id or layer name, for imports."""
+    for layer in catalogue.asset_layers:
+        if name in (layer.collection, layer.name):
             return layer
-    raise HTTPException(404, f"no collection {collection_id!r}")
+    known = ", ".join(layer.collection for layer in catalogue.asset_layers)
+    raise QueryError(f"layer: {name!r} is not an asset layer; asset layers: {known}")
 
 
-@asynccontextmanager
-async def acquire(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection]:
-    """A pooled connection; a saturated pool or a database that is down becomes Unavailable (503). While the
-    watcher (`watch_database`) knows the database is down, requests fail at once instead of queueing."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + pool.timeout
-    while True:  # wait for a connection in short slices, so that an outage noticed meanwhile ends the wait
-        if getattr(pool, "gp_down", False):
-            raise Unavailable("the database is unavailable; retry shortly")
-        try:
-            conn = await pool.getconn(timeout=max(0.05, min(0.5, deadline - loop.time())))
-            break
-        except PoolTimeout as exc:
-            if loop.time() >= deadline:
-                raise Unavailable("the database is busy") from exc
-        except psycopg.OperationalError as exc:
-            pool.gp_down = True
-            raise Unavailable(f"the database is unavailable: {str(exc).splitlines()[0]}") from exc
-    try:
-        yield conn
-    except psycopg.OperationalError as exc:
-        if not conn.broken:  # a statement timeout, say: the database is fine, the request is not
-            raise
-        pool.gp_down = True  # the watcher clears it as soon as a connection succeeds again
-        raise Unavailable(f"the database is unavailable: {str(exc).splitlines()[0]}") from exc
-    finally:
-        await pool.putconn(conn)
+def edge_enums(schema: dict, catalogue: Catalogue) -> dict:
+    """The OpenAPI document with the catalogue's names listed where the API takes them: collection ids in
+    paths, asset layers and profiles of imports, services in analysis bodies."""
+    assets = catalogue.asset_layers
+    names = {
+        "collection_id": [layer.collection for layer in catalogue.layers.values()],
+        "layer": [layer.collection for layer in assets],
+        "profile": sorted({"default", *(p for layer in assets for p in layer.profiles)}),
+        "service": catalogue.codelists["service"].codes,
+    }
 
+    def listed(target: dict, enum: list[str]) -> None:
+        options = target.get("anyOf")
+        for option in options or [target]:
+            if option.get("type") == "string":
+                option["enum"] = enum
 
-async def watch_database(pool: AsyncConnectionPool, url: str, others: tuple = ()) -> None:
-    """Probe the database twice a second with a fresh connection, so that an outage is known (and requests
-    answered 503 at once) within half a second, and its end as fast."""
-    while True:
-        try:
-            conn = await psycopg.AsyncConnection.connect(url, connect_timeout=2)
-            await conn.close()
-            if getattr(pool, "gp_down", False):
-                await pool.check()  # replace the connections the outage broke, now rather than after a back-off
-            down = False
-        except psycopg.OperationalError:
-            down = True
-        for p in (pool, *others):
-            p.gp_down = down
-        await asyncio.sleep(0.5)
-
-
-async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
-    async with acquire(request.app.state.pool) as conn:
-        yield conn
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for param in operation.get("parameters", []):
+                if param.get("name") in names:
+                    listed(param["schema"], names[param["name"]])
+    for component in schema.get("components", {}).get("schemas", {}).values():
+        prop = component.get("properties", {}).get("service")
+        if prop is not None:
+            listed(prop, names["service"])
+    return schema

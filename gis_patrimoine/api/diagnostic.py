@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.background import BackgroundTask
 
 from gis_patrimoine.api.auth import account
-from gis_patrimoine.api.deps import acquire
+from gis_patrimoine.api.runtime import Rt
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -41,21 +41,23 @@ def _send(path: Path, name: str) -> FileResponse:
 
 
 @router.get("/diagnostic/template", summary="The questionnaire workbook to fill in (one sheet per table)")
-async def template(request: Request) -> FileResponse:
+async def template(request: Request, rt: Rt) -> FileResponse:
     from gis_patrimoine.diagnostic.load import template as write_template
 
-    path = await run_in_threadpool(_workbook, request.app.state.database_url, write_template)
+    path = await run_in_threadpool(_workbook, rt.database_url, write_template)
     return _send(path, "diagnostic-questionnaire.xlsx")
 
 
 @router.get("/diagnostic/export", summary="The answers stored, in the questionnaire's format (token: pay data)")
-async def export(request: Request, commune: Annotated[list[str] | None, Query(max_length=50)] = None) -> FileResponse:
+async def export(
+    request: Request, rt: Rt, commune: Annotated[list[str] | None, Query(max_length=50)] = None
+) -> FileResponse:
     from gis_patrimoine.diagnostic.load import export as write_export
 
-    async with acquire(request.app.state.pool) as conn:  # staff costs are not for anonymous readers
+    async with rt.connection() as conn:  # staff costs are not for anonymous readers
         await account(request, conn)
 
-    path = await run_in_threadpool(_workbook, request.app.state.database_url, write_export, commune or None)
+    path = await run_in_threadpool(_workbook, rt.database_url, write_export, commune or None)
     return _send(path, "diagnostic.xlsx")
 
 
@@ -70,17 +72,18 @@ def _load(url: str, path: Path, user: str, allowed: set[str] | None, table: str 
 @router.post("/diagnostic/imports", status_code=201, summary="Upload a filled questionnaire (.xlsx or one .csv)")
 async def upload(
     request: Request,
+    rt: Rt,
     table: Annotated[str | None, Query(pattern=r"^[a-z_]{2,40}$", description="With a CSV body: its table")] = None,
 ) -> JSONResponse:
     from gis_patrimoine.diagnostic.load import DiagnosticRefused
     from gis_patrimoine.diagnostic.workbook import WorkbookError
 
-    async with acquire(request.app.state.pool) as conn:
+    async with rt.connection() as conn:
         acct = await account(request, conn)
     if acct.role not in ("manager", "admin", "editor"):
         raise HTTPException(403, f"{acct.username} may not send answers: readers only read")
     allowed = None if acct.role in ("manager", "admin") else set(acct.communes)
-    limit = request.app.state.settings.max_body_mb * 1024**2
+    limit = rt.settings.max_body_mb * 1024**2
     folder = Path(tempfile.mkdtemp(prefix="gp-diagnostic-"))
     try:
         body = bytearray()
@@ -94,7 +97,7 @@ async def upload(
         path = folder / f"{table or 'diagnostic'}{suffix}"
         path.write_bytes(bytes(body))
         try:
-            report = await run_in_threadpool(_load, request.app.state.database_url, path, acct.username, allowed, table)
+            report = await run_in_threadpool(_load, rt.database_url, path, acct.username, allowed, table)
         except DiagnosticRefused as exc:
             forbidden = [p for p in exc.problems if "may not edit" in p]
             if forbidden and len(forbidden) == len(exc.problems):
@@ -108,15 +111,15 @@ async def upload(
 
 
 @router.post("/analysis/diagnostic", status_code=201, summary="Compute the diagnostic and store it per commune")
-async def store_diagnostic(request: Request) -> JSONResponse:
+async def store_diagnostic(request: Request, rt: Rt) -> JSONResponse:
     from gis_patrimoine.analysis.diagnostic import diagnostic as diagnostic_fn
     from gis_patrimoine.analysis.diagnostic import store
 
-    async with acquire(request.app.state.pool) as conn:
+    async with rt.connection() as conn:
         await account(request, conn)
 
     def run() -> dict:
-        with psycopg.connect(request.app.state.database_url) as conn:
+        with psycopg.connect(rt.database_url) as conn:
             d = diagnostic_fn(conn)
             return {"stored": store(conn, d), **d}
 
@@ -124,12 +127,12 @@ async def store_diagnostic(request: Request) -> JSONResponse:
 
 
 @router.get("/analysis/diagnostic/report", summary="The diagnostic as a printable report (HTML)")
-async def diagnostic_report(request: Request) -> HTMLResponse:
+async def diagnostic_report(request: Request, rt: Rt) -> HTMLResponse:
     from gis_patrimoine.analysis.diagnostic import diagnostic as diagnostic_fn
     from gis_patrimoine.analysis.diagnostic_report import diagnostic_report as report_fn
 
     def run() -> str:
-        with psycopg.connect(request.app.state.database_url) as conn:
+        with psycopg.connect(rt.database_url) as conn:
             return report_fn(conn, diagnostic_fn(conn))
 
     return HTMLResponse(await run_in_threadpool(run))
@@ -137,12 +140,12 @@ async def diagnostic_report(request: Request) -> HTMLResponse:
 
 @router.get("/analysis/diagnostic", summary="The shared diagnostic: capacity vs work, machines, spending, prices")
 async def diagnostic(
-    request: Request, commune: Annotated[list[str] | None, Query(max_length=50)] = None
+    request: Request, rt: Rt, commune: Annotated[list[str] | None, Query(max_length=50)] = None
 ) -> JSONResponse:
     from gis_patrimoine.analysis.diagnostic import diagnostic as diagnostic_fn
 
     def run() -> dict:
-        with psycopg.connect(request.app.state.database_url) as conn:
+        with psycopg.connect(rt.database_url) as conn:
             return diagnostic_fn(conn, commune or None)
 
     return JSONResponse(await run_in_threadpool(run))

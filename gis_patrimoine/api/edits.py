@@ -14,19 +14,21 @@ from datetime import date
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from psycopg import sql
 
 from gis_patrimoine.api import crs as crs_mod
 from gis_patrimoine.api.auth import Account, account
-from gis_patrimoine.api.deps import connection, layer_of
-from gis_patrimoine.api.features import base_url, feature_sql
+from gis_patrimoine.api.deps import Coll, Conn
+from gis_patrimoine.api.errors import problem
+from gis_patrimoine.api.features import base_url
+from gis_patrimoine.api.runtime import Rt, Runtime
 from gis_patrimoine.catalogue import Attribute, Layer
+from gis_patrimoine.collection import Collection
 from gis_patrimoine.db.errors import translate
 
 router = APIRouter()
-Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
 FEATURE_EXAMPLE = {
     "type": "Feature",
     "geometry": {"type": "Point", "coordinates": [-0.7712, 48.0702]},
@@ -103,8 +105,8 @@ def _authorise(acct: Account, *communes: str | None) -> None:
             raise HTTPException(403, f"{acct.username} may not edit the assets of commune {commune}")
 
 
-def _writable_layer(request: Request, collection_id: str) -> Layer:
-    layer = layer_of(request, collection_id)
+def _writable(coll: Collection) -> Layer:
+    layer = coll.layer
     if layer.kind != "asset":
         raise HTTPException(405, f"{layer.collection} are read-only over the API")
     return layer
@@ -119,6 +121,7 @@ async def _begin(request: Request, conn: psycopg.AsyncConnection, layer: Layer) 
 
 async def _finish(
     request: Request,
+    rt: Runtime,
     conn: psycopg.AsyncConnection,
     layer: Layer,
     query: sql.Composable,
@@ -131,11 +134,8 @@ async def _finish(
         await conn.execute("COMMIT")
     except psycopg.Error as exc:
         await conn.execute("ROLLBACK")
-        error = translate(exc, request.app.state.catalogue)
-        return JSONResponse(
-            {"code": 400, "description": str(error), "field": error.field, "value": error.value, "reason": error.code},
-            status_code=400,
-        )
+        error = translate(exc, rt.catalogue)
+        return problem(400, str(error), field=error.field, value=error.value, reason=error.code)
     fid = feature_id if feature_id is not None else row[0]
     if status == 204:
         return Response(status_code=204)
@@ -156,14 +156,14 @@ async def _rollback_on_error(conn: psycopg.AsyncConnection) -> None:
 
 @router.post("/collections/{collection_id}/items", status_code=201, summary="Create a feature (editors)")
 async def create(
-    request: Request, collection_id: str, conn: Conn, body: Annotated[dict, Body(examples=[FEATURE_EXAMPLE])]
+    request: Request, rt: Rt, coll: Coll, conn: Conn, body: Annotated[dict, Body(examples=[FEATURE_EXAMPLE])]
 ) -> Response:
-    layer = _writable_layer(request, collection_id)
+    layer = _writable(coll)
     geometry, properties = _parse_feature(body)
     if not geometry:
         raise HTTPException(400, "field geom: a geometry is required")
     values = _values(layer, properties)
-    storage = request.app.state.srid
+    storage = rt.srid
     geom = _geometry_sql(
         layer,
         geometry,
@@ -192,9 +192,9 @@ async def create(
         vals=sql.SQL(", ").join(sql.Literal(values[n]) for n in names),
         geom=geom,
         key=sql.Identifier(layer.key),
-        feature=feature_sql(layer, [a for a in layer.attributes if a.name != layer.key], 4326),
+        feature=coll.feature_sql(coll.attributes(None), 4326),
     )
-    return await _finish(request, conn, layer, query, 201)
+    return await _finish(request, rt, conn, layer, query, 201)
 
 
 async def _existing(conn: psycopg.AsyncConnection, layer: Layer, feature_id: str) -> tuple[int, str]:
@@ -211,9 +211,15 @@ async def _existing(conn: psycopg.AsyncConnection, layer: Layer, feature_id: str
 
 
 async def _update(
-    request: Request, collection_id: str, feature_id: str, conn: psycopg.AsyncConnection, body: dict, replace: bool
+    request: Request,
+    rt: Runtime,
+    coll: Collection,
+    feature_id: str,
+    conn: psycopg.AsyncConnection,
+    body: dict,
+    replace: bool,
 ) -> Response:
-    layer = _writable_layer(request, collection_id)
+    layer = _writable(coll)
     geometry, properties = _parse_feature(body)
     if replace and not geometry:
         raise HTTPException(400, "field geom: PUT replaces the whole feature and needs a geometry")
@@ -224,7 +230,7 @@ async def _update(
                 values.setdefault(
                     attr.name, attr.default if attr.default is not None else ("{}" if attr.type == "jsonb" else None)
                 )
-    storage = request.app.state.srid
+    storage = rt.srid
     in_srid = crs_mod.to_srid(request.headers.get("content-crs", "").strip("<>") or None, storage, "Content-Crs")
     geom = _geometry_sql(layer, geometry, in_srid, storage) if geometry else None
     acct = await _begin(request, conn, layer)
@@ -249,36 +255,38 @@ async def _update(
         table=layer.qualified,
         sets=sql.SQL(", ").join(sets),
         fid=sql.Literal(fid),
-        feature=feature_sql(layer, [a for a in layer.attributes if a.name != layer.key], 4326),
+        feature=coll.feature_sql(coll.attributes(None), 4326),
     )
-    return await _finish(request, conn, layer, query, 200, fid)
+    return await _finish(request, rt, conn, layer, query, 200, fid)
 
 
 @router.put("/collections/{collection_id}/items/{feature_id}", summary="Replace a feature (editors)")
 async def replace(
     request: Request,
-    collection_id: str,
+    rt: Rt,
+    coll: Coll,
     feature_id: str,
     conn: Conn,
     body: Annotated[dict, Body(examples=[FEATURE_EXAMPLE])],
 ) -> Response:
-    return await _update(request, collection_id, feature_id, conn, body, replace=True)
+    return await _update(request, rt, coll, feature_id, conn, body, replace=True)
 
 
 @router.patch("/collections/{collection_id}/items/{feature_id}", summary="Update some properties (editors)")
 async def patch(
     request: Request,
-    collection_id: str,
+    rt: Rt,
+    coll: Coll,
     feature_id: str,
     conn: Conn,
     body: Annotated[dict, Body(examples=[{"type": "Feature", "properties": {"condition": "poor"}}])],
 ) -> Response:
-    return await _update(request, collection_id, feature_id, conn, body, replace=False)
+    return await _update(request, rt, coll, feature_id, conn, body, replace=False)
 
 
 @router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204, summary="Delete (editors)")
-async def delete(request: Request, collection_id: str, feature_id: str, conn: Conn) -> Response:
-    layer = _writable_layer(request, collection_id)
+async def delete(request: Request, rt: Rt, coll: Coll, feature_id: str, conn: Conn) -> Response:
+    layer = _writable(coll)
     acct = await _begin(request, conn, layer)
     try:
         fid, commune = await _existing(conn, layer, feature_id)
@@ -287,4 +295,4 @@ async def delete(request: Request, collection_id: str, feature_id: str, conn: Co
         await _rollback_on_error(conn)
         raise
     query = sql.SQL("DELETE FROM {} WHERE id = {} RETURNING id").format(layer.qualified, sql.Literal(fid))
-    return await _finish(request, conn, layer, query, 204, fid)
+    return await _finish(request, rt, conn, layer, query, 204, fid)

@@ -2,7 +2,7 @@
 
 A map asks for hundreds of tiles a minute, most of them cached: FastAPI's per-request work (walking the
 routes, validating parameters, solving dependencies) then costs more than the tile itself. Requests with
-no query string for a known collection and a valid tile are answered here by the same `_tile` as the
+no query string for a known collection and a valid tile are answered here by the same `answer_tile` as the
 routes in api/tiles.py (which stay the documented API and serve every other case: filters, communes,
 errors). It sits inside the Guard and CORS middlewares, so tokens and CORS apply as everywhere.
 """
@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import re
 
-from fastapi import HTTPException, Request
-from fastapi.responses import JSONResponse
-
-from gis_patrimoine.api import tiles
-from gis_patrimoine.api.deps import Unavailable
+from gis_patrimoine.api.errors import error_response
+from gis_patrimoine.api.runtime import runtime_of
+from gis_patrimoine.api.tiles import TileRequest, answer_tile
 
 PATH = re.compile(r"/(?:collections/([^/]+)/)?tiles/WebMercatorQuad/(\d{1,2})/(\d{1,9})/(\d{1,9})")
 
@@ -31,22 +29,17 @@ class TileFastPath:
         if match is None:
             return await self.app(scope, receive, send)
         collection, z, y, x = match.group(1), int(match.group(2)), int(match.group(3)), int(match.group(4))
-        state = scope["app"].state
+        rt = runtime_of(scope["app"])
         if collection is None:
-            layers = list(state.catalogue.layers.values())
+            colls = list(rt.collections)
         else:
-            layers = [layer for layer in state.catalogue.layers.values() if layer.collection == collection]
-        if not layers or z > 24 or x >= 2**z or y >= 2**z:  # the routes say what is wrong
+            found = rt.collections.find(collection)
+            colls = [found] if found is not None else []
+        if not colls or z > 24 or x >= 2**z or y >= 2**z:  # the routes say what is wrong
             return await self.app(scope, receive, send)
-        request = Request(scope, receive)
+        revalidating = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"if-none-match"), None)
         try:
-            response = await tiles._tile(request, layers, z, x, y, None, None, "")
-        except HTTPException as exc:
-            response = JSONResponse(
-                {"code": exc.status_code, "description": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
-        except Unavailable as exc:
-            response = JSONResponse(
-                {"code": 503, "description": str(exc)}, status_code=503, headers={"Retry-After": "2"}
-            )
+            response = await answer_tile(rt, colls, TileRequest(z, x, y), revalidating)
+        except Exception as exc:  # the same answers as the routes': 503 while the database is down…
+            response = error_response(exc, scope["path"])
         await response(scope, receive, send)

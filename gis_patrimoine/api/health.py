@@ -8,7 +8,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from gis_patrimoine.api.deps import acquire
+from gis_patrimoine.api.runtime import Rt
 from gis_patrimoine.db.migrations import migration_ids
 
 router = APIRouter()
@@ -20,11 +20,11 @@ async def health() -> JSONResponse:
 
 
 @router.get("/ready", summary="The database is reachable and its schema current")
-async def ready(request: Request) -> JSONResponse:
+async def ready(request: Request, rt: Rt) -> JSONResponse:
     expected = migration_ids()
     try:
         async with asyncio.timeout(2):
-            async with acquire(request.app.state.pool) as conn:  # as requests get theirs: down means not ready
+            async with rt.connection() as conn:  # as requests get theirs: down means not ready
                 cur = await conn.execute(
                     "SELECT migration_id FROM patrimoine_sys._yoyo_migration ORDER BY migration_id"
                 )

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from gis_patrimoine.api.auth import account
-from gis_patrimoine.api.deps import connection, layer_of
+from gis_patrimoine.api.deps import Coll, Conn
+from gis_patrimoine.api.runtime import Rt
 from gis_patrimoine.db.restore import NothingToRestore, restore
 
 router = APIRouter()
-Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}/history", summary="Every change of a feature")
-async def feature_history(request: Request, collection_id: str, feature_id: str, conn: Conn) -> JSONResponse:
-    layer = layer_of(request, collection_id)
+async def feature_history(coll: Coll, feature_id: str, conn: Conn) -> JSONResponse:
+    layer = coll.layer
     cur = await conn.execute(
         "SELECT id, operation, changed_at, db_user, app_user, changed_fields, old_values, new_values "
         "FROM patrimoine_sys.history WHERE layer = %s AND feature_id = %s ORDER BY id",
@@ -34,9 +32,9 @@ async def feature_history(request: Request, collection_id: str, feature_id: str,
 
 @router.post("/collections/{collection_id}/items/{feature_id}/restore", summary="Undo: restore a feature")
 async def restore_feature(
-    request: Request, collection_id: str, feature_id: str, conn: Conn, version: int | None = None
+    request: Request, rt: Rt, coll: Coll, feature_id: str, conn: Conn, version: int | None = None
 ) -> JSONResponse:
-    layer = layer_of(request, collection_id)
+    layer = coll.layer
     acct = await account(request, conn)
     cur = await conn.execute(
         "SELECT coalesce(new_values, old_values) ->> 'commune_insee' FROM patrimoine_sys.history WHERE layer = %s "
@@ -50,7 +48,7 @@ async def restore_feature(
         raise HTTPException(403, f"{acct.username} may not edit the assets of commune {row[0]}")
 
     def run() -> str:
-        with psycopg.connect(request.app.state.database_url) as c:
+        with psycopg.connect(rt.database_url) as c:
             return restore(c, layer.collection, feature_id, version, user=acct.username)
 
     try:

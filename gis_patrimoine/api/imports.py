@@ -26,8 +26,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 
 from gis_patrimoine.api.auth import account
-from gis_patrimoine.api.deps import acquire
+from gis_patrimoine.api.deps import asset_layer
 from gis_patrimoine.api.features import base_url
+from gis_patrimoine.api.runtime import Rt
+from gis_patrimoine.collection import QueryError
 from gis_patrimoine.importer import journal
 from gis_patrimoine.importer.run import ImportFailed, ImportOptions, import_layer
 
@@ -120,10 +122,10 @@ async def _receive(request: Request, limit: int, folder: Path) -> Path:
     return final
 
 
-def _run_job(app, options: ImportOptions, folder: Path) -> None:
+def _run_job(url: str, options: ImportOptions, folder: Path) -> None:
     """The import in the background; its journal row (opened when the upload was accepted) says how it went."""
     try:
-        import_layer(app.state.database_url, options)
+        import_layer(url, options)
     except ImportFailed:
         pass  # journalled with its message by the import
     except Exception:  # journalled by the import too; nothing to tell the client beyond its row
@@ -163,9 +165,10 @@ def _public(job: dict, url: str) -> dict:
 @router.post("/imports", status_code=202, summary="Upload a file and import it into a layer (background job)")
 async def create_import(
     request: Request,
-    layer: Literal["roads", "green_spaces", "street_lights", "buildings", "depots"],
+    rt: Rt,
+    layer: Annotated[str, Query(description="An asset layer of the catalogue (listed in the OpenAPI document)")],
     mode: Literal["upsert", "append", "replace"] = "upsert",
-    profile: Literal["default", "osm", "bdtopo"] | None = None,
+    profile: Annotated[str | None, Query(description="An import profile of the layer (default, osm…)")] = None,
     srs: str | None = Query(None, pattern=r"^EPSG:\d{3,6}$"),
     encoding: str | None = Query(None, pattern=r"^[A-Za-z0-9_-]{2,20}$"),
     layer_name: str | None = Query(None, max_length=128),
@@ -179,7 +182,12 @@ async def create_import(
     commune_field: str | None = Query(None, max_length=128, description="The commune's field (--commune-field)"),
     skip_refused: bool = Query(False, description="Import the others when some features are refused"),
 ) -> JSONResponse:
-    async with acquire(request.app.state.pool) as conn:
+    target = asset_layer(rt.catalogue, layer)  # before reading the body: a wrong name is refused at once
+    try:
+        target.profile(profile)
+    except KeyError as exc:
+        raise QueryError(f"profile: {exc.args[0]}") from None
+    async with rt.connection() as conn:
         acct = await account(request, conn)
     mapping = {}
     for item in map or []:
@@ -191,7 +199,7 @@ async def create_import(
         raise HTTPException(403, f"{acct.username} may not import: imports over the API are for managers and admins")
     folder = Path(tempfile.mkdtemp(prefix="gp-upload-"))
     try:
-        path = await _receive(request, request.app.state.settings.max_body_mb * 1024**2, folder)
+        path = await _receive(request, rt.settings.max_body_mb * 1024**2, folder)
     except Refused as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(422, str(exc)) from exc
@@ -214,14 +222,14 @@ async def create_import(
         id_field=id_field,
         commune_field=commune_field,
         skip_refused=skip_refused,
-        report_dir=request.app.state.settings.data_dir / "import-reports",  # refused features, at .../refused
+        report_dir=rt.settings.data_dir / "import-reports",  # refused features, at .../refused
     )
-    table = request.app.state.catalogue.layer(layer).table
+    table = target.table
     options.job_id = await run_in_threadpool(
-        journal.open_job, request.app.state.database_url, table, path.name, None, options.source, mode,
+        journal.open_job, rt.database_url, table, path.name, None, options.source, mode,
         {k: v for k, v in vars(options).items() if k not in ("path", "app_user", "job_id")}, acct.username,
     )  # fmt: skip
-    threading.Thread(target=_run_job, args=(request.app, options, folder), daemon=True).start()
+    threading.Thread(target=_run_job, args=(rt.database_url, options, folder), daemon=True).start()
     url = f"{base_url(request)}/imports/{options.job_id}"
     return JSONResponse(
         {"id": options.job_id, "status": "running", "href": url}, status_code=202, headers={"Location": url}
@@ -229,9 +237,9 @@ async def create_import(
 
 
 @router.get("/imports/{job_id}", summary="An upload's import: running, done (with its report) or failed (why)")
-async def get_import(request: Request, job_id: int) -> JSONResponse:
+async def get_import(request: Request, rt: Rt, job_id: int) -> JSONResponse:
     """Read from the import journal, so that any API worker answers for any upload."""
-    async with acquire(request.app.state.pool) as conn:
+    async with rt.connection() as conn:
         cur = await conn.execute(
             "SELECT id, layer, status, counts, message, details, app_user, started_at, finished_at "
             "FROM patrimoine_sys.import_job WHERE id = %s",
@@ -245,13 +253,13 @@ async def get_import(request: Request, job_id: int) -> JSONResponse:
 
 
 @router.get("/imports/{job_id}/refused", summary="The refused features of an upload's import (GeoPackage, with why)")
-async def refused_features(request: Request, job_id: int) -> FileResponse:
-    async with acquire(request.app.state.pool) as conn:
+async def refused_features(request: Request, rt: Rt, job_id: int) -> FileResponse:
+    async with rt.connection() as conn:
         cur = await conn.execute(
             "SELECT details ->> 'refused_file' FROM patrimoine_sys.import_job WHERE id = %s", (job_id,)
         )
         row = await cur.fetchone()
-    folder = (request.app.state.settings.data_dir / "import-reports").resolve()
+    folder = (rt.settings.data_dir / "import-reports").resolve()
     path = Path(row[0]).resolve() if row and row[0] else None
     if path is None or folder not in path.parents or not path.is_file():
         raise HTTPException(404, f"no refused features for import {job_id}")

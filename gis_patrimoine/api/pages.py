@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gis_patrimoine.api.features import base_url
-from gis_patrimoine.tiles.style import style_json
+from gis_patrimoine.api.runtime import Rt
+from gis_patrimoine.collection.style import style_json
 
 router = APIRouter()
 _env = Environment(
@@ -18,10 +19,10 @@ _env = Environment(
 
 
 @router.get("/styles/default/style.json", summary="MapLibre style of all layers")
-async def style(request: Request) -> JSONResponse:
+async def style(request: Request, rt: Rt) -> JSONResponse:
     url = f"{base_url(request)}/tiles/WebMercatorQuad/tilejson.json"
     return JSONResponse(
-        style_json(request.app.state.catalogue, url, request.app.state.settings.api_title),
+        style_json(rt.catalogue, url, rt.settings.api_title),
         media_type="application/vnd.mapbox.style+json",
     )
 
@@ -38,8 +39,8 @@ async def favicon() -> Response:
 
 
 @router.get("/map", summary="The map page", response_class=HTMLResponse)
-async def map_page(request: Request) -> HTMLResponse:
-    b = request.app.state.bounds
+async def map_page(request: Request, rt: Rt) -> HTMLResponse:
+    b = rt.bounds
     return HTMLResponse(
         _env.get_template("map.html").render(base=base_url(request), bounds=[[b[0], b[1]], [b[2], b[3]]])
     )

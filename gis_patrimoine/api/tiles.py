@@ -10,29 +10,46 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import re
-import time
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import morecantile
-import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from psycopg import sql
 
 from gis_patrimoine.api import crs as crs_mod
-from gis_patrimoine.api.cql import to_sql
-from gis_patrimoine.api.deps import acquire, layer_of
-from gis_patrimoine.api.features import base_url, queryable_columns
-from gis_patrimoine.catalogue import Layer
-from gis_patrimoine.tiles.sql import tile_query
+from gis_patrimoine.api.deps import Coll
+from gis_patrimoine.api.features import base_url
+from gis_patrimoine.api.runtime import Rt, Runtime
+from gis_patrimoine.collection import Collection, Filter, RenderedTile
 
 router = APIRouter()
 INSEE = re.compile(r"[0-9][0-9AB][0-9]{3}")
-log = logging.getLogger("gis_patrimoine.tiles")
 TMS = morecantile.tms.get("WebMercatorQuad")
 MVT = "application/vnd.mapbox-vector-tile"
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    """One tile of one or more collections, with its optional filter (one collection) and communes."""
+
+    z: int
+    x: int
+    y: int
+    where: Filter | None = None
+    communes: list[str] = field(default_factory=list)
+
+    def key(self, colls: list[Collection], versions: dict[str, int]) -> tuple:
+        """Everything that decides the tile's content, its data versions first."""
+        return (
+            tuple((c.id, versions.get(c.table, 0)) for c in colls),
+            self.z,
+            self.x,
+            self.y,
+            self.where.text if self.where else "",
+            tuple(self.communes),
+        )
 
 
 def _check_tile(tms: str, z: int, x: int, y: int) -> None:
@@ -44,65 +61,20 @@ def _check_tile(tms: str, z: int, x: int, y: int) -> None:
         raise HTTPException(400, f"tile {z}/{y}/{x} does not exist: x and y must be in 0–{2**z - 1}")
 
 
-async def _render_layer(
-    request: Request,
-    conn: psycopg.AsyncConnection,
-    layer: Layer,
-    z: int,
-    x: int,
-    y: int,
-    where: sql.Composable | None,
-    commune: list[str] | None,
-    filter_key: str,
-) -> tuple[bytes, bool, int]:
-    """The layer's tile, whether it was truncated, and the data version it was rendered from."""
-    query = tile_query(layer, z, x, y, request.app.state.srid, where, commune, filter_key)
-    start = time.perf_counter()
-    try:
-        cur = await conn.execute(query)
-        data, count, version = await cur.fetchone()
-        elapsed_ms = (time.perf_counter() - start) * 1000
-        if elapsed_ms > request.app.state.settings.slow_tile_ms:
-            cur = await conn.execute(b"EXPLAIN " + query)
-            plan = "\n".join(r[0] for r in await cur.fetchall())
-            log.warning("slow tile %s %s/%s/%s: %.0f ms\n%s", layer.collection, z, y, x, elapsed_ms, plan)
-    except psycopg.errors.QueryCanceled as exc:
-        raise HTTPException(503, f"tile {z}/{y}/{x} of {layer.collection} took too long") from exc
-    request.app.state.clock.seen(layer.table, version)
-    return bytes(data or b""), count > layer.tiles.max_features, version
-
-
-async def _render_apart(request: Request, layer: Layer, *args) -> tuple[bytes, bool, int]:
-    """One layer of a composite tile, on its own pooled connection, so that layers render in parallel."""
-    async with acquire(request.app.state.pool) as conn:
-        return await _render_layer(request, conn, layer, *args)
-
-
-def _key(layers: list[Layer], versions: dict[str, int], z: int, x: int, y: int, filter_key: str, commune) -> tuple:
-    """Everything that decides a tile's content, its data versions first."""
-    return (
-        tuple((layer.collection, versions.get(layer.table, 0)) for layer in layers),
-        z,
-        x,
-        y,
-        filter_key,
-        tuple(commune or ()),
-    )
+async def _render(rt: Runtime, coll: Collection, tile: TileRequest) -> RenderedTile:
+    """One layer of a tile, on its own pooled connection (the layers of a composite tile render in parallel)."""
+    async with rt.connection() as conn:
+        rendered = await coll.tile(conn, tile.z, tile.x, tile.y, tile.where, tile.communes, rt.settings.slow_tile_ms)
+    rt.clock.seen(coll.table, rendered.version)
+    return rendered
 
 
 def _etag(key: tuple) -> str:
     return '"' + hashlib.sha1(repr(key).encode()).hexdigest()[:20] + '"'
 
 
-async def _tile(
-    request: Request,
-    layers: list[Layer],
-    z: int,
-    x: int,
-    y: int,
-    where: sql.Composable | None,
-    commune: list[str] | None,
-    filter_key: str,
+async def answer_tile(
+    rt: Runtime, colls: list[Collection], tile: TileRequest, if_none_match: str | None = None
 ) -> Response:
     """A tile from the cache when its layers' versions, read after the request arrived, are those it was cached
     under; otherwise rendered, each layer with its version read in the same statement.
@@ -111,29 +83,21 @@ async def _tile(
     round trip: a version read would not save the rendering); a revalidation (If-None-Match) or a likely hit
     first reads the versions (one query shared by all requests arriving meanwhile).
     """
-    layers = [layer for layer in layers if layer.tiles.minzoom <= z <= layer.tiles.maxzoom]
-    cache, clock = request.app.state.tile_cache, request.app.state.clock
-    revalidating = request.headers.get("if-none-match")
-    likely = cache.contains(_key(layers, clock.latest, z, x, y, filter_key, commune))
-    if revalidating or likely:
-        key = _key(layers, await clock.read(), z, x, y, filter_key, commune)
+    colls = [c for c in colls if c.shows_at(tile.z)]
+    cache, clock = rt.tile_cache, rt.clock
+    likely = cache.contains(tile.key(colls, clock.latest))
+    if if_none_match or likely:
+        key = tile.key(colls, await clock.read())
         hit = cache.get(key)
         etag = hit[2] if hit is not None else _etag(key)
-        if revalidating == etag:
+        if if_none_match == etag:
             return Response(status_code=304, headers=_headers(etag))
         if hit is not None:
             return _answer(hit[0], hit[1], etag, "hit")
-    if len(layers) == 1:
-        async with acquire(request.app.state.pool) as conn:
-            parts = [await _render_layer(request, conn, layers[0], z, x, y, where, commune, filter_key)]
-    else:
-        parts = await asyncio.gather(
-            *(_render_apart(request, layer, z, x, y, where, commune, filter_key) for layer in layers)
-        )
-    rendered = {layer.table: p[2] for layer, p in zip(layers, parts, strict=True)}
-    key = _key(layers, rendered, z, x, y, filter_key, commune)
-    data = b"".join(p[0] for p in parts)
-    truncated = ",".join(layer.collection for layer, p in zip(layers, parts, strict=True) if p[1])
+    parts = await asyncio.gather(*(_render(rt, c, tile) for c in colls))
+    key = tile.key(colls, {c.table: p.version for c, p in zip(colls, parts, strict=True)})
+    data = b"".join(p.data for p in parts)
+    truncated = ",".join(c.id for c, p in zip(colls, parts, strict=True) if p.truncated)
     etag = _etag(key)
     cache.put(key, data, truncated, etag)
     return _answer(data, truncated, etag, "miss")
@@ -153,11 +117,11 @@ def _answer(data: bytes, truncated: str, etag: str, cache: str) -> Response:
     return Response(data, media_type=MVT, headers=headers)
 
 
-def _communes(commune: list[str] | None) -> list[str] | None:
+def _communes(commune: list[str] | None) -> list[str]:
     codes = [c.strip() for item in commune for c in item.split(",") if c.strip()] if commune else []
     if bad := [c for c in codes if not INSEE.fullmatch(c)]:
         raise HTTPException(400, f"commune: {bad[0][:40]!r} is not an INSEE code (5 characters, e.g. 53130)")
-    return codes or None
+    return codes
 
 
 @router.get(
@@ -168,7 +132,8 @@ def _communes(commune: list[str] | None) -> list[str] | None:
 )
 async def collection_tile(
     request: Request,
-    collection_id: str,
+    rt: Rt,
+    coll: Coll,
     tms: str,
     z: int,
     y: int,
@@ -177,14 +142,9 @@ async def collection_tile(
     filter: Annotated[str | None, Query(description="CQL2 filter")] = None,
     filter_lang: Annotated[str | None, Query(alias="filter-lang")] = None,
 ) -> Response:
-    layer = layer_of(request, collection_id)
     _check_tile(tms, z, x, y)
-    if filter and "\x01" in filter:
-        raise HTTPException(400, "filter: control characters are not allowed")
-    where = to_sql(filter, filter_lang, queryable_columns(layer), request.app.state.srid) if filter else None
-    return await _tile(
-        request, [layer], z, x, y, where, _communes(commune), f"{filter_lang}:{filter}" if filter else ""
-    )
+    tile = TileRequest(z, x, y, coll.filter(filter, filter_lang), _communes(commune))
+    return await answer_tile(rt, [coll], tile, request.headers.get("if-none-match"))
 
 
 @router.get(
@@ -195,6 +155,7 @@ async def collection_tile(
 )
 async def composite_tile(
     request: Request,
+    rt: Rt,
     tms: str,
     z: int,
     y: int,
@@ -203,70 +164,51 @@ async def composite_tile(
     commune: Annotated[list[str] | None, Query(description="Only these communes (INSEE codes)")] = None,
 ) -> Response:
     _check_tile(tms, z, x, y)
-    layers = _layers(request, collections)
-    return await _tile(request, layers, z, x, y, None, _communes(commune), "")
+    tile = TileRequest(z, x, y, None, _communes(commune))
+    return await answer_tile(rt, rt.collections.pick(collections), tile, request.headers.get("if-none-match"))
 
 
-def _layers(request: Request, collections: str | None) -> list[Layer]:
-    if not collections:
-        return list(request.app.state.catalogue.layers.values())
-    return [layer_of(request, c.strip()) for c in collections.split(",") if c.strip()]
-
-
-def tile_fields(layer: Layer) -> list[str]:
-    """Every attribute the layer's tiles may carry, at some zoom."""
-    always = ["commune_insee"] if layer.kind == "asset" else []
-    fields = dict.fromkeys([*always, *(p for props in layer.tiles.properties.values() for p in props)])
-    numeric = layer.attribute(layer.key).type == "identity"
-    return [p for p in ([] if numeric else [layer.key]) + list(fields) if not (numeric and p == layer.key)]
-
-
-def tilejson(request: Request, layers: list[Layer], tiles_url: str) -> dict:
+def tilejson(rt: Runtime, colls: list[Collection], tiles_url: str) -> dict:
+    layers = [c.layer for c in colls]
+    bounds = rt.bounds
     return {
         "tilejson": "3.0.0",
         "name": ", ".join(layer.collection for layer in layers),
         "tiles": [tiles_url],
         "minzoom": min(layer.tiles.minzoom for layer in layers),
         "maxzoom": max(layer.tiles.maxzoom for layer in layers),
-        "bounds": request.app.state.bounds,
-        "center": [
-            (request.app.state.bounds[0] + request.app.state.bounds[2]) / 2,
-            (request.app.state.bounds[1] + request.app.state.bounds[3]) / 2,
-            11,
-        ],
+        "bounds": bounds,
+        "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, 11],
         "vector_layers": [
             {
                 "id": layer.collection,
                 "description": layer.title.fr,
                 "minzoom": layer.tiles.minzoom,
                 "maxzoom": layer.tiles.maxzoom,
-                "fields": {p: layer.attribute(p).title.fr for p in tile_fields(layer)},
+                "fields": {p: layer.attribute(p).title.fr for p in coll.tile_fields()},
             }
-            for layer in layers
+            for coll, layer in zip(colls, layers, strict=True)
         ],
         "attribution": "Communes: IGN – Admin Express (Licence Ouverte)",
     }
 
 
 @router.get("/tiles/{tms}/tilejson.json", summary="TileJSON of all layers")
-async def composite_tilejson(request: Request, tms: str, collections: str | None = None) -> JSONResponse:
+async def composite_tilejson(request: Request, rt: Rt, tms: str, collections: str | None = None) -> JSONResponse:
     _check_tile(tms, 0, 0, 0)
     query = f"?collections={collections}" if collections else ""
-    return JSONResponse(
-        tilejson(request, _layers(request, collections), f"{base_url(request)}/tiles/{tms}/{{z}}/{{y}}/{{x}}{query}")
-    )
+    url = f"{base_url(request)}/tiles/{tms}/{{z}}/{{y}}/{{x}}{query}"
+    return JSONResponse(tilejson(rt, rt.collections.pick(collections), url))
 
 
 @router.get("/collections/{collection_id}/tiles/{tms}/tilejson.json", summary="TileJSON of one collection")
-async def collection_tilejson(request: Request, collection_id: str, tms: str) -> JSONResponse:
+async def collection_tilejson(request: Request, rt: Rt, coll: Coll, tms: str) -> JSONResponse:
     _check_tile(tms, 0, 0, 0)
-    layer = layer_of(request, collection_id)
-    return JSONResponse(
-        tilejson(request, [layer], f"{base_url(request)}/collections/{collection_id}/tiles/{tms}/{{z}}/{{y}}/{{x}}")
-    )
+    url = f"{base_url(request)}/collections/{coll.id}/tiles/{tms}/{{z}}/{{y}}/{{x}}"
+    return JSONResponse(tilejson(rt, [coll], url))
 
 
-def _tileset(request: Request, prefix: str, layers: list[Layer], title: str) -> dict:
+def _tileset(request: Request, prefix: str, colls: list[Collection], title: str) -> dict:
     return {
         "title": title,
         "dataType": "vector",
@@ -292,38 +234,33 @@ def _tileset(request: Request, prefix: str, layers: list[Layer], title: str) -> 
                 "title": "TileJSON",
             },
         ],
-        "layers": [
-            {"id": layer.collection, "dataType": "vector", "geometryType": layer.geometry.lower()} for layer in layers
-        ],
+        "layers": [{"id": c.id, "dataType": "vector", "geometryType": c.layer.geometry.lower()} for c in colls],
     }
 
 
 @router.get("/tiles", summary="Tilesets of all layers")
-async def composite_tilesets(request: Request) -> JSONResponse:
+async def composite_tilesets(request: Request, rt: Rt) -> JSONResponse:
     prefix = f"{base_url(request)}/tiles"
-    return JSONResponse({"tilesets": [_tileset(request, prefix, _layers(request, None), "All layers")]})
+    return JSONResponse({"tilesets": [_tileset(request, prefix, list(rt.collections), "All layers")]})
 
 
 @router.get("/tiles/{tms}", summary="Tileset of all layers")
-async def composite_tileset(request: Request, tms: str) -> JSONResponse:
+async def composite_tileset(request: Request, rt: Rt, tms: str) -> JSONResponse:
     _check_tile(tms, 0, 0, 0)
-    return JSONResponse(_tileset(request, f"{base_url(request)}/tiles", _layers(request, None), "All layers"))
+    return JSONResponse(_tileset(request, f"{base_url(request)}/tiles", list(rt.collections), "All layers"))
 
 
 @router.get("/collections/{collection_id}/tiles", summary="Tilesets of one collection")
-async def collection_tilesets(request: Request, collection_id: str) -> JSONResponse:
-    layer = layer_of(request, collection_id)
-    prefix = f"{base_url(request)}/collections/{collection_id}/tiles"
-    return JSONResponse({"tilesets": [_tileset(request, prefix, [layer], layer.title.fr)]})
+async def collection_tilesets(request: Request, coll: Coll) -> JSONResponse:
+    prefix = f"{base_url(request)}/collections/{coll.id}/tiles"
+    return JSONResponse({"tilesets": [_tileset(request, prefix, [coll], coll.layer.title.fr)]})
 
 
 @router.get("/collections/{collection_id}/tiles/{tms}", summary="Tileset of one collection")
-async def collection_tileset(request: Request, collection_id: str, tms: str) -> JSONResponse:
+async def collection_tileset(request: Request, coll: Coll, tms: str) -> JSONResponse:
     _check_tile(tms, 0, 0, 0)
-    layer = layer_of(request, collection_id)
-    return JSONResponse(
-        _tileset(request, f"{base_url(request)}/collections/{collection_id}/tiles", [layer], layer.title.fr)
-    )
+    prefix = f"{base_url(request)}/collections/{coll.id}/tiles"
+    return JSONResponse(_tileset(request, prefix, [coll], coll.layer.title.fr))
 
 
 @router.get("/tileMatrixSets", summary="Tile matrix sets")

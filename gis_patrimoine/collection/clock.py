@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from gis_patrimoine.api.deps import Unavailable
+from gis_patrimoine.db.health import Unavailable
 
 QUERY = "SELECT layer, version FROM patrimoine_sys.data_version"
 

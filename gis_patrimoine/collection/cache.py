@@ -1,14 +1,34 @@
-"""An in-process LRU cache of rendered tiles, keyed by everything that decides their content.
+"""In-process caches keyed by data versions: rendered tiles (by bytes) and a collection's facts (by count).
 
-The key holds the data version of every layer in the tile, read from the database for each request (by the
-version clock, api/clock.py): a change committed by anyone — the importer, an API edit, QGIS — changes the
-version, so a stale tile can never be served, not even for an instant after one's own edit.
+A key holds the data version of every layer it depends on, read from the database for each request (by the
+version clock, clock.py): a change committed by anyone — the importer, an API edit, QGIS — changes the
+version, so a stale tile, count or extent can never be served, not even for an instant after one's own edit.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+
+
+class VersionedCache:
+    """Small LRU for facts keyed by a layer's data version: numberMatched per filter (counting a million rows
+    for every page is wasteful), extents. A new version makes new keys; old ones age out."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._items: OrderedDict[tuple, object] = OrderedDict()
+
+    def get(self, key: tuple) -> object | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: tuple, value: object) -> None:
+        self._items[key] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
 
 
 class TileCache:

@@ -10,7 +10,9 @@
   that miss the tile take no places), and one extra row tells whether the tile was truncated.
 - The same statement reads the layer's data version, so a tile and the version it is cached under come
   from one snapshot, in one round trip.
-- The SQL of a (layer, zoom, filter) is composed once; a tile only fills in its x, y and envelope.
+- The SQL of a (layer, zoom, filter shape) is composed once (by the layer's Collection); the tile's x, y,
+  envelope, communes and filter values are bound parameters, so psycopg prepares the statement on each
+  connection after a few uses and PostgreSQL plans it once, as Martin does.
 """
 
 from __future__ import annotations
@@ -61,45 +63,17 @@ def native_envelope(z: int, x: int, y: int, margin: float, srid: int) -> str:
     return wkt
 
 
-# stand-ins for the tile's own values in a composed template (no SQL text can contain them: they are not
-# valid SQL, and every user value reaches the template as a quoted literal)
-X, Y, NATIVE = b"\x01gp_x\x01", b"\x01gp_y\x01", b"\x01gp_native\x01"
-_templates: dict[tuple, tuple[object, bytes]] = {}
-MAX_TEMPLATES = 4096
-
-
-def tile_query(
-    layer: Layer,
-    z: int,
-    x: int,
-    y: int,
-    srid: int,
-    where: sql.Composable | None = None,
-    commune: list[str] | None = None,
-    where_key: str | None = "",
-) -> bytes:
-    """SELECT returning (mvt bytea, features int, data version) for one layer; features > cap: truncated.
-
-    `where_key` names the filter (its text) so that the composed SQL can be reused; None: do not reuse.
-    """
-    # keyed by the layer's own settings object too (held in the value, so that its id is not reused)
-    key = (
-        (layer.name, id(layer.tiles), z, srid, where_key, tuple(commune or ())) if where is None or where_key else None
-    )
-    cached = _templates.get(key) if key else None
-    if cached is not None and cached[0] is layer.tiles:
-        template = cached[1]
-    else:
-        template = _template(layer, z, srid, where, commune)
-        if key:
-            if len(_templates) >= MAX_TEMPLATES:
-                _templates.clear()
-            _templates[key] = (layer.tiles, template)
+def tile_params(
+    layer: Layer, z: int, x: int, y: int, srid: int, communes: list[str] | None, values: dict[str, object]
+) -> dict[str, object]:
+    """The values bound to a tile statement: its coordinates, its widened envelope, communes, filter values."""
     native = native_envelope(z, x, y, layer.tiles.buffer / layer.tiles.extent, srid)
-    return template.replace(X, b"%d" % x).replace(Y, b"%d" % y).replace(NATIVE, b"'" + native.encode() + b"'")
+    return {"x": x, "y": y, "native": native, "communes": communes or [], **values}
 
 
-def _template(layer: Layer, z: int, srid: int, where: sql.Composable | None, commune: list[str] | None) -> bytes:
+def tile_sql(layer: Layer, z: int, srid: int, where: sql.Composable | None, by_commune: bool) -> bytes:
+    """SELECT returning (mvt bytea, features int, data version) for one layer at zoom z; features > cap:
+    truncated. Placeholders: x, y, native (the envelope's WKT), communes, and the filter's own."""
     t = layer.tiles
     px = pixel_metres(z, t.extent)
     # Lambert-93 metres are about 0.67 Web Mercator metres at 48°N: simplify in storage units
@@ -129,12 +103,13 @@ def _template(layer: Layer, z: int, srid: int, where: sql.Composable | None, com
     if size is not None and min_size > 0:
         conditions.append(sql.SQL("{} >= {}").format(size, sql.Literal(min_size)))
     names = {a.name for a in layer.attributes}
-    if commune and "commune_insee" in names:
-        conditions.append(sql.SQL("commune_insee = ANY({})").format(sql.Literal(commune)))
-    elif commune and "communes" in names:  # results that span communes (rounds, zones)
-        conditions.append(sql.SQL("communes && {}::text[]").format(sql.Literal(commune)))
-    elif commune and layer.kind == "reference":  # the communes themselves, by their INSEE key
-        conditions.append(sql.SQL("{} = ANY({})").format(key, sql.Literal(commune)))
+    communes = sql.Placeholder("communes")
+    if by_commune and "commune_insee" in names:
+        conditions.append(sql.SQL("commune_insee = ANY({}::text[])").format(communes))
+    elif by_commune and "communes" in names:  # results that span communes (rounds, zones)
+        conditions.append(sql.SQL("communes && {}::text[]").format(communes))
+    elif by_commune and layer.kind == "reference":  # the communes themselves, by their INSEE key
+        conditions.append(sql.SQL("{} = ANY({}::text[])").format(key, communes))
     if where is not None:
         conditions.append(where)
     order = sql.SQL("{} DESC, {}").format(size, key) if size is not None else key
@@ -143,11 +118,11 @@ def _template(layer: Layer, z: int, srid: int, where: sql.Composable | None, com
         sql.SQL("{} DESC, {}").format(size, sql.Identifier(idcol)) if size is not None else sql.Identifier(idcol)
     )
     cols = sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(p)) for p in props)
-    template = (
+    return (
         sql.SQL("""
         WITH bounds AS (
-            SELECT ST_TileEnvelope({z}, {x}, {y}) AS merc,
-                   ST_GeomFromText({native}, {srid}) AS native
+            SELECT ST_TileEnvelope({z}, {x}::int, {y}::int) AS merc,
+                   ST_GeomFromText({native}::text, {srid}) AS native
 
         ),
         picked AS (
@@ -174,9 +149,9 @@ def _template(layer: Layer, z: int, srid: int, where: sql.Composable | None, com
     """)
         .format(
             z=sql.Literal(z),
-            x=sql.SQL(X.decode()),
-            y=sql.SQL(Y.decode()),
-            native=sql.SQL(NATIVE.decode()),
+            x=sql.Placeholder("x"),
+            y=sql.Placeholder("y"),
+            native=sql.Placeholder("native"),
             table_name=sql.Literal(layer.table),
             srid=sql.Literal(srid),
             key=key,
@@ -197,6 +172,3 @@ def _template(layer: Layer, z: int, srid: int, where: sql.Composable | None, com
         )
         .as_bytes(None)
     )
-    if any(template.count(marker) != 1 for marker in (X, Y, NATIVE)):  # a filter value holding a stand-in
-        raise ValueError("control characters are not allowed in a tile filter")
-    return template

@@ -1,19 +1,22 @@
 """CQL2 (text and JSON) filters to SQL, through pygeofilter's parser and our own translation.
 
-Only properties of the collection (its queryables) may appear; values are always bound as parameters
-(psycopg.sql.Literal), never pasted as text, so a filter can never carry SQL.
+Only properties of the collection (its queryables) may appear. A filter becomes SQL with named placeholders
+plus their values: the values travel as bound parameters, never as text in the statement, so a filter can
+never carry SQL, and two filters of the same shape share one statement (prepared once per connection).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from fastapi import HTTPException
 from psycopg import sql
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parse as parse_text
+
+from gis_patrimoine.collection.errors import QueryError
 
 COMPARISON = {
     ast.Equal: "=",
@@ -35,6 +38,19 @@ SPATIAL = {
 }
 
 
+class FilterError(QueryError):
+    """A filter that cannot be read or names what the collection does not have (answered 400)."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A translated filter: SQL with placeholders `%(f0)s`…, their values, and its text (for cache keys)."""
+
+    sql: sql.Composable
+    params: dict[str, object] = field(default_factory=dict)
+    text: str = ""
+
+
 def parse(text: str, lang: str | None) -> ast.Node:
     try:
         if lang == "cql2-json" or (lang is None and text.lstrip().startswith("{")):
@@ -42,7 +58,7 @@ def parse(text: str, lang: str | None) -> ast.Node:
         return parse_text(text)
     except Exception as exc:  # pygeofilter raises several kinds of parse errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise HTTPException(400, f"filter: cannot parse {text!r} as {lang or 'cql2-text'}: {first}") from exc
+        raise FilterError(f"filter: cannot parse {text!r} as {lang or 'cql2-text'}: {first}") from exc
 
 
 class Translator:
@@ -52,38 +68,45 @@ class Translator:
         self.columns = columns
         self.storage_srid = storage_srid
         self.filter_srid = filter_srid
+        self.params: dict[str, object] = {}
+
+    def bind(self, value: object) -> sql.Placeholder:
+        """A value as a named placeholder; the value goes to `params`."""
+        name = f"f{len(self.params)}"
+        self.params[name] = value
+        return sql.Placeholder(name)
 
     def __call__(self, node: object) -> sql.Composable:
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
-            raise HTTPException(400, f"filter: {type(node).__name__} is not supported")
+            raise FilterError(f"filter: {type(node).__name__} is not supported")
         return method(node)
 
     def _attr(self, node: ast.Attribute) -> sql.Composable:
         if node.name not in self.columns:
-            raise HTTPException(
-                400, f"filter: unknown property {node.name!r}; queryables: {', '.join(sorted(self.columns))}"
-            )
+            raise FilterError(f"filter: unknown property {node.name!r}; queryables: {', '.join(sorted(self.columns))}")
         return sql.Identifier(self.columns[node.name])
 
     def _value(self, value: object) -> sql.Composable:
         if isinstance(value, ast.Attribute):
             return self._attr(value)
         if isinstance(value, values.Geometry):
-            return sql.SQL("ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON({}), {}), {})").format(
-                sql.Literal(json.dumps(value.geometry)), sql.Literal(self.filter_srid), sql.Literal(self.storage_srid)
+            return sql.SQL("ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON({}::text), {}), {})").format(
+                self.bind(json.dumps(value.geometry)), sql.Literal(self.filter_srid), sql.Literal(self.storage_srid)
             )
         if isinstance(value, values.Envelope):
             return sql.SQL("ST_Transform(ST_MakeEnvelope({}, {}, {}, {}, {}), {})").format(
-                *(sql.Literal(float(v)) for v in (value.x1, value.y1, value.x2, value.y2)),
+                *(self.bind(float(v)) for v in (value.x1, value.y1, value.x2, value.y2)),
                 sql.Literal(self.filter_srid),
                 sql.Literal(self.storage_srid),
             )
         if isinstance(value, ast.Node):
             return self(value)
-        if isinstance(value, bool | int | float | str | date | datetime) or value is None:
-            return sql.Literal(value)
-        raise HTTPException(400, f"filter: unsupported value {value!r}")
+        if value is None:
+            return sql.SQL("NULL")
+        if isinstance(value, bool | int | float | str | date | datetime):
+            return self.bind(value)
+        raise FilterError(f"filter: unsupported value {value!r}")
 
     def _Attribute(self, node: ast.Attribute) -> sql.Composable:
         return self._attr(node)
@@ -112,7 +135,7 @@ class Translator:
         )
         op = "ILIKE" if node.nocase else "LIKE"
         return sql.SQL("({} {} {} {})").format(
-            self._value(node.lhs), sql.SQL("NOT" if node.not_ else ""), sql.SQL(op), sql.Literal(pattern)
+            self._value(node.lhs), sql.SQL("NOT" if node.not_ else ""), sql.SQL(op), self.bind(pattern)
         )
 
     def _In(self, node: ast.In) -> sql.Composable:
@@ -130,7 +153,7 @@ class Translator:
     def _spatial(self, node: ast.SpatialComparisonPredicate) -> sql.Composable:
         function = SPATIAL.get(node.op.name)
         if function is None:
-            raise HTTPException(400, f"filter: spatial operator {node.op.name} is not supported")
+            raise FilterError(f"filter: spatial operator {node.op.name} is not supported")
         return sql.SQL("{}({}, {})").format(sql.SQL(function), self._geometry(node.lhs), self._geometry(node.rhs))
 
     _GeometryIntersects = _GeometryDisjoint = _GeometryContains = _GeometryWithin = _spatial
@@ -143,22 +166,25 @@ class Translator:
                 (args[0], args[1], args[2], args[3]) if len(args) == 4 else (args[0], args[1], args[3], args[4])
             )
             return self._value(values.Envelope(x1, x2, y1, y2))
-        raise HTTPException(400, f"filter: function {node.name!r} is not supported")
+        raise FilterError(f"filter: function {node.name!r} is not supported")
 
     def _geometry(self, value: object) -> sql.Composable:
 
         if isinstance(value, ast.Attribute):
             if value.name not in ("geometry", "geom"):
-                raise HTTPException(400, f"filter: {value.name!r} is not the geometry")
+                raise FilterError(f"filter: {value.name!r} is not the geometry")
             return sql.Identifier("geom")
         return self._value(value)
 
 
-def to_sql(
+def translate(
     text: str | None, lang: str | None, columns: dict[str, str], storage_srid: int, filter_srid: int = 4326
-) -> sql.Composable | None:
+) -> Filter | None:
+    """The filter as SQL with placeholders and their values; None without a filter."""
     if not text:
         return None
     if lang not in (None, "cql2-text", "cql2-json"):
-        raise HTTPException(400, f"filter-lang: {lang!r} is not supported; use cql2-text or cql2-json")
-    return Translator(columns, storage_srid, filter_srid)(parse(text, lang))
+        raise FilterError(f"filter-lang: {lang!r} is not supported; use cql2-text or cql2-json")
+    translator = Translator(columns, storage_srid, filter_srid)
+    where = translator(parse(text, lang))
+    return Filter(where, translator.params, f"{lang}:{text}:{filter_srid}")
