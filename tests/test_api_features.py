@@ -35,6 +35,34 @@ def test_landing_conformance_and_openapi(api: str) -> None:
     assert get(f"{api}/docs").status_code == 200
 
 
+def test_the_catalogue_names_the_api_edge(api: str) -> None:
+    """Collection ids, asset layers, profiles and services are listed in the OpenAPI document from the catalogue
+    (none is written in the code), and a name the catalogue does not know is refused with the known ones."""
+    from gis_patrimoine.catalogue import get_catalogue
+
+    catalogue = get_catalogue()
+    openapi = get(f"{api}/api").json()
+
+    def enum(path: str, method: str, name: str) -> list[str]:
+        param = next(p for p in openapi["paths"][path][method]["parameters"] if p["name"] == name)
+        return next(o["enum"] for o in param["schema"].get("anyOf", [param["schema"]]) if "enum" in o)
+
+    collections = [layer.collection for layer in catalogue.layers.values()]
+    assert enum("/collections/{collection_id}/items", "get", "collection_id") == collections
+    assets = [layer.collection for layer in catalogue.asset_layers]
+    assert enum("/imports", "post", "layer") == assets and "osm" in enum("/imports", "post", "profile")
+    services = catalogue.codelists["service"].codes
+    assert enum("/analysis/workload", "get", "service") == services
+    body = openapi["components"]["schemas"]["RoundsBody"]["properties"]["service"]
+    assert body["enum"] == services
+    refused = httpx.get(f"{api}/analysis/workload", params={"service": "snow"})
+    assert refused.status_code == 400 and "services: " + ", ".join(services) in refused.json()["description"]
+    refused = httpx.post(f"{api}/imports", params={"layer": "benches"}, content=b"x")
+    assert refused.status_code == 400 and "asset layers: " + ", ".join(assets) in refused.json()["description"]
+    missing = httpx.get(f"{api}/collections/benches/items")
+    assert missing.status_code == 404 and "no collection 'benches'" in missing.json()["description"]
+
+
 def test_collections_have_extent_and_crs(api: str) -> None:
     collections = {c["id"]: c for c in get(f"{api}/collections").json()["collections"]}
     assert set(collections) == {

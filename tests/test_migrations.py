@@ -176,3 +176,62 @@ def test_tables_for_scripts_and_pipes(demo_db: str) -> None:
     assert lines[0] == ["commune", "buildings", "green_spaces", "lighting", "roads", "total"]
     assert all(row[-1].isdigit() for row in lines[1:])  # 1165, not "1,165"
     assert run_cli("--format", "xml", "db", "status", url=demo_db).returncode != 0
+
+
+def test_the_application_schema_holds_no_data_and_is_rebuilt_from_its_files(empty_db_url: str) -> None:
+    """`patrimoine_app` is code only: functions, one file each in sql/app/, recreated at every `db init`. A
+    function changed by hand comes back as its file says, one whose file is gone is dropped, and a function
+    still used by a trigger is not dropped silently."""
+    from gis_patrimoine.db.migrations import app_files
+
+    migrate(empty_db_url)
+    files = {path.stem for path in app_files()}
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        relations = conn.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'patrimoine_app'"
+        ).fetchone()[0]
+        assert relations == 0, "the application schema must hold no table, view or sequence"
+        names = {
+            r[0]
+            for r in conn.execute(
+                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = 'patrimoine_app'"
+            )
+        }
+        assert names == files and {"to_int", "log_update", "may_edit"} <= files
+        conn.execute("CREATE OR REPLACE FUNCTION patrimoine_app.to_int(value text) RETURNS integer "
+                     "LANGUAGE sql IMMUTABLE AS 'SELECT 0'")  # fmt: skip
+        conn.execute("CREATE FUNCTION patrimoine_app.stray() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+    result = migrate(empty_db_url)
+    assert result.functions_changed == ["patrimoine_app.stray()", "patrimoine_app.to_int(text)"]
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("SELECT patrimoine_app.to_int('12')").fetchone()[0] == 12
+        assert conn.execute("SELECT to_regprocedure('patrimoine_app.stray()')").fetchone()[0] is None
+    assert not migrate(empty_db_url).changed
+
+
+def test_a_function_still_used_is_not_dropped(empty_db_url: str, tmp_path) -> None:
+    import shutil
+
+    from gis_patrimoine.settings import get_settings
+
+    migrate(empty_db_url)
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(get_settings().migrations_dir, sql_dir)
+    (sql_dir / "app" / "touch_row.sql").unlink()  # every layer's trigger uses it
+    from gis_patrimoine.db.migrations import rebuild_application
+
+    with psycopg.connect(empty_db_url) as conn, pytest.raises(MigrationError, match=r"touch_row.*still used"):
+        rebuild_application(conn, sql_dir)
+
+
+def test_later_migrations_do_not_define_application_functions() -> None:
+    """Functions live in sql/app/; migrations after 0016 (when that began) change tables and data only."""
+    import re
+
+    from gis_patrimoine.settings import get_settings
+
+    migrations = sorted(get_settings().migrations_dir.glob("[0-9]*.sql"))
+    defining = [p.stem for p in migrations if re.search(r"FUNCTION\s+patrimoine_app\.", p.read_text(), re.I)]
+    assert defining and max(defining) <= "0016", "a migration after 0016 defines a function: put it in sql/app/"

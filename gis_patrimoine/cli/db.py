@@ -56,6 +56,10 @@ def db_init(
         fail(str(exc))
     if result.applied:
         console.print(f"Applied migrations: {', '.join(result.applied)}", soft_wrap=True)
+    if result.functions_changed:
+        console.print(
+            f"Application functions rebuilt from sql/app/: {', '.join(result.functions_changed)}", soft_wrap=True
+        )
     if result.codelist_changes:
         console.print(f"Code lists: {result.codelist_changes} value(s) written")
     if not result.changed:

@@ -1,6 +1,11 @@
-"""Schema migrations with yoyo, from the versioned SQL files under `sql/`.
+"""Schema migrations with yoyo, from the versioned SQL files under `sql/`, then the application schema.
 
-The files are templates: `{{srid}}` is replaced by the storage SRID chosen at the first `db init` and
+Tables, columns and data change through numbered migrations, applied once each. The application schema
+(`patrimoine_app`: functions and trigger functions, no data) is rebuilt from `sql/app/`, one file per
+function, at every `db init`, as TEKSI does: a function is changed by editing its file, never by a later
+migration, and a function whose file is removed is dropped.
+
+The migration files are templates: `{{srid}}` is replaced by the storage SRID chosen at the first `db init` and
 recorded in `patrimoine_sys.setting`. yoyo identifies migrations by file name, so rendering does not change
 their identity. yoyo's own bookkeeping tables live in `patrimoine_sys`.
 """
@@ -24,6 +29,11 @@ from gis_patrimoine.db.codelists import sync_codelists
 from gis_patrimoine.settings import DEFAULT_SRID, get_settings
 
 SYS_SCHEMA = "patrimoine_sys"
+APP_SCHEMA = "patrimoine_app"
+FUNCTIONS = """
+    SELECT p.oid::regprocedure::text, p.proname, pg_get_functiondef(p.oid)
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'patrimoine_app'
+"""
 
 
 class MigrationError(RuntimeError):
@@ -35,10 +45,11 @@ class InitResult:
     srid: int
     applied: list[str] = field(default_factory=list)
     codelist_changes: int = 0
+    functions_changed: list[str] = field(default_factory=list)  # created, replaced or dropped
 
     @property
     def changed(self) -> bool:
-        return bool(self.applied or self.codelist_changes)
+        return bool(self.applied or self.codelist_changes or self.functions_changed)
 
 
 def check_storage_srid(srid: int) -> CRS:
@@ -112,6 +123,36 @@ def _migration_lock(url: str) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(hashtext('gis_patrimoine.migrate'))")
 
 
+def app_files(migrations_dir: Path | None = None) -> list[Path]:
+    """The application schema's files, one per function (its name), in `sql/app/`."""
+    return sorted(((migrations_dir or get_settings().migrations_dir) / "app").glob("*.sql"))
+
+
+def rebuild_application(conn: psycopg.Connection, migrations_dir: Path | None = None) -> list[str]:
+    """Create or replace every function of `sql/app/`, drop those no file defines, in the caller's transaction.
+
+    Returns the functions that changed. A function still used (by a trigger, say) cannot be dropped: the error
+    names what uses it."""
+    before = {sig: body for sig, _, body in conn.execute(FUNCTIONS)}
+    files = app_files(migrations_dir)
+    conn.execute("SET LOCAL check_function_bodies = off")  # a function may call one defined by a later file
+    for path in files:
+        conn.execute(path.read_text(encoding="utf-8"))
+    names = {path.stem for path in files}
+    for sig, name, _ in conn.execute(FUNCTIONS).fetchall():
+        if name not in names:
+            try:
+                with conn.transaction():
+                    conn.execute(f"DROP FUNCTION {sig}")
+            except psycopg.errors.DependentObjectsStillExist as exc:
+                raise MigrationError(
+                    f"{sig} has no file in sql/app/ any more but is still used: {exc.diag.message_detail}. "
+                    "Drop what uses it in a migration first, or keep its file."
+                ) from exc
+    after = {sig: body for sig, _, body in conn.execute(FUNCTIONS)}
+    return sorted(sig for sig in before.keys() | after.keys() if before.get(sig) != after.get(sig))
+
+
 def migrate(
     url: str, srid: int | None = None, upto: str | None = None, catalogue: Catalogue | None = None
 ) -> InitResult:
@@ -147,7 +188,8 @@ def migrate(
     if upto is None:
         from gis_patrimoine.qgis.styles import write_styles
 
-        with psycopg.connect(url) as conn:
+        with _migration_lock(url), psycopg.connect(url) as conn:
+            result.functions_changed = rebuild_application(conn, settings.migrations_dir)
             result.codelist_changes = sync_codelists(conn, catalogue or get_catalogue())
             write_styles(conn, catalogue or get_catalogue())
     return result
