@@ -39,23 +39,10 @@ END
 $$;
 
 -- Whether every element of `codes` is a code of value list `list` (for array columns, which FKs cannot cover).
-CREATE FUNCTION patrimoine_app.codes_exist(list text, codes text[]) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    missing integer;
-BEGIN
-    EXECUTE format('SELECT count(*) FROM unnest($1) c WHERE NOT EXISTS
-                    (SELECT 1 FROM patrimoine_vl.%I v WHERE v.code = c)', list)
-        INTO missing USING codes;
-    RETURN missing = 0;
-END
-$$;
+-- patrimoine_app.codes_exist(): sql/app/codes_exist.sql (the application schema, rebuilt at every db init)
 
 -- Audit default: the API user when the API set one, else the database user (QGIS, psql, importer).
-CREATE FUNCTION patrimoine_app.actor() RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(nullif(current_setting('gis_patrimoine.user', true), ''), current_user::text)
-$$;
+-- patrimoine_app.actor(): sql/app/actor.sql (the application schema, rebuilt at every db init)
 
 CREATE TABLE patrimoine.commune (
     insee           text PRIMARY KEY CONSTRAINT commune_insee_format CHECK (insee ~ '^[0-9A-Za-z_-]{1,16}$'),

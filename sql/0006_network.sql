@@ -35,32 +35,4 @@ ALTER TABLE patrimoine_vl.road_class ADD COLUMN default_speed_kmh double precisi
 
 INSERT INTO patrimoine_sys.setting (key, value) VALUES ('network_version', '-1');
 
-CREATE FUNCTION patrimoine_app.refresh_network() RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    built bigint;
-BEGIN
-    SELECT version INTO built FROM patrimoine_sys.data_version WHERE layer = 'road';
-    TRUNCATE analysis.network_edge, analysis.network_node;
-    CREATE TEMP TABLE network_ends ON COMMIT DROP AS
-    SELECT r.id, ST_SnapToGrid(ST_StartPoint(r.geom), 0.001) AS a, ST_SnapToGrid(ST_EndPoint(r.geom), 0.001) AS b
-    FROM patrimoine.road r;
-    INSERT INTO analysis.network_node (id, geom)
-    SELECT row_number() OVER (ORDER BY ST_X(p), ST_Y(p)), p
-    FROM (SELECT a AS p FROM network_ends UNION SELECT b FROM network_ends) s;
-    INSERT INTO analysis.network_edge (id, source, target, cost, reverse_cost, length_m, road_class, commune_insee,
-                                       geom)
-    SELECT r.id, na.id, nb.id,
-           CASE WHEN r.oneway = 'backward' THEN -1 ELSE t.seconds END,
-           CASE WHEN r.oneway = 'forward' THEN -1 ELSE t.seconds END,
-           r.length_m, r.road_class, r.commune_insee, r.geom
-    FROM patrimoine.road r
-    JOIN network_ends e ON e.id = r.id
-    JOIN analysis.network_node na ON na.geom = e.a
-    JOIN analysis.network_node nb ON nb.geom = e.b
-    JOIN patrimoine_vl.road_class c ON c.code = r.road_class
-    CROSS JOIN LATERAL (SELECT r.length_m / (coalesce(r.speed_kmh, c.default_speed_kmh, 30) / 3.6) AS seconds) t;
-    UPDATE patrimoine_sys.setting SET value = built::text WHERE key = 'network_version';
-    RETURN built;
-END
-$$;
+-- patrimoine_app.refresh_network(): sql/app/refresh_network.sql (the application schema, rebuilt at every db init)

@@ -40,44 +40,13 @@ GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA patrimoine_vl TO gp_admin;
 GRANT INSERT, UPDATE, DELETE ON patrimoine_sys.user_commune TO gp_admin;
 
 -- Whether the current login may write everywhere: superusers, the schema's owner, managers and admins.
-CREATE FUNCTION patrimoine_app.writes_everywhere() RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT current_setting('is_superuser') = 'on'
-        OR pg_has_role(current_user, 'gp_manager', 'MEMBER')
-        OR current_user = (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'patrimoine.road'::regclass)
-$$;
+-- patrimoine_app.writes_everywhere(): sql/app/writes_everywhere.sql (the application schema, rebuilt at every db init)
 
-CREATE FUNCTION patrimoine_app.may_edit(commune text) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog AS $$  -- not SECURITY DEFINER: current_user must stay the login
-    SELECT patrimoine_app.writes_everywhere()
-        OR EXISTS (SELECT 1 FROM patrimoine_sys.user_commune u
-                   WHERE u.username = current_user AND u.commune_insee = commune)
-$$;
+-- patrimoine_app.may_edit(): sql/app/may_edit.sql (the application schema, rebuilt at every db init)
 
 -- AFTER UPDATE/DELETE, per statement: rows taken from (or moved into) a commune the login may not edit abort
 -- the statement, with a message naming the login and the commune.
-CREATE FUNCTION patrimoine_app.check_communes() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    denied text;
-BEGIN
-    IF patrimoine_app.writes_everywhere() THEN
-        RETURN NULL;
-    END IF;
-    SELECT commune_insee INTO denied FROM old_rows WHERE NOT patrimoine_app.may_edit(commune_insee) LIMIT 1;
-    IF denied IS NULL AND TG_OP = 'UPDATE' THEN
-        EXECUTE 'SELECT commune_insee FROM new_rows WHERE NOT patrimoine_app.may_edit(commune_insee) LIMIT 1'
-            INTO denied;
-    END IF;
-    IF denied IS NOT NULL THEN
-        RAISE EXCEPTION 'user % may not % assets of commune % (%): not among the communes assigned to them',
-            current_user, lower(TG_OP), denied, TG_TABLE_NAME
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'an agglomération manager can assign it: gis-patrimoine users create LOGIN --commune INSEE';
-    END IF;
-    RETURN NULL;
-END
-$$;
+-- patrimoine_app.check_communes(): sql/app/check_communes.sql (the application schema, rebuilt at every db init)
 
 DO $$
 DECLARE t text;

@@ -21,7 +21,7 @@ from gis_patrimoine.analysis.lookup import lookup as lookup_fn
 from gis_patrimoine.analysis.rounds import RoundRequest, plan_rounds, store
 from gis_patrimoine.analysis.workload import workload as workload_fn
 from gis_patrimoine.api.auth import account
-from gis_patrimoine.api.deps import Conn, Service
+from gis_patrimoine.api.deps import Conn, Service, records
 from gis_patrimoine.api.features import base_url
 from gis_patrimoine.api.runtime import Rt, Runtime
 
@@ -209,18 +209,12 @@ async def create_scenario(request: Request, rt: Rt, body: CompareBody, conn: Con
 
 @router.get("/scenarios", summary="Stored scenarios, latest first")
 async def list_scenarios(conn: Conn) -> JSONResponse:
-    cur = await conn.execute(
+    query = (
         "SELECT id, service, activity, result -> 'saving_pct', created_at FROM analysis.scenario ORDER BY id DESC "
         "LIMIT 200"
     )
-    return JSONResponse(
-        {
-            "scenarios": [
-                {"id": r[0], "service": r[1], "activity": r[2], "saving_pct": r[3], "created_at": r[4].isoformat()}
-                for r in await cur.fetchall()
-            ]
-        }
-    )
+    keys = ("id", "service", "activity", "saving_pct", "created_at")
+    return JSONResponse({"scenarios": await records(conn, query, keys)})
 
 
 @router.get("/scenarios/{scenario_id}", summary="A scenario: totals alone and pooled, per commune, assumptions")

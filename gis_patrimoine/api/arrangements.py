@@ -21,9 +21,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from gis_patrimoine.api.auth import account
-from gis_patrimoine.api.deps import Conn
+from gis_patrimoine.api.deps import Conn, records
 from gis_patrimoine.api.features import base_url
-from gis_patrimoine.api.runtime import Rt
+from gis_patrimoine.api.runtime import Rt, Runtime
+from gis_patrimoine.collection import NotFound
 
 router = APIRouter(prefix="/analysis")
 log = logging.getLogger(__name__)
@@ -117,40 +118,34 @@ async def arrangements_job(request: Request, run_id: int, conn: Conn) -> JSONRes
 
 @router.get("/arrangements", summary="Stored comparisons of arrangements, latest first")
 async def list_arrangements(conn: Conn) -> JSONResponse:
-    cur = await conn.execute(
+    query = (
         "SELECT id, result -> 'ranking', result -> 'robustness', created_at FROM analysis.arrangement_run "
         "WHERE status = 'done' ORDER BY id DESC LIMIT 100"
     )
-    return JSONResponse(
-        {
-            "comparisons": [
-                {"id": r[0], "ranking": r[1], "robustness": r[2], "created_at": r[3].isoformat()}
-                for r in await cur.fetchall()
-            ]
-        }
-    )
+    return JSONResponse({"comparisons": await records(conn, query, ("id", "ranking", "robustness", "created_at"))})
 
 
-def _read(url: str, run_id: int, html: bool) -> dict | str:
+async def _stored(rt: Runtime, run_id: int, html: bool) -> dict | str:
+    """A stored comparison (its result, or its report as HTML); 404 when there is none."""
     from gis_patrimoine.arrangements.report import render
     from gis_patrimoine.arrangements.store import load
 
-    with psycopg.connect(url) as conn:
-        result = load(conn, run_id)
-        return render(conn, result) if html else result
+    def read() -> dict | str:
+        with psycopg.connect(rt.database_url) as conn:
+            result = load(conn, run_id)
+            return render(conn, result) if html else result
+
+    try:
+        return await run_in_threadpool(read)
+    except LookupError as exc:
+        raise NotFound(str(exc)) from exc
 
 
 @router.get("/arrangements/{run_id}", summary="A comparison: every arrangement, ranges, payments, assumptions")
-async def get_arrangements(request: Request, rt: Rt, run_id: int) -> JSONResponse:
-    try:
-        return JSONResponse(await run_in_threadpool(_read, rt.database_url, run_id, False))
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from exc
+async def get_arrangements(rt: Rt, run_id: int) -> JSONResponse:
+    return JSONResponse(await _stored(rt, run_id, False))
 
 
 @router.get("/arrangements/{run_id}/report", summary="The director's report of a comparison (printable HTML)")
-async def arrangements_report(request: Request, rt: Rt, run_id: int) -> HTMLResponse:
-    try:
-        return HTMLResponse(await run_in_threadpool(_read, rt.database_url, run_id, True))
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from exc
+async def arrangements_report(rt: Rt, run_id: int) -> HTMLResponse:
+    return HTMLResponse(await _stored(rt, run_id, True))

@@ -23,6 +23,15 @@ async def connection(rt: Rt) -> AsyncIterator[psycopg.AsyncConnection]:
 Conn = Annotated[psycopg.AsyncConnection, Depends(connection)]
 
 
+async def records(conn: psycopg.AsyncConnection, query: str, keys: tuple[str, ...]) -> list[dict]:
+    """The rows of a listing as JSON objects named by `keys` (times in ISO 8601)."""
+    cur = await conn.execute(query)
+    return [
+        {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in zip(keys, row, strict=True)}
+        for row in await cur.fetchall()
+    ]
+
+
 def collection(rt: Rt, collection_id: str) -> Collection:
     """The collection named in the path (404 with the known ones otherwise)."""
     return rt.collections.get(collection_id)

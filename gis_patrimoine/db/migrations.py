@@ -128,18 +128,23 @@ def app_files(migrations_dir: Path | None = None) -> list[Path]:
     return sorted(((migrations_dir or get_settings().migrations_dir) / "app").glob("*.sql"))
 
 
-def rebuild_application(conn: psycopg.Connection, migrations_dir: Path | None = None) -> list[str]:
-    """Create or replace every function of `sql/app/`, drop those no file defines, in the caller's transaction.
+def rebuild_application(conn: psycopg.Connection, migrations_dir: Path | None = None, drop: bool = True) -> list[str]:
+    """Create or replace every function of `sql/app/` and, with `drop`, drop those no file defines, in the
+    caller's transaction. Run before the migrations too (without `drop`): they use these functions (defaults,
+    checks, triggers) and no longer define them.
 
     Returns the functions that changed. A function still used (by a trigger, say) cannot be dropped: the error
     names what uses it."""
+    conn.execute("CREATE SCHEMA IF NOT EXISTS patrimoine_app")
+    conn.execute("GRANT USAGE ON SCHEMA patrimoine_app TO PUBLIC")
     before = {sig: body for sig, _, body in conn.execute(FUNCTIONS)}
     files = app_files(migrations_dir)
-    conn.execute("SET LOCAL check_function_bodies = off")  # a function may call one defined by a later file
+    # bodies are checked when they run: a function may name a table that a migration is about to create
+    conn.execute("SET LOCAL check_function_bodies = off")
     for path in files:
         conn.execute(path.read_text(encoding="utf-8"))
     names = {path.stem for path in files}
-    for sig, name, _ in conn.execute(FUNCTIONS).fetchall():
+    for sig, name, _ in conn.execute(FUNCTIONS).fetchall() if drop else []:
         if name not in names:
             try:
                 with conn.transaction():
@@ -173,6 +178,8 @@ def migrate(
 
     settings = get_settings()
     with tempfile.TemporaryDirectory(prefix="gis-patrimoine-sql-") as tmp, _migration_lock(url):
+        with psycopg.connect(url) as conn:  # the functions first: the migrations use them
+            rebuilt = rebuild_application(conn, settings.migrations_dir, drop=False)
         _render(settings.migrations_dir, srid, Path(tmp), upto)
         migrations = read_migrations(tmp)
         backend = get_backend(_yoyo_url(url))
@@ -184,12 +191,13 @@ def migrate(
         finally:
             backend.connection.close()
 
-    result = InitResult(srid=srid, applied=applied)
+    result = InitResult(srid=srid, applied=applied, functions_changed=rebuilt)
     if upto is None:
         from gis_patrimoine.qgis.styles import write_styles
 
         with _migration_lock(url), psycopg.connect(url) as conn:
-            result.functions_changed = rebuild_application(conn, settings.migrations_dir)
+            dropped = rebuild_application(conn, settings.migrations_dir)
+            result.functions_changed = sorted({*rebuilt, *dropped})
             result.codelist_changes = sync_codelists(conn, catalogue or get_catalogue())
             write_styles(conn, catalogue or get_catalogue())
     return result
