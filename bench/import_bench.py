@@ -1,12 +1,20 @@
-"""Import benchmark: gis-patrimoine vs ogr2ogr (COPY mode) on the same server, same target SRID.
+"""Import benchmark: gis-patrimoine against `ogr2ogr -append` into the same layer table, in the same run.
 
-    .venv/bin/python bench/import_bench.py [--points 1000000] [--polygons 200000] [--workdir DIR]
+    .venv/bin/python bench/import_bench.py [--sizes 200000,1000000] [--huge 10000000] [--repeat 2]
 
-Generates the shapefiles (bench/make_data.py), then for each one imports it with `ogr2ogr -f PostgreSQL`
-into a bare PostGIS database and with `gis-patrimoine import` into a migrated database holding the Laval
-communes, and prints features/s for both, their ratio, and gis-patrimoine's peak memory (RSS). It also times the
-schema floor: PostgreSQL alone inserting the same rows, already typed, into the empty layer table. A points
-file of the polygons' size is imported too, to show that memory does not grow with the file.
+The files are what a technician re-imports: a layer exported by `gis-patrimoine export` (GeoPackage, every
+field named as its column), made once from synthetic shapefiles (bench/make_data.py) and cached. Each file is
+loaded into a fresh copy of a migrated database holding the Laval communes:
+
+- target: `ogr2ogr -append -nln patrimoine.<table> --config PG_USE_COPY YES`, into the layer table with its
+  triggers (history, data version), keys, foreign keys, checks and indexes: what any importer pays;
+- gis-patrimoine: `gis-patrimoine import <layer> <file>` (validation, commune assignment, duplicates,
+  journal, report, one transaction);
+- context: `ogr2ogr` into a bare table of a bare PostGIS database (no schema to honour).
+
+It prints the wall time and peak RSS of each command (the best of `--repeat` runs), the ratio of
+gis-patrimoine's throughput to the target's (≥ 1.0: as fast), and its memory against ogr2ogr's. A points file
+of each size shows whether memory stays flat as files grow; `--huge N` adds one run of N points.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -29,155 +38,157 @@ from gis_patrimoine.db.connection import database_url, with_dbname  # noqa: E402
 
 GP = str(ROOT / ".venv" / "bin" / "gis-patrimoine")
 COMMUNES = ROOT / "gis_patrimoine" / "demo" / "data" / "laval-agglo" / "COMMUNE.shp"
+TEMPLATE = "bench_import_template"
+LAYERS = {  # layer: (table, make_data writer, id field, mapping of the synthetic shapefile's short names)
+    "street_lights": ("street_light", write_points, "light_id", ["mast_height_m=mast_h_m", "installed_year=inst_year"]),
+    "green_spaces": ("green_space", write_polygons, "gs_id", []),
+}
 
 
-def run(cmd: list[str], env: dict | None = None) -> tuple[float, int]:
-    """Wall time and peak RSS (MB) of a command, which must succeed."""
+@dataclass
+class Run:
+    seconds: float
+    peak_mb: int
+
+
+def measured(cmd: list[str], env: dict | None = None, checkpoint: str | None = None) -> Run:
+    """Wall time and peak RSS (MB) of a command that must succeed. The peak is the process's own high-water
+    mark (VmHWM), read until it exits: getrusage would report the benchmark's own size, which a forked child
+    inherits. `checkpoint`: a database flushed first, so that no run pays for the writes of the one before."""
+    if checkpoint:
+        with psycopg.connect(checkpoint, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
+            peak = max(peak, int(line.split()[1]) // 1024)
+        except (OSError, StopIteration):
+            pass
+        time.sleep(0.02)
     elapsed = time.perf_counter() - start
-    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{out}\n{err}")
-    return elapsed, usage.ru_maxrss // 1024
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err}")
+    return Run(elapsed, peak)
 
 
-def schema_floor(url: str, table: str) -> float:
-    """Seconds PostgreSQL alone takes to insert the imported rows, already typed and checked, into the empty
-    layer table with its indexes, foreign keys, checks and history: what any importer into this schema pays,
-    before reading a byte of the file. Measured in a transaction that is rolled back."""
-    with psycopg.connect(url) as conn:
-        cols = [
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'patrimoine' "
-                "AND table_name = %s AND is_identity = 'NO' AND is_generated = 'NEVER' "
-                "AND column_name NOT IN ('uuid', 'created_at', 'updated_at', 'updated_by') ORDER BY ordinal_position",
-                (table,),
-            )
-        ]
-        names = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
-        target = sql.Identifier("patrimoine", table)
-        conn.execute(sql.SQL("CREATE TEMP TABLE floor_rows AS SELECT {} FROM {}").format(names, target))
-        conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(target))
-        start = time.perf_counter()
-        conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM floor_rows").format(target, names, names))
-        elapsed = time.perf_counter() - start
-        conn.rollback()
-    return elapsed
-
-
-def fresh_db(server: str, name: str) -> str:
+def recreate(server: str, name: str, template: str | None = None) -> str:
     with psycopg.connect(with_dbname(server, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        if template:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+            )
+        else:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return with_dbname(server, name)
 
 
-def pg_conninfo(url: str) -> str:
+def pg(url: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url)
     return "PG:" + " ".join(f"{k}={v}" for k, v in info.items() if k in ("host", "port", "user", "password", "dbname"))
 
 
+def count(url: str, table: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("patrimoine", table))).fetchone()[
+            0
+        ]
+
+
+def exported(server: str, workdir: Path, layer: str, n: int) -> Path:
+    """The layer exported by gis-patrimoine after importing n synthetic features (made once, cached)."""
+    path = workdir / f"{layer}_{n}.gpkg"
+    if path.exists():
+        return path
+    _, writer, id_field, mapping = LAYERS[layer]
+    shp = workdir / f"{layer}_{n}.shp"
+    if not shp.exists():
+        print(f"generating {shp.name} ...", flush=True)
+        writer(shp, n)
+    print(f"exporting {path.name} ...", flush=True)
+    url = recreate(server, "bench_import_seed", TEMPLATE)  # dropped at the end
+    env = {**os.environ, "DATABASE_URL": url}
+    maps = [arg for m in mapping for arg in ("--map", m)]
+    subprocess.run([GP, "import", layer, str(shp), "--id-field", id_field, *maps], env=env, check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run([GP, "export", layer, str(path)], env=env, check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def best(runs: list[Run]) -> Run:
+    return min(runs, key=lambda r: r.seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--sizes", default="200000,1000000", help="points files (200k polygons are added)")
     parser.add_argument("--polygons", type=int, default=200_000)
+    parser.add_argument("--huge", type=int, default=0, help="one more points file of this size, run once")
+    parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".data" / "bench-import")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    files = [
-        (
-            "green_spaces",
-            args.workdir / f"green_spaces_{args.polygons}.shp",
-            "gs_id",
-            [],
-            write_polygons,
-            args.polygons,
-        ),
-        (
-            "street_lights",
-            args.workdir / f"street_lights_{args.polygons}.shp",
-            "light_id",
-            ["--map", "mast_height_m=mast_h_m", "--map", "installed_year=inst_year"],
-            write_points,
-            args.polygons,
-        ),
-        (
-            "street_lights",
-            args.workdir / f"street_lights_{args.points}.shp",
-            "light_id",
-            ["--map", "mast_height_m=mast_h_m", "--map", "installed_year=inst_year"],
-            write_points,
-            args.points,
-        ),
-    ]
-    for _, path, _, _, writer, n in files:
-        if not path.exists():
-            print(f"generating {path.name} ...", flush=True)
-            writer(path, n)
-
     server = database_url()
-    rows = []
-    for layer, path, id_field, extra, _, n in files:
-        ogr_url = fresh_db(server, "bench_ogr2ogr")
-        with psycopg.connect(ogr_url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION postgis")
-        nlt = ["-nlt", "PROMOTE_TO_MULTI"] if layer == "green_spaces" else []
-        ogr_s, _ = run(
-            [
-                "ogr2ogr",
-                "-f",
-                "PostgreSQL",
-                pg_conninfo(ogr_url),
-                str(path),
-                "-nln",
-                layer,
-                "-lco",
-                "GEOMETRY_NAME=geom",
-                "-lco",
-                "SPATIAL_INDEX=GIST",
-                "-t_srs",
-                "EPSG:2154",
-                "--config",
-                "PG_USE_COPY",
-                "YES",
-                *nlt,
-            ]
-        )
-        gp_url = fresh_db(server, "bench_gis_patrimoine")
-        env = {**os.environ, "DATABASE_URL": gp_url}
-        run([GP, "db", "init"], env)
-        run([GP, "import", "communes", str(COMMUNES)], env)
-        gp_s, gp_mb = run([GP, "import", layer, str(path), "--id-field", id_field, *extra], env)
-        with psycopg.connect(gp_url) as conn:
-            count = conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("patrimoine", layer[:-1]))
-            ).fetchone()[0]
-        assert count == n, f"gis-patrimoine imported {count} of {n}"
-        floor_s = schema_floor(gp_url, layer[:-1])
-        rows.append((path.name, n, ogr_s, gp_s, gp_mb, floor_s))
+    template = recreate(server, TEMPLATE)
+    env = {**os.environ, "DATABASE_URL": template}
+    subprocess.run([GP, "db", "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([GP, "import", "communes", str(COMMUNES)], env=env, check=True, stdout=subprocess.DEVNULL)
+
+    cases = [("green_spaces", args.polygons, args.repeat)]
+    cases += [("street_lights", int(n), args.repeat) for n in args.sizes.split(",")]
+    if args.huge:
+        cases.append(("street_lights", args.huge, 1))
+    results = []
+    for layer, n, repeat in cases:
+        path = exported(server, args.workdir, layer, n)
+        table = LAYERS[layer][0]
+        target_runs, ours_runs, bare_runs = [], [], []
+        for _ in range(repeat):
+            url = recreate(server, "bench_import_ogr2ogr", TEMPLATE)
+            target_runs.append(measured(["ogr2ogr", "-append", "-nln", f"patrimoine.{table}", pg(url), str(path),
+                                         "--config", "PG_USE_COPY", "YES"], checkpoint=url))  # fmt: skip
+            assert count(url, table) == n, f"ogr2ogr loaded {count(url, table)} of {n}"
+            url = recreate(server, "bench_import_gp", TEMPLATE)
+            ours_runs.append(measured([GP, "import", layer, str(path)], {**os.environ, "DATABASE_URL": url}, url))
+            assert count(url, table) == n, f"gis-patrimoine imported {count(url, table)} of {n}"
+            bare = recreate(server, "bench_import_bare")
+            with psycopg.connect(bare, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION postgis")
+            bare_cmd = ["ogr2ogr", "-f", "PostgreSQL", pg(bare), str(path), "-nln", table,
+                        "-lco", "GEOMETRY_NAME=geom", "--config", "PG_USE_COPY", "YES"]  # fmt: skip
+            bare_runs.append(measured(bare_cmd, checkpoint=bare))
+        target, ours, bare_run = best(target_runs), best(ours_runs), best(bare_runs)
+        results.append((path.name, n, target, ours, bare_run))
         print(
-            f"{path.name}: ogr2ogr {ogr_s:.1f} s, gis-patrimoine {gp_s:.1f} s, schema floor {floor_s:.1f} s", flush=True
+            f"{path.name}: ogr2ogr -append {target.seconds:.1f} s / {target.peak_mb} MB, gis-patrimoine "
+            f"{ours.seconds:.1f} s / {ours.peak_mb} MB, ogr2ogr bare {bare_run.seconds:.1f} s "
+            f"(runs: {', '.join(f'{r.seconds:.1f}' for r in ours_runs)} vs "
+            f"{', '.join(f'{r.seconds:.1f}' for r in target_runs)})",
+            flush=True,
         )
+    with psycopg.connect(with_dbname(server, "postgres"), autocommit=True) as conn:
+        for name in ("bench_import_ogr2ogr", "bench_import_gp", "bench_import_bare", "bench_import_seed", TEMPLATE):
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
     print()
-    print(
-        f"{'file':<28} {'features':>10} {'ogr2ogr f/s':>12} {'gis-patrimoine f/s':>19} {'ratio':>6} {'peak MB':>8} "
-        f"{'floor s':>8} {'gp/floor':>8}"
-    )
-    for name, n, ogr_s, gp_s, mb, floor_s in rows:
+    print(f"{'file':<30} {'features':>10} {'ogr2ogr -append':>16} {'gis-patrimoine':>15} {'ratio':>6} "
+          f"{'RSS ogr2ogr':>11} {'RSS ours':>9} {'RSS ratio':>9} {'bare ogr2ogr':>13}")  # fmt: skip
+    for name, n, target, ours, bare_run in results:
         print(
-            f"{name:<28} {n:>10,} {n / ogr_s:>12,.0f} {n / gp_s:>19,.0f} {ogr_s / gp_s:>6.2f} {mb:>8} "
-            f"{floor_s:>8.1f} {gp_s / floor_s:>8.2f}"
+            f"{name:<30} {n:>10,} {target.seconds:>14.1f} s {ours.seconds:>13.1f} s "
+            f"{target.seconds / ours.seconds:>6.2f} {target.peak_mb:>8} MB {ours.peak_mb:>6} MB "
+            f"{ours.peak_mb / target.peak_mb:>9.2f} {bare_run.seconds:>11.1f} s"
         )
-    small, large = rows[1], rows[2]
-    print(f"\npeak memory, {large[1]:,} points vs {small[1]:,} points: {large[4] / small[4]:.2f}x")
-    print(
-        "floor: PostgreSQL alone inserting the same rows, already typed, into the empty layer table (indexes, "
-        "foreign keys, checks, history), rolled back"
-    )
+    points = [(n, ours.peak_mb) for name, n, _, ours, _ in results if name.startswith("street_lights")]
+    if len(points) > 1:
+        (n0, m0), (n1, m1) = points[0], points[-1]
+        print(f"\ngis-patrimoine's peak memory, {n1:,} points vs {n0:,}: {m1} MB vs {m0} MB ({m1 / m0:.2f}x)")
+    print("ratio: ogr2ogr -append's time / gis-patrimoine's (≥ 1.00: gis-patrimoine as fast or faster)")
 
 
 if __name__ == "__main__":

@@ -33,12 +33,19 @@ def open_job(
 
 
 def close_job(
-    url: str, job_id: int, status: str, counts: dict, message: str | None = None, details: dict | None = None
+    url: str,
+    job_id: int,
+    status: str,
+    counts: dict,
+    message: str | None = None,
+    details: dict | None = None,
+    sha: str | None = None,
 ) -> None:
-    """The job's end: status, counts, the error, and `details` (refused features listed, warnings)."""
+    """The job's end: status, counts, the error, `details` (refused features listed, warnings) and the file's
+    SHA-256 when it was computed during the import."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "UPDATE patrimoine_sys.import_job SET status = %s, counts = %s, message = %s, details = %s, "
-            "finished_at = clock_timestamp() WHERE id = %s",
-            (status, Jsonb(counts), message, Jsonb(json.loads(json.dumps(details or {}, default=str))), job_id),
+            "file_sha256 = coalesce(%s, file_sha256), finished_at = clock_timestamp() WHERE id = %s",
+            (status, Jsonb(counts), message, Jsonb(json.loads(json.dumps(details or {}, default=str))), sha, job_id),
         )

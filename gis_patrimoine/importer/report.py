@@ -45,6 +45,7 @@ class ImportReport:
     split: int = 0
     dropped_z: int = 0
     committed: bool = False
+    path: str = "staged"  # how the rows went in: "direct" (COPY into the layer) or "staged" (importer/direct.py)
     extra_fields: list[str] = field(default_factory=list)
     refusals: list[tuple[str, str]] = field(default_factory=list)  # (feature, reason), first ones
     refused_file: str | None = None

@@ -7,6 +7,7 @@ read (Arrow batches) → normalise geometries and assign communes (Python, vecto
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -19,15 +20,16 @@ import psycopg
 from psycopg import sql
 from pyproj import CRS, Transformer
 
-from gis_patrimoine.catalogue import Catalogue, Layer, get_catalogue
+from gis_patrimoine.catalogue import Catalogue, Layer, Profile, get_catalogue
 from gis_patrimoine.db.errors import translate
 from gis_patrimoine.db.migrations import stored_srid
-from gis_patrimoine.importer import journal
+from gis_patrimoine.importer import direct, journal
 from gis_patrimoine.importer.assign import CommuneIndex
 from gis_patrimoine.importer.errors import ImportFailed
 from gis_patrimoine.importer.geometry import Normaliser
 from gis_patrimoine.importer.merge import build_typed, fill_code_maps, fill_commune_map
-from gis_patrimoine.importer.plan import build_plan
+from gis_patrimoine.importer.names import normalise_place
+from gis_patrimoine.importer.plan import FieldPlan, build_plan
 from gis_patrimoine.importer.report import ImportReport, write_refused
 from gis_patrimoine.importer.source import Source, batches, open_source, sha256
 from gis_patrimoine.importer.stage import BatchConverter, copy_batches, create_stage
@@ -78,8 +80,9 @@ class ImportOptions:
     skip_refused: bool = False
     wait_seconds: float = 30.0
     app_user: str | None = None
-    batch_size: int = 16_384  # features per batch: 65,536 held 90 MB more for no speed
+    batch_size: int = 4_096  # features per batch: 16,384 held 110 MB more for no speed, 65,536 more again
     job_id: int | None = None  # a journal row already opened (an upload accepted by the API)
+    direct: bool = True  # clean new files straight into the table (importer/direct.py); False: always staged
 
 
 def lock_layer(conn: psycopg.Connection, table: str, wait_seconds: float) -> None:
@@ -260,17 +263,21 @@ def import_layer(
             url,
             layer.table,
             path.name,
-            sha256(path) if path.is_file() else None,
+            None,  # the file's SHA-256, computed meanwhile and recorded at the end
             source_name,
             options.mode,
             {k: v for k, v in vars(options).items() if k not in ("path", "app_user", "job_id")},
             options.app_user,
         )
 
+    digest = concurrent.futures.ThreadPoolExecutor(1, "import-sha256")
+    sha = digest.submit(sha256, path) if path.is_file() else None  # hashlib releases the GIL: off the main path
+
     def close(status: str, message: str | None = None) -> None:
         details = {"refusals": [{"feature": f, "reason": r} for f, r in report.refusals[:50]],
                    "warnings": report.warnings, "refused_file": report.refused_file}  # fmt: skip
-        journal.close_job(url, report.job_id, status, report.counts(), message, details)
+        journal.close_job(url, report.job_id, status, report.counts(), message, details, sha.result() if sha else None)
+        digest.shutdown()
 
     try:
         _run(url, options, catalogue, layer, report, progress, on_start)
@@ -331,14 +338,26 @@ def _run(
         check_extent(source, srid, communes)
         if on_start:
             on_start(source)
+
+        def converter_of() -> BatchConverter:
+            return BatchConverter(
+                Normaliser(source.crs, srid, layer.geometry),
+                None if plan.commune_index is not None else communes,
+                srid,
+                split_lines=layer.name == "road",
+                nfields=len(source.fields),
+            )
+
+        why = direct.why_not(layer, plan, profile, options.mode) if options.direct else "staged path asked for"
+        if why is None:
+            why = _direct(
+                conn, source, options, catalogue, layer, plan, profile, converter_of(), report, id_label, progress
+            )
+        if why is None:
+            return
+        log.debug("import: staged path (%s)", why)
         create_stage(conn, len(source.fields), srid)
-        converter = BatchConverter(
-            Normaliser(source.crs, srid, layer.geometry),
-            None if plan.commune_index is not None else communes,
-            srid,
-            split_lines=layer.name == "road",
-            nfields=len(source.fields),
-        )
+        converter = converter_of()
         with step("read+convert+copy"), batches(source, options.batch_size) as stream:
             counts = copy_batches(conn, stream, converter, progress)
         report.read, report.repaired, report.dropped_z, report.split = (
@@ -394,9 +413,73 @@ def _run(
         report.unchanged = accepted - inserted - updated
         if options.mode == "replace":
             report.retired = _retire(conn, layer)
-        if options.dry_run:
-            conn.rollback()
-        else:
-            with step("commit"):
-                conn.commit()
-            report.committed = True
+        _finish(conn, options, report)
+
+
+def _finish(conn: psycopg.Connection, options: ImportOptions, report: ImportReport) -> None:
+    if options.dry_run:
+        conn.rollback()
+    else:
+        with step("commit"):
+            conn.commit()
+        report.committed = True
+
+
+def _direct(
+    conn: psycopg.Connection,
+    source: Source,
+    options: ImportOptions,
+    catalogue: Catalogue,
+    layer: Layer,
+    plan: FieldPlan,
+    profile: Profile,
+    base: BatchConverter,
+    report: ImportReport,
+    id_label: str,
+    progress: Callable[[int], None] | None,
+) -> str | None:
+    """The direct path (importer/direct.py): None when the file went in that way (committed, or rolled back
+    for a dry run), else why not — the database is then as it was before, and the staged path runs."""
+    columns = direct.columns_of(catalogue, plan, profile)
+    lookups = {c.attr.references for c in columns if c.attr.link_within_m is not None}
+    empty = {
+        name
+        for name in lookups
+        if not conn.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(catalogue.layer(name).qualified)
+        ).fetchone()[0]
+    }
+    communes = {}
+    for insee, name in conn.execute("SELECT insee, name FROM patrimoine.commune"):
+        communes[normalise_place(name)] = insee
+    communes.update({insee: insee for insee in communes.values()})
+    converter = direct.DirectConverter(
+        base, layer, plan, columns, source.fields, report.source, id_label, empty, communes
+    )
+    conn.execute("SAVEPOINT gp_direct")
+    try:
+        with step("direct copy"), batches(source, options.batch_size) as stream:
+            counts = copy_batches(conn, stream, converter, progress, converter.copy_sql(), rows_per_statement=50_000)
+        if counts.read == 0:
+            raise direct.NotDirect("the layer holds no feature")  # the staged path says so
+        mine = conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE source = ANY(%s)").format(layer.qualified),
+            (list(converter.sources),),
+        ).fetchone()[0]
+        if mine != converter.inserted:  # the layer held features of these sources: a merge, not an insert
+            raise direct.NotDirect("the layer holds features of the same source")
+    except (direct.NotDirect, psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+        conn.execute("ROLLBACK TO SAVEPOINT gp_direct")
+        if progress:
+            progress(-base.counts.read)
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    conn.execute("RELEASE SAVEPOINT gp_direct")
+    report.read, report.repaired, report.dropped_z, report.split = (
+        counts.read, counts.repaired, counts.dropped_z, counts.split,
+    )  # fmt: skip
+    report.inserted, report.path = converter.inserted, "direct"
+    report.kept_in_extra, report.unmapped_values = converter.kept_in_extra, converter.unmapped_values
+    report.extra_fields = [source.fields[i] for i in range(len(source.fields)) if i not in plan.consumed]
+    log.debug("import: direct path, %s features", converter.inserted)
+    _finish(conn, options, report)
+    return None

@@ -60,6 +60,22 @@ def _part_numbers(orig: np.ndarray, base_parts: np.ndarray) -> np.ndarray:
     return parts
 
 
+@dataclass
+class Prepared:
+    """A batch after geometry and commune: accepted pieces (by input row) and refused features."""
+
+    fids: np.ndarray
+    rows: np.ndarray  # input row of each piece
+    parts: np.ndarray
+    geoms: np.ndarray
+    commune: np.ndarray
+    reason: np.ndarray  # why a piece is refused (no commune…), None when accepted
+    repaired: np.ndarray
+    refused_rows: np.ndarray  # input rows refused before a geometry could be made
+    refused_reason: np.ndarray
+    wkb: np.ndarray
+
+
 class BatchConverter:
     """Turns one Arrow batch into CSV bytes for COPY into import_stage."""
 
@@ -73,11 +89,11 @@ class BatchConverter:
         self.nfields = nfields
         self.counts = StageCounts()
 
-    def convert(self, batch: pa.RecordBatch) -> bytes:
+    def prepare(self, batch: pa.RecordBatch) -> Prepared:
+        """Geometries normalised and communes assigned: one row per accepted piece, then the refusals."""
         n = batch.num_rows
         fids = batch.column(0).to_numpy(zero_copy_only=False)
         wkb = batch.column(batch.num_columns - 1).to_numpy(zero_copy_only=False)
-        fields = [batch.column(i) for i in range(1, 1 + self.nfields)]
         geo = self.normaliser.run(wkb)
         self.counts.read += n
         self.counts.dropped_z += geo.dropped_z
@@ -93,25 +109,43 @@ class BatchConverter:
         parts = _part_numbers(orig, base_parts)
         self.counts.repaired += int(np.unique(orig[repaired]).size)
         self.counts.staged += len(orig)
-        hexes = (
-            shapely.to_wkb(shapely.set_srid(geoms, self.srid), hex=True, include_srid=True)
-            if len(geoms)
-            else np.array([], dtype=object)
+        return Prepared(
+            fids=fids,
+            rows=orig,
+            parts=parts,
+            geoms=geoms,
+            commune=commune,
+            reason=reason,
+            repaired=repaired,
+            refused_rows=np.asarray(geo.refused_index, dtype=np.int64),
+            refused_reason=np.asarray(geo.refused_reason, dtype=object),
+            wkb=wkb,
         )
+
+    def ewkb(self, geoms: np.ndarray) -> np.ndarray:
+        """Hex EWKB in the storage SRID, as COPY reads a geometry."""
+        if not len(geoms):
+            return np.array([], dtype=object)
+        return shapely.to_wkb(shapely.set_srid(geoms, self.srid), hex=True, include_srid=True)
+
+    def convert(self, batch: pa.RecordBatch) -> bytes:
+        p = self.prepare(batch)
+        fields = [batch.column(i) for i in range(1, 1 + self.nfields)]
+        hexes = self.ewkb(p.geoms)
         # features refused before a geometry could be made (null, wrong type, unrepairable)
-        rorig = np.asarray(geo.refused_index, dtype=np.int64)
+        rorig = p.refused_rows
         nref = len(rorig)
-        rows = np.concatenate([orig, rorig]).astype(np.int64)
+        rows = np.concatenate([p.rows, rorig]).astype(np.int64)
         take = pa.array(rows)
         table = pa.table(
             {
-                "fid": pa.array(fids[rows], pa.int64()),
-                "part": pa.array(np.concatenate([parts, np.zeros(nref, np.int32)]), pa.int32()),
-                "commune": pa.array(np.concatenate([commune, np.full(nref, None, object)]), pa.string()),
-                "repaired": pa.array(np.concatenate([repaired, np.zeros(nref, bool)]), pa.bool_()),
-                "reason": pa.array(np.concatenate([reason, np.asarray(geo.refused_reason, dtype=object)]), pa.string()),
-                "geom": pa.array(np.concatenate([hexes, self._refused_geometries(wkb[rorig])]), pa.string()),
-                **{f"f{i}": _as_text(pc.take(col, take)) for i, col in enumerate(fields)},
+                "fid": pa.array(p.fids[rows], pa.int64()),
+                "part": pa.array(np.concatenate([p.parts, np.zeros(nref, np.int32)]), pa.int32()),
+                "commune": pa.array(np.concatenate([p.commune, np.full(nref, None, object)]), pa.string()),
+                "repaired": pa.array(np.concatenate([p.repaired, np.zeros(nref, bool)]), pa.bool_()),
+                "reason": pa.array(np.concatenate([p.reason, p.refused_reason]), pa.string()),
+                "geom": pa.array(np.concatenate([hexes, self._refused_geometries(p.wkb[rorig])]), pa.string()),
+                **{f"f{i}": as_text(pc.take(col, take)) for i, col in enumerate(fields)},
             }
         )
         out = io.BytesIO()
@@ -131,7 +165,8 @@ class BatchConverter:
         return out
 
 
-def _as_text(column: pa.Array) -> pa.Array:
+def as_text(column: pa.Array) -> pa.Array:
+    """A source column as the text the staged path types (numbers and dates in their usual text form)."""
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return column
     if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
@@ -144,8 +179,13 @@ def copy_batches(
     batches: Iterator[pa.RecordBatch],
     converter: BatchConverter,
     on_progress: Callable[[int], None] | None = None,
+    copy_sql: sql.Composable | None = None,
+    rows_per_statement: int | None = None,
 ) -> StageCounts:
-    """COPY every batch into import_stage; conversion of batch k+1 overlaps the COPY of batch k."""
+    """COPY every batch (into import_stage, or `copy_sql`); conversion of batch k+1 overlaps the COPY of
+    batch k. With `rows_per_statement`, one COPY statement per that many rows, in the same transaction: into
+    a table with statement-level history triggers and foreign keys, statements of 50,000 rows keep their
+    transition tables and trigger queues in memory (measured 15 % faster than one COPY of 200,000)."""
     chunks: queue.Queue = queue.Queue(maxsize=3)
     failure: list[BaseException] = []
     stop = threading.Event()
@@ -166,12 +206,20 @@ def copy_batches(
     columns = sql.SQL(", ").join(
         sql.Identifier(c) for c in (*FIXED_COLUMNS, *(f"f{i}" for i in range(converter.nfields)))
     )
+    copy_sql = copy_sql or sql.SQL("COPY import_stage ({}) FROM STDIN (FORMAT csv)").format(columns)
     try:
-        with conn.cursor().copy(sql.SQL("COPY import_stage ({}) FROM STDIN (FORMAT csv)").format(columns)) as copy:
-            while (item := chunks.get()) is not None:
-                copy.write(item[0])
-                if on_progress:
-                    on_progress(item[1])
+        item = chunks.get()
+        while item is not None:
+            with conn.cursor().copy(copy_sql) as copy:
+                rows = 0
+                while item is not None and (rows_per_statement is None or rows < rows_per_statement):
+                    copy.write(item[0])
+                    rows += item[1]
+                    if on_progress:
+                        on_progress(item[1])
+                    item = chunks.get()
+                if failure:  # abort the COPY now rather than finish it (the converter stopped)
+                    raise failure[0]
     finally:
         stop.set()
         while worker.is_alive():
