@@ -111,12 +111,14 @@ def exported(server: str, workdir: Path, layer: str, n: int) -> Path:
         print(f"generating {shp.name} ...", flush=True)
         writer(shp, n)
     print(f"exporting {path.name} ...", flush=True)
-    url = recreate(server, "bench_import_seed", TEMPLATE)  # dropped at the end
+    url = recreate(server, "bench_import_seed", TEMPLATE)
     env = {**os.environ, "DATABASE_URL": url}
     maps = [arg for m in mapping for arg in ("--map", m)]
     subprocess.run([GP, "import", layer, str(shp), "--id-field", id_field, *maps], env=env, check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     subprocess.run([GP, "export", layer, str(path)], env=env, check=True, stdout=subprocess.DEVNULL)
+    with psycopg.connect(with_dbname(server, "postgres"), autocommit=True) as conn:  # its room for the runs
+        conn.execute("DROP DATABASE bench_import_seed WITH (FORCE)")
     return path
 
 

@@ -29,6 +29,20 @@ class Mutant:
 
 MUTANTS = [
     Mutant(
+        "the direct path inserting into a source the layer already holds",
+        "gis_patrimoine/importer/run.py",
+        "if mine != converter.inserted:",
+        "if False:",
+        "tests/test_import_direct.py::test_what_takes_the_staged_path",
+    ),
+    Mutant(
+        "the direct path trusting a value that does not parse",
+        "gis_patrimoine/importer/direct.py",
+        "if not pc.all(pc.fill_null(ok, True)).as_py():",
+        "if False:",
+        "tests/test_import_direct.py::test_the_direct_path_hands_over_to_the_staged_path_and_leaves_nothing",
+    ),
+    Mutant(
         "small features kept at low zoom",
         "gis_patrimoine/collection/tile_sql.py",
         "min_size = t.min_size_px * px * scale if z < DETAIL_ZOOM else 0.0",

@@ -154,6 +154,12 @@ def test_what_takes_the_staged_path(laval_url: str, tmp_path: Path) -> None:
     assert again.path == "staged" and (again.inserted, again.updated, again.unchanged) == (0, 0, 400)
     info, _, geoms, fields = pyogrio.raw.read(path)
     names = list(info["fields"])
+    fields[names.index("light_id")] = fields[names.index("light_id")] + 10_000  # other features, same source
+    renumbered = tmp_path / "lights.gpkg"
+    pyogrio.raw.write(renumbered, geoms, fields, fields=names, crs="EPSG:2154", driver="GPKG", geometry_type="Point")
+    replaced = import_layer(laval_url, ImportOptions(layer="street_lights", path=renumbered, id_field="light_id",
+                                                     source="lights.shp", mode="replace"))  # fmt: skip
+    assert replaced.path == "staged" and (replaced.inserted, replaced.retired) == (400, 400)
     fields[names.index("light_id")][1] = fields[names.index("light_id")][0]  # two features, one identifier
     twice = tmp_path / "twice.gpkg"
     pyogrio.raw.write(twice, geoms, fields, fields=names, crs="EPSG:2154", driver="GPKG", geometry_type="Point")

@@ -148,6 +148,7 @@ class DirectConverter:
         id_label: str,
         empty_layers: set[str],
         communes: dict[str, str],
+        actor: str | None = None,
     ) -> None:
         self.base = base
         self.empty_layers = empty_layers  # tables with no row: a lookup there finds nothing
@@ -164,15 +165,10 @@ class DirectConverter:
         self.inserted = 0
         self.kept_in_extra = 0
         self.unmapped_values = 0
-        self.targets = [
-            "commune_insee",
-            "uuid",
-            "source",
-            "source_id",
-            *(c.attr.name for c in columns),
-            "extra",
-            "geom",
-        ]
+        self.actor = actor  # patrimoine_app.actor(), read once: as a default it is a SQL function called per row
+        audit = ["updated_by"] if actor is not None else []
+        names = [c.attr.name for c in columns]
+        self.targets = ["commune_insee", "uuid", "source", "source_id", *names, "extra", *audit, "geom"]
 
     @property
     def counts(self):
@@ -206,6 +202,8 @@ class DirectConverter:
             if raw_unmapped is not None:
                 unmapped[column.attr.name] = raw_unmapped
         out["extra"] = self._extra(field, unmapped, n)
+        if self.actor is not None:
+            out["updated_by"] = pa.array(np.full(n, self.actor, dtype=object), pa.string())
         out["geom"] = pa.array(self.base.ewkb(self._multi(p.geoms)), pa.string())
         self.inserted += n
         sink = pa.BufferOutputStream()

@@ -453,8 +453,10 @@ def _direct(
     for insee, name in conn.execute("SELECT insee, name FROM patrimoine.commune"):
         communes[normalise_place(name)] = insee
     communes.update({insee: insee for insee in communes.values()})
+    names = {a.name for a in layer.attributes}
+    actor = conn.execute("SELECT patrimoine_app.actor()").fetchone()[0] if "updated_by" in names else None
     converter = direct.DirectConverter(
-        base, layer, plan, columns, source.fields, report.source, id_label, empty, communes
+        base, layer, plan, columns, source.fields, report.source, id_label, empty, communes, actor
     )
     conn.execute("SAVEPOINT gp_direct")
     try:
