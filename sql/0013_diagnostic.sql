@@ -7,19 +7,7 @@
 -- patrimoine_sys.history, like the assets'.
 
 -- A value list's table, as 0001 made them (and as every later code list will be made: one definition).
-CREATE FUNCTION patrimoine_app.create_value_list(list text) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE format($f$
-        CREATE TABLE patrimoine_vl.%1$I (
-            code       text PRIMARY KEY CHECK (code ~ '^[a-z0-9_]+$'),
-            label_fr   text NOT NULL,
-            label_en   text NOT NULL,
-            sort_order integer NOT NULL DEFAULT 0,
-            active     boolean NOT NULL DEFAULT true
-        )$f$, list);
-END
-$$;
+-- patrimoine_app.create_value_list(): sql/app/create_value_list.sql (the application schema, rebuilt at every db init)
 SELECT patrimoine_app.create_value_list(l)
 FROM unnest(ARRAY['skill', 'grade', 'season', 'provider_kind', 'purchase_category', 'purchase_unit']) l;
 
@@ -128,24 +116,7 @@ VALUES ('staff'), ('equipment'), ('depot_cost'), ('contract'), ('purchase');
 -- The assets' rights on a table with a commune (0010's, as one function every later table uses): everyone
 -- reads, editors insert in their communes (row-level security) and change or delete only their communes' rows
 -- (statement triggers naming the login and the commune).
-CREATE FUNCTION patrimoine_app.attach_rights(t text) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE format('ALTER TABLE patrimoine.%I ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('CREATE POLICY read_all ON patrimoine.%I FOR SELECT USING (true)', t);
-    EXECUTE format('CREATE POLICY insert_own ON patrimoine.%I FOR INSERT '
-                   'WITH CHECK (patrimoine_app.may_edit(commune_insee))', t);
-    EXECUTE format('CREATE POLICY update_checked ON patrimoine.%I FOR UPDATE USING (true) WITH CHECK (true)', t);
-    EXECUTE format('CREATE POLICY delete_any ON patrimoine.%I FOR DELETE USING (true)', t);
-    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
-                   'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
-                   t || '_rights_update', t);
-    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
-                   t || '_rights_delete', t);
-    EXECUTE format('GRANT INSERT, UPDATE, DELETE ON patrimoine.%I TO gp_editor', t);
-END
-$$;
+-- patrimoine_app.attach_rights(): sql/app/attach_rights.sql (the application schema, rebuilt at every db init)
 
 -- the diagnostic's tables: history like the assets', and their rights (the agglomération's rows, with no
 -- commune, are managers' and admins')

@@ -79,9 +79,14 @@ class Runtime:
             kwargs={"options": options},
             check=ConnectionPool.check_connection,
         )
-        await asyncio.to_thread(read_pool.open, True, 30)
+        try:
+            await asyncio.to_thread(read_pool.open, True, 30)
+            srid, bounds = await _territory(pool)
+        except BaseException:  # no half-started service: both pools closed
+            await asyncio.to_thread(read_pool.close)
+            await pool.close()
+            raise
         health = DatabaseHealth()
-        srid, bounds = await _territory(pool)
         rt = cls(
             settings=settings,
             catalogue=catalogue,
@@ -101,6 +106,7 @@ class Runtime:
     async def close(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         await self.clock.close()
         await asyncio.to_thread(self.read_pool.close)
         await self.pool.close()

@@ -278,8 +278,9 @@ class Collection:
         slower than `slow_ms` is logged with its query plan."""
         query, params = self.tile_query(z, x, y, where, communes)
         start = time.perf_counter()
-        cur = await conn.execute(query, params)
-        data, count, version = await cur.fetchone()
+        with _filter_errors():  # a filter value the column cannot take: 400, as on items
+            cur = await conn.execute(query, params)
+            data, count, version = await cur.fetchone()
         elapsed_ms = (time.perf_counter() - start) * 1000
         if elapsed_ms > slow_ms:
             cur = await conn.execute(b"EXPLAIN " + query, params)

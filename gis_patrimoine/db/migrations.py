@@ -137,12 +137,16 @@ def rebuild_application(conn: psycopg.Connection, migrations_dir: Path | None = 
     names what uses it."""
     conn.execute("CREATE SCHEMA IF NOT EXISTS patrimoine_app")
     conn.execute("GRANT USAGE ON SCHEMA patrimoine_app TO PUBLIC")
-    before = {sig: body for sig, _, body in conn.execute(FUNCTIONS)}
+    rows = conn.execute(FUNCTIONS).fetchall()
+    before = {sig: body for sig, _, body in rows}
     files = app_files(migrations_dir)
     # bodies are checked when they run: a function may name a table that a migration is about to create
     conn.execute("SET LOCAL check_function_bodies = off")
+    current = {body.strip().rstrip(";") for _, _, body in rows}
     for path in files:
-        conn.execute(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if text.strip().rstrip(";").strip() not in current:  # as the database already has it: left alone, so a
+            conn.execute(text)  # no-op init needs no ownership of the functions (a gp_admin login)
     names = {path.stem for path in files}
     for sig, name, _ in conn.execute(FUNCTIONS).fetchall() if drop else []:
         if name not in names:

@@ -40,8 +40,10 @@ PATTERNS = {
     "bigint": r"^\s*[+-]?\d{1,18}(\.0*)?\s*$",
     "real": r"^\s*[+-]?(\d+([.,]\d*)?|[.,]\d{1,})([eE][+-]?\d{1,2})?\s*$",  # 3-digit exponents: staged path
 }
-ISO_DATE = re.compile(r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})([T ].*)?$")
-FRENCH_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
+# ASCII digits and spaces, the end of the text: never more lenient than PostgreSQL's patterns (anything else goes
+# to the staged path, which decides)
+ISO_DATE = re.compile(r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})([T ].*)?\Z", re.ASCII)
+FRENCH_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*\Z", re.ASCII)
 SUPPORTED = {"text", "integer", "bigint", "reference", "real", "date", "code", "boolean", "commune"}
 
 
@@ -105,14 +107,6 @@ def _parse_date(text: str) -> date | None:
         return None
 
 
-def _strip_nulls(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _strip_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_strip_nulls(v) for v in value]
-    return value
-
-
 class _Fields(dict):
     """The batch's fields as the staged path's text (as_text), each converted when first asked for."""
 
@@ -165,6 +159,7 @@ class DirectConverter:
         self.inserted = 0
         self.kept_in_extra = 0
         self.unmapped_values = 0
+        self.code_names = {cp.attr.name for cp in plan.columns if cp.attr.type in ("code", "codes")}
         self.actor = actor  # patrimoine_app.actor(), read once: as a default it is a SQL function called per row
         audit = ["updated_by"] if actor is not None else []
         names = [c.attr.name for c in columns]
@@ -252,9 +247,8 @@ class DirectConverter:
             mapped = {v: map_code(column.codes, v) for v in pc.unique(raw).to_pylist() if v is not None}
             typed = pa.array([mapped.get(v) if v is not None else None for v in raw.to_pylist()], pa.string())
             lost = pc.and_(pc.is_valid(raw), pc.is_null(typed))
-            if pc.any(lost).as_py():
-                unmapped = pc.if_else(lost, raw, pa.scalar(None, pa.string()))
-                self.unmapped_values += pc.sum(lost).as_py()
+            # always, as build_typed appends {column: the lost value or null} to extra for every code column read
+            unmapped = pc.if_else(lost, raw, pa.scalar(None, pa.string()))
         elif attr.type in PATTERNS:
             ok = pc.match_substring_regex(raw, PATTERNS[attr.type])
             if not pc.all(pc.fill_null(ok, True)).as_py():
@@ -293,40 +287,45 @@ class DirectConverter:
             raise NotDirect(f"{attr.name}: a value is not finite")
 
     def _extra(self, field: _Fields, unmapped: dict[str, pa.Array], n: int) -> pa.Array:
-        """The `extra` object of each row: the file's own `extra`, then the fields no column reads, then the
-        values no code fits, nulls stripped — as build_typed makes it."""
+        """The `extra` object of each row: the file's own `extra`, then the fields no column reads, then, for
+        every code column read, the value no code fits (or null: the key goes), nulls stripped — as build_typed
+        makes it. The file's own objects are never parsed here (PostgreSQL reads JSON numbers exactly): a row
+        whose own object has to be merged with anything goes to the staged path."""
         index = self.plan.extra_index
-        if not self.kept and not unmapped:
-            if index is None:
+        lost_any = any(values.null_count < len(values) for values in unmapped.values())
+        own = field[index] if index is not None else None
+        if own is not None:
+            named = [c for c in self.code_names if pc.any(pc.match_substring(own, f'"{c}"')).as_py()]
+            if named:  # the staged path's {code column: …} would replace those keys
+                raise NotDirect(f"extra: the file's own objects hold {', '.join(named)}")
+        if not self.kept and not lost_any:
+            if own is None:
                 return pa.array(np.full(n, "{}", dtype=object), pa.string())
-            own = field[index]
             objects = pc.match_substring_regex(own, r"^\s*[{]")
             if pc.all(pc.fill_null(objects, False)).as_py() and not pc.any(pc.match_substring(own, "null")).as_py():
                 empty = pc.match_substring_regex(own, r"^\s*[{]\s*[}]\s*$")
                 self.kept_in_extra += pc.sum(pc.invert(empty)).as_py() or 0
                 return own  # JSON objects without nulls: read by PostgreSQL as they are
         rows = []
-        own_values = field[index].to_pylist() if index is not None else None
+        own_values = own.to_pylist() if own is not None else None
         kept = {self.fields[i]: field[i].to_pylist() for i in self.kept}
         lost = {name: values.to_pylist() for name, values in unmapped.items()}
         for r in range(n):
             extra: dict = {}
-            if own_values is not None:
-                value = own_values[r]
-                if value is not None and value.lstrip().startswith("{"):
-                    parsed = json.loads(value)
-                    if not isinstance(parsed, dict):
-                        raise NotDirect("extra: a value is not a JSON object")
-                    extra.update(parsed)
+            if own_values is not None and (value := own_values[r]) is not None:
+                if value.lstrip().startswith("{"):
+                    if not re.fullmatch(r"\s*\{\s*\}\s*", value):
+                        raise NotDirect("extra: the file's own objects would be merged with other values")
                 else:
                     extra["extra"] = value
             for name, values in kept.items():
                 extra[name] = values[r]
             for name, values in lost.items():
                 extra[name] = values[r]
-            extra = _strip_nulls(extra)
+            extra = {k: v for k, v in extra.items() if v is not None}
             if extra:
                 self.kept_in_extra += 1
+                self.unmapped_values += sum(1 for k in extra if k in self.code_names)
             rows.append(json.dumps(extra, ensure_ascii=False))
         return pa.array(rows, pa.string())
 

@@ -276,7 +276,11 @@ def import_layer(
     def close(status: str, message: str | None = None) -> None:
         details = {"refusals": [{"feature": f, "reason": r} for f, r in report.refusals[:50]],
                    "warnings": report.warnings, "refused_file": report.refused_file}  # fmt: skip
-        journal.close_job(url, report.job_id, status, report.counts(), message, details, sha.result() if sha else None)
+        try:
+            digest_hex = sha.result() if sha else None
+        except OSError:  # the file went away meanwhile: the journal says what it can
+            digest_hex = None
+        journal.close_job(url, report.job_id, status, report.counts(), message, details, digest_hex)
         digest.shutdown()
 
     try:
@@ -458,10 +462,20 @@ def _direct(
     converter = direct.DirectConverter(
         base, layer, plan, columns, source.fields, report.source, id_label, empty, communes, actor
     )
+    if conn.execute("SELECT row_security_active(%s::regclass)", (layer.qualified.as_string(conn),)).fetchone()[0]:
+        return "row-level security applies to this login (PostgreSQL refuses COPY FROM then)"
+    reported = 0
+
+    def counted(n: int) -> None:
+        nonlocal reported
+        reported += n
+        if progress:
+            progress(n)
+
     conn.execute("SAVEPOINT gp_direct")
     try:
         with step("direct copy"), batches(source, options.batch_size) as stream:
-            counts = copy_batches(conn, stream, converter, progress, converter.copy_sql(), rows_per_statement=50_000)
+            counts = copy_batches(conn, stream, converter, counted, converter.copy_sql(), rows_per_statement=50_000)
         if counts.read == 0:
             raise direct.NotDirect("the layer holds no feature")  # the staged path says so
         mine = conn.execute(
@@ -470,10 +484,15 @@ def _direct(
         ).fetchone()[0]
         if mine != converter.inserted:  # the layer held features of these sources: a merge, not an insert
             raise direct.NotDirect("the layer holds features of the same source")
-    except (direct.NotDirect, psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+    except (
+        direct.NotDirect,
+        psycopg.errors.IntegrityError,
+        psycopg.errors.DataError,
+        psycopg.errors.FeatureNotSupported,
+    ) as exc:
         conn.execute("ROLLBACK TO SAVEPOINT gp_direct")
         if progress:
-            progress(-base.counts.read)
+            progress(-reported)
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     conn.execute("RELEASE SAVEPOINT gp_direct")
     report.read, report.repaired, report.dropped_z, report.split = (
