@@ -20,23 +20,9 @@ CREATE TABLE patrimoine_sys.setting (
 INSERT INTO patrimoine_sys.setting (key, value) VALUES ('srid', '{{srid}}');
 
 -- One table per code list: FKs stay natural and QGIS can use them as value relations.
-DO $$
-DECLARE
-    list text;
-BEGIN
-    FOREACH list IN ARRAY ARRAY['service', 'condition', 'road_class', 'surface', 'oneway', 'lamp_type',
-                                'green_space_kind', 'building_use', 'equipment_type'] LOOP
-        EXECUTE format($f$
-            CREATE TABLE patrimoine_vl.%1$I (
-                code       text PRIMARY KEY CHECK (code ~ '^[a-z0-9_]+$'),
-                label_fr   text NOT NULL,
-                label_en   text NOT NULL,
-                sort_order integer NOT NULL DEFAULT 0,
-                active     boolean NOT NULL DEFAULT true
-            )$f$, list);
-    END LOOP;
-END
-$$;
+SELECT patrimoine_app.create_value_list(l)
+FROM unnest(ARRAY['service', 'condition', 'road_class', 'surface', 'oneway', 'lamp_type', 'green_space_kind',
+                  'building_use', 'equipment_type']) l;
 
 -- Whether every element of `codes` is a code of value list `list` (for array columns, which FKs cannot cover).
 -- patrimoine_app.codes_exist(): sql/app/codes_exist.sql (the application schema, rebuilt at every db init)

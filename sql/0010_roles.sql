@@ -48,24 +48,6 @@ GRANT INSERT, UPDATE, DELETE ON patrimoine_sys.user_commune TO gp_admin;
 -- the statement, with a message naming the login and the commune.
 -- patrimoine_app.check_communes(): sql/app/check_communes.sql (the application schema, rebuilt at every db init)
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['road', 'street_light', 'green_space', 'building', 'depot'] LOOP
-        EXECUTE format('ALTER TABLE patrimoine.%I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY read_all ON patrimoine.%I FOR SELECT USING (true)', t);
-        EXECUTE format('CREATE POLICY insert_own ON patrimoine.%I FOR INSERT '
-                       'WITH CHECK (patrimoine_app.may_edit(commune_insee))', t);
-        EXECUTE format('CREATE POLICY update_checked ON patrimoine.%I FOR UPDATE USING (true) WITH CHECK (true)', t);
-        EXECUTE format('CREATE POLICY delete_any ON patrimoine.%I FOR DELETE USING (true)', t);
-        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
-                       'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
-                       t || '_rights_update', t);
-        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.check_communes()',
-                       t || '_rights_delete', t);
-    END LOOP;
-END
-$$;
+SELECT patrimoine_app.attach_rights(t) FROM unnest(ARRAY['road', 'street_light', 'green_space', 'building', 'depot']) t;
 
 ALTER DEFAULT PRIVILEGES IN SCHEMA patrimoine, patrimoine_vl, analysis GRANT SELECT ON TABLES TO gp_reader;

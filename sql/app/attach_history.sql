@@ -11,12 +11,12 @@ BEGIN
     EXECUTE format('CREATE TRIGGER touch_row BEFORE UPDATE ON patrimoine.%I
                     FOR EACH ROW EXECUTE FUNCTION patrimoine_app.touch_row(%s)', tbl, coalesce(generated, ''));
     EXECUTE format('CREATE TRIGGER log_insert AFTER INSERT ON patrimoine.%I REFERENCING NEW TABLE AS new_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_insert(%L)', tbl, key_column);
+                    FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_rows(%L)', tbl, key_column);
     EXECUTE format('CREATE TRIGGER log_update AFTER UPDATE ON patrimoine.%I
                     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
                     FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_update(%L)', tbl, key_column);
     EXECUTE format('CREATE TRIGGER log_delete AFTER DELETE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_delete(%L)', tbl, key_column);
+                    FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_rows(%L)', tbl, key_column);
     EXECUTE format('CREATE TRIGGER log_truncate AFTER TRUNCATE ON patrimoine.%I
                     FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_truncate()', tbl);
 END
