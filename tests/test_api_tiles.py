@@ -99,6 +99,8 @@ def test_commune_and_cql2_filters(api: str) -> None:
     for value in ("a\x01gp_native\x01b", "100% %(x)s"):
         odd = httpx.get(url, params={"filter": f"name = '{value}'"})
         assert odd.status_code == 204, odd.text
+    wrong = httpx.get(url.replace("roads", "street_lights"), params={"filter": "power_w = 'strong'"})
+    assert wrong.status_code == 400 and "integer" in wrong.json()["description"], wrong.text  # not a 500
 
 
 def test_empty_and_invalid_tiles(api: str) -> None:

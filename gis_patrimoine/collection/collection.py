@@ -58,7 +58,7 @@ def _filter_errors() -> Iterator[None]:
     """A filter the database cannot apply (a text compared with a number, a bad date) is the client's error."""
     try:
         yield
-    except (psycopg.errors.DataException, psycopg.errors.UndefinedFunction) as exc:
+    except (psycopg.DataError, psycopg.errors.UndefinedFunction) as exc:  # SQLSTATE class 22, 42883
         raise QueryError(f"filter: {exc.diag.message_primary}") from exc
 
 
