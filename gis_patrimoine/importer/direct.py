@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,7 +30,6 @@ import shapely
 from psycopg import sql
 
 from gis_patrimoine.catalogue import Attribute, Catalogue, Layer, Profile
-from gis_patrimoine.importer.names import normalise_place
 from gis_patrimoine.importer.plan import FieldPlan, code_lookup, map_code
 from gis_patrimoine.importer.stage import BatchConverter, as_text
 
@@ -141,12 +141,12 @@ class DirectConverter:
         source: str,
         id_label: str,
         empty_layers: set[str],
-        communes: dict[str, str],
+        communes: Callable[[str], str | None] | None,
         actor: str | None = None,
     ) -> None:
         self.base = base
         self.empty_layers = empty_layers  # tables with no row: a lookup there finds nothing
-        self.communes = communes  # INSEE code or normalised name → INSEE code, for a commune field
+        self.communes = communes  # a commune field's value → INSEE code (merge.commune_resolver)
         self.layer = layer
         self.plan = plan
         self.columns = columns
@@ -210,9 +210,11 @@ class DirectConverter:
         if self.plan.commune_index is None:
             return pa.array(assigned, pa.string())
         raw = pc.utf8_trim(field[self.plan.commune_index], characters=" ")
-        known = {v: self.communes.get(v) or self.communes.get(normalise_place(v)) for v in pc.unique(raw).to_pylist()}
-        if None in known.values() or raw.null_count:
-            raise NotDirect("a commune of the file is empty or unknown")
+        if raw.null_count:
+            raise NotDirect("a feature has no commune")
+        known = {v: self.communes(v) for v in pc.unique(raw).to_pylist()}
+        if None in known.values():
+            raise NotDirect("a commune of the file is unknown")
         return pa.array([known[v] for v in raw.to_pylist()], pa.string())
 
     def _source(self, field: _Fields, n: int) -> pa.Array:

@@ -7,6 +7,7 @@ only ever arrives as parameters or as rows of temporary tables.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -66,14 +67,21 @@ def _split_list(raw: str) -> list[str]:
     return [v for v in re.split(r"\s*[;,|]\s*", raw.strip("{}[] ")) if v]
 
 
-def fill_commune_map(conn: psycopg.Connection, plan: FieldPlan) -> list[str]:
-    """Source commune values (INSEE codes or names, articles and accents ignored) → INSEE codes."""
-    conn.execute("CREATE TEMP TABLE import_communemap (raw text PRIMARY KEY, insee text) ON COMMIT DROP")
-    if plan.commune_index is None:
-        return []
+def commune_resolver(conn: psycopg.Connection) -> Callable[[str], str | None]:
+    """A source commune value (INSEE code, or name with articles and accents ignored) → its INSEE code; both
+    import paths read commune fields through it."""
     communes = conn.execute("SELECT insee, name FROM patrimoine.commune").fetchall()
     by_code = {c[0]: c[0] for c in communes}
     by_name = {normalise_place(c[1]): c[0] for c in communes}
+    return lambda raw: by_code.get(raw) or by_name.get(normalise_place(raw))
+
+
+def fill_commune_map(conn: psycopg.Connection, plan: FieldPlan) -> list[str]:
+    """Source commune values → INSEE codes, for the staged path's typing query."""
+    conn.execute("CREATE TEMP TABLE import_communemap (raw text PRIMARY KEY, insee text) ON COMMIT DROP")
+    if plan.commune_index is None:
+        return []
+    resolve = commune_resolver(conn)
     field = sql.Identifier(f"f{plan.commune_index}")
     raws = [
         r[0]
@@ -81,7 +89,7 @@ def fill_commune_map(conn: psycopg.Connection, plan: FieldPlan) -> list[str]:
             sql.SQL("SELECT DISTINCT btrim({f}) FROM import_stage WHERE {f} IS NOT NULL").format(f=field)
         )
     ]
-    rows = [(raw, by_code.get(raw) or by_name.get(normalise_place(raw))) for raw in raws]
+    rows = [(raw, resolve(raw)) for raw in raws]
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO import_communemap VALUES (%s, %s)", rows)
     return sorted(raw for raw, insee in rows if insee is None)

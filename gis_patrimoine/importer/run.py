@@ -27,8 +27,7 @@ from gis_patrimoine.importer import direct, journal
 from gis_patrimoine.importer.assign import CommuneIndex
 from gis_patrimoine.importer.errors import ImportFailed
 from gis_patrimoine.importer.geometry import Normaliser
-from gis_patrimoine.importer.merge import build_typed, fill_code_maps, fill_commune_map
-from gis_patrimoine.importer.names import normalise_place
+from gis_patrimoine.importer.merge import build_typed, commune_resolver, fill_code_maps, fill_commune_map
 from gis_patrimoine.importer.plan import FieldPlan, build_plan
 from gis_patrimoine.importer.report import ImportReport, write_refused
 from gis_patrimoine.importer.source import Source, batches, open_source, sha256
@@ -453,10 +452,7 @@ def _direct(
             sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(catalogue.layer(name).qualified)
         ).fetchone()[0]
     }
-    communes = {}
-    for insee, name in conn.execute("SELECT insee, name FROM patrimoine.commune"):
-        communes[normalise_place(name)] = insee
-    communes.update({insee: insee for insee in communes.values()})
+    communes = commune_resolver(conn) if plan.commune_index is not None else None
     names = {a.name for a in layer.attributes}
     actor = conn.execute("SELECT patrimoine_app.actor()").fetchone()[0] if "updated_by" in names else None
     converter = direct.DirectConverter(
