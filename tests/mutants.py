@@ -36,6 +36,13 @@ MUTANTS = [
         "tests/test_import_direct.py::test_what_takes_the_staged_path",
     ),
     Mutant(
+        "the direct path not asking first whether the layer holds the file's source",
+        "gis_patrimoine/importer/run.py",
+        "if plan.row_source_index is None and conn.execute(held, (report.source,)).fetchone()[0]:",
+        "if False:",
+        "tests/test_import_direct.py::test_what_takes_the_staged_path",
+    ),
+    Mutant(
         "the direct path trusting a value that does not parse",
         "gis_patrimoine/importer/direct.py",
         "if not pc.all(pc.fill_null(ok, True)).as_py():",

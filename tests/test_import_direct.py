@@ -191,6 +191,14 @@ def test_what_takes_the_staged_path(laval_url: str, tmp_path: Path) -> None:
     replaced = import_layer(laval_url, ImportOptions(layer="street_lights", path=renumbered, id_field="light_id",
                                                      source="lights.shp", mode="replace"))  # fmt: skip
     assert replaced.path == "staged" and (replaced.inserted, replaced.retired) == (400, 400)
+    # the same with the sources named in the rows (as an export has them): known only after the COPY
+    ids = fields[names.index("light_id")]
+    own = tmp_path / "own_sources.gpkg"
+    pyogrio.raw.write(own, geoms, [*fields, np.full(len(ids), "lights.shp", dtype=object), (ids + 10_000).astype(str)],
+                      fields=[*names, "source", "source_id"], crs="EPSG:2154", driver="GPKG",
+                      geometry_type="Point")  # fmt: skip
+    owned = import_layer(laval_url, ImportOptions(layer="street_lights", path=own, mode="replace"))
+    assert owned.path == "staged" and (owned.inserted, owned.retired) == (400, 400)
     fields[names.index("light_id")][1] = fields[names.index("light_id")][0]  # two features, one identifier
     twice = tmp_path / "twice.gpkg"
     pyogrio.raw.write(twice, geoms, fields, fields=names, crs="EPSG:2154", driver="GPKG", geometry_type="Point")

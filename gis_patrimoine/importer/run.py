@@ -460,6 +460,9 @@ def _direct(
     )
     if conn.execute("SELECT row_security_active(%s::regclass)", (layer.qualified.as_string(conn),)).fetchone()[0]:
         return "row-level security applies to this login (PostgreSQL refuses COPY FROM then)"
+    held = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE source = %s)").format(layer.qualified)
+    if plan.row_source_index is None and conn.execute(held, (report.source,)).fetchone()[0]:
+        return "the layer holds features of this source"  # known before copying a row: a merge
     reported = 0
 
     def counted(n: int) -> None:
