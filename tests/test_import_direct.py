@@ -175,7 +175,7 @@ def test_the_direct_path_hands_over_to_the_staged_path_and_leaves_nothing(laval_
         )
 
 
-def test_what_takes_the_staged_path(laval_url: str, tmp_path: Path) -> None:
+def test_what_takes_the_staged_path(laval_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Duplicates and re-imports need the staged path's merge; both get the same report as before."""
     path = tmp_path / "lights.shp"
     write_points(path, 400)
@@ -188,9 +188,11 @@ def test_what_takes_the_staged_path(laval_url: str, tmp_path: Path) -> None:
     fields[names.index("light_id")] = fields[names.index("light_id")] + 10_000  # other features, same source
     renumbered = tmp_path / "lights.gpkg"
     pyogrio.raw.write(renumbered, geoms, fields, fields=names, crs="EPSG:2154", driver="GPKG", geometry_type="Point")
-    replaced = import_layer(laval_url, ImportOptions(layer="street_lights", path=renumbered, id_field="light_id",
-                                                     source="lights.shp", mode="replace"))  # fmt: skip
+    with caplog.at_level("DEBUG", logger="gis_patrimoine.importer.run"):
+        replaced = import_layer(laval_url, ImportOptions(layer="street_lights", path=renumbered, id_field="light_id",
+                                                         source="lights.shp", mode="replace"))  # fmt: skip
     assert replaced.path == "staged" and (replaced.inserted, replaced.retired) == (400, 400)
+    assert "holds features of this source" in caplog.text  # known before a row was copied
     # the same with the sources named in the rows (as an export has them): known only after the COPY
     ids = fields[names.index("light_id")]
     own = tmp_path / "own_sources.gpkg"
