@@ -18,6 +18,6 @@ BEGIN
     EXECUTE format('CREATE TRIGGER log_delete AFTER DELETE ON patrimoine.%I REFERENCING OLD TABLE AS old_rows
                     FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_rows(%L)', tbl, key_column);
     EXECUTE format('CREATE TRIGGER log_truncate AFTER TRUNCATE ON patrimoine.%I
-                    FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_truncate()', tbl);
+                    FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.bump_result_version()', tbl);
 END
 $function$;

@@ -1,9 +1,0 @@
-CREATE OR REPLACE FUNCTION patrimoine_app.log_truncate()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-BEGIN
-    PERFORM patrimoine_app.bump_version(TG_TABLE_NAME);
-    RETURN NULL;
-END
-$function$;
