@@ -62,7 +62,7 @@ class CodeValue(Strict):
 
 
 class CodeList(Strict):
-    name: str
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")  # a table name: generated migrations write it unquoted
     title: Title
     values: tuple[CodeValue, ...]
 
@@ -214,6 +214,9 @@ class Layer(Strict):
     tiles: Tiles = Tiles()
     style: Style
     profiles: dict[str, Profile] = {}
+    # where the layer comes in lists: a service's main layer first (its first activity is the service's default
+    # for rounds and comparisons), layers added later after it
+    order: int = 50
 
     def profile(self, name: str | None) -> Profile:
         """A named profile, or the generic one (source fields named as our columns)."""
@@ -282,7 +285,9 @@ class Catalogue(BaseModel):
 
     @property
     def asset_layers(self) -> list[Layer]:
-        return [layer for layer in self.layers.values() if layer.kind == "asset"]
+        """The inventory's layers, each service's main one first (`order`), then by name."""
+        assets = [layer for layer in self.layers.values() if layer.kind == "asset"]
+        return sorted(assets, key=lambda layer: (layer.order, layer.name))
 
     def layer(self, name: str) -> Layer:
         """A layer by table name or collection name (`road` or `roads`)."""

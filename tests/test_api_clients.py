@@ -17,6 +17,9 @@ TABLES = {
     "street_lights": "patrimoine.street_light",
     "green_spaces": "patrimoine.green_space",
     "buildings": "patrimoine.building",
+    "trees": "patrimoine.tree",
+    "litter_bins": "patrimoine.litter_bin",
+    "gullies": "patrimoine.gully",
     "rounds": "analysis.round",
     "round_stops": "analysis.round_stop",
     "scenario_communes": "analysis.scenario_commune",
@@ -119,8 +122,8 @@ def test_map_page_renders_and_shows_attributes(api: str, browser, tmp_path: Path
     rendered = page.evaluate("window.gisPatrimoine.map.queryRenderedFeatures().length")
     assert rendered > 100
     overlays = 10  # the analysis results (off until switched on): network issues, diagnostic, arrangements…
-    assert page.locator("#layers input").count() == 6 + overlays
-    assert page.locator("#layers input:checked").count() == 6
+    assert page.locator("#layers input").count() == 9 + overlays  # the inventory's nine, switched on
+    assert page.locator("#layers input:checked").count() == 9
     assert page.locator("#commune option").count() == 21
     # zoom into Laval, click a road: its attributes pop up
     page.evaluate("window.gisPatrimoine.map.jumpTo({center: [-0.7715, 48.07], zoom: 16})")

@@ -67,6 +67,7 @@ def test_collections_have_extent_and_crs(api: str) -> None:
     collections = {c["id"]: c for c in get(f"{api}/collections").json()["collections"]}
     assert set(collections) == {
         *("communes", "depots", "roads", "street_lights", "green_spaces", "buildings"),
+        *("trees", "litter_bins", "gullies"),
         *("rounds", "round_stops", "scenario_communes", "workload_grid", "depot_areas", "service_zones"),
         *("opportunities", "network_issues", "diagnostic_communes", "arrangement_communes"),  # results, read-only
     }
@@ -172,7 +173,7 @@ def test_properties_sortby_and_single_item(api: str) -> None:
     assert item["geometry"]["type"] == "MultiPolygon"
     assert get(f"{api}/collections/communes/items/99999").status_code == 404
     assert get(f"{api}/collections/roads/items/abc").status_code == 404
-    assert get(f"{api}/collections/trees/items").status_code == 404
+    assert get(f"{api}/collections/benches/items").status_code == 404
 
 
 def test_queryables(api: str) -> None:

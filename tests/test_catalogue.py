@@ -26,6 +26,9 @@ def test_shipped_catalogue_loads() -> None:
         "street_lights",
         "buildings",
         "depots",
+        "trees",
+        "litter_bins",
+        "gullies",
     }
     road = cat.layer("roads")
     assert road is cat.layer("road")
@@ -44,7 +47,7 @@ def test_maintenance_frequency_in_visits_per_year() -> None:
 
 def test_unknown_layer_lists_known_ones() -> None:
     with pytest.raises(KeyError, match="known layers: arrangement_communes, buildings, communes, depot_areas, depots"):
-        load_catalogue().layer("trees")
+        load_catalogue().layer("benches")
 
 
 @pytest.mark.parametrize(

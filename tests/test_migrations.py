@@ -73,9 +73,10 @@ def test_init_upgrades_a_database_at_an_earlier_version(empty_db_url: str) -> No
     assert partial.applied == ids[:-1]
     result = run_cli("db", "init", url=empty_db_url)
     assert result.returncode == 0, result.stderr
-    assert f"Applied migrations: {ids[-1]}" in result.stdout
+    # the last numbered migration, then the one generated from the catalogue (its layers: trees, bins, gullies)
+    assert f"Applied migrations: {ids[-1]}, catalogue_0001" in result.stdout
     with psycopg.connect(empty_db_url) as conn:
-        assert applied_ids(conn) == ids
+        assert applied_ids(conn) == [*ids, "catalogue_0001"]
         assert conn.execute("SELECT to_regclass('patrimoine_sys.import_job') IS NOT NULL").fetchone()[0]
     status = run_cli("db", "status", url=empty_db_url)
     assert status.returncode == 0 and "up to date" in status.stdout

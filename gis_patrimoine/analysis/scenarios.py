@@ -313,13 +313,13 @@ def pooled_zones(
 
 
 def main_activities() -> list[tuple[str, str]]:
-    """(service, activity) of the four services' first activity: the default full comparison."""
-    out = []
-    for layer in get_catalogue().asset_layers:
+    """(service, activity): each service's first activity, that of its main layer: the default full comparison."""
+    out: dict[str, str] = {}
+    for layer in get_catalogue().asset_layers:  # main layers first
         if layer.maintenance and layer.maintenance.activities:
-            out.append((layer.maintenance.service, layer.maintenance.activities[0].name))
+            out.setdefault(layer.maintenance.service, layer.maintenance.activities[0].name)
     return sorted(
-        set(out),
+        out.items(),
         key=lambda x: (
             ["lighting", "green_spaces", "roads", "buildings"].index(x[0])
             if x[0] in ("lighting", "green_spaces", "roads", "buildings")

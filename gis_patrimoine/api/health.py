@@ -1,5 +1,5 @@
 """Health for orchestrators and monitors: /health (the process answers) and /ready (the database answers within
-a second and its schema is at the code's migrations)."""
+a second, its schema is at the code's migrations and every layer of the catalogue has its table)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ async def ready(request: Request, rt: Rt) -> JSONResponse:
                     "SELECT migration_id FROM patrimoine_sys._yoyo_migration ORDER BY migration_id"
                 )
                 applied = [r[0] for r in await cur.fetchall()]
+                tables = [f"{la.schema}.{la.table}" for la in rt.catalogue.layers.values()]
+                cur = await conn.execute("SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NULL", (tables,))
+                missing = [r[0] for r in await cur.fetchall()]
     except Exception as exc:  # any failure to reach the database means: not ready
         return JSONResponse(
             {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},
@@ -36,12 +39,13 @@ async def ready(request: Request, rt: Rt) -> JSONResponse:
             headers={"Retry-After": "2"},
         )
     pending = [m for m in expected if m not in applied]
-    if pending:
+    if pending or missing:  # a layer of the catalogue without its table: the generated migration is pending
         return JSONResponse(
             {
                 "status": "unavailable",
                 "database": "reachable",
                 "pending_migrations": pending,
+                "layers_without_table": missing,
                 "fix": "run gis-patrimoine db init",
             },
             status_code=503,

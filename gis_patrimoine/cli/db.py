@@ -56,6 +56,8 @@ def db_init(
         fail(str(exc))
     if result.applied:
         console.print(f"Applied migrations: {', '.join(result.applied)}", soft_wrap=True)
+    for change in result.generated:
+        console.print(f"  from the catalogue: {change}", soft_wrap=True)
     if result.functions_changed:
         console.print(
             f"Application functions rebuilt from sql/app/: {', '.join(result.functions_changed)}", soft_wrap=True
@@ -64,6 +66,29 @@ def db_init(
         console.print(f"Code lists: {result.codelist_changes} value(s) written")
     if not result.changed:
         console.print(f"Database up to date (storage SRID EPSG:{result.srid}); nothing changed.")
+
+
+@db_app.command("plan")
+def db_plan() -> None:
+    """The SQL `db init` would generate from the layer catalogue (new layers, new attributes), without applying it.
+
+    Exits 1 when the catalogue asks for a change db init refuses (a column removed, a type changed), with what to
+    do instead."""
+    from gis_patrimoine.catalogue import get_catalogue
+    from gis_patrimoine.db.layer_migrations import CatalogueChangeRefused, migration_text, next_id, plan
+
+    with connect(database_url()) as conn:
+        srid = stored_srid(conn)
+        if srid is None or "0018_generated_migrations" not in applied_ids(conn):
+            fail("the schema is not at the code's migrations yet: run `gis-patrimoine db init`")
+        try:
+            layer_plan = plan(conn, get_catalogue(), srid)
+        except CatalogueChangeRefused as exc:
+            fail(str(exc))
+        if not layer_plan:
+            console.print("The tables are at the catalogue: db init has nothing to generate.")
+            return
+        typer.echo(migration_text(next_id(conn), layer_plan))
 
 
 @db_app.command("backup")
@@ -122,13 +147,34 @@ def db_status() -> None:
             console.print("Schema not created yet: run `gis-patrimoine db init`.")
             raise typer.Exit(1)
         console.print(f"Storage SRID: EPSG:{srid}")
+        generated = _catalogue_pending(conn, srid)
         table = Table("layer", "features", "data version")
         for layer in get_catalogue().layers.values():
+            if conn.execute("SELECT to_regclass(%s) IS NULL", (f"{layer.schema}.{layer.table}",)).fetchone()[0]:
+                table.add_row(layer.collection, "no table yet", "-")
+                continue
             count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(layer.qualified)).fetchone()[0]
             version = conn.execute(
                 "SELECT version FROM patrimoine_sys.data_version WHERE layer = %s", (layer.table,)
             ).fetchone()
             table.add_row(layer.collection, str(count), str(version[0] if version else "-"))
         show(table)
-    if pending:
+    if pending or generated:
         raise typer.Exit(1)
+
+
+def _catalogue_pending(conn, srid: int) -> bool:
+    """Say what `db init` would generate from the catalogue (or refuse); whether anything is pending."""
+    from gis_patrimoine.catalogue import get_catalogue
+    from gis_patrimoine.db.layer_migrations import CatalogueChangeRefused, plan
+
+    if "0018_generated_migrations" not in applied_ids(conn):
+        return False  # the numbered migrations are pending: said above
+    try:
+        changes = plan(conn, get_catalogue(), srid).changes
+    except CatalogueChangeRefused as exc:
+        console.print(f"Catalogue: {exc}", soft_wrap=True)
+        return True
+    if changes:
+        console.print("Catalogue: db init would generate: " + "; ".join(changes), soft_wrap=True)
+    return bool(changes)

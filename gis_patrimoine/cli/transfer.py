@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gis_patrimoine.catalogue import get_catalogue
+from gis_patrimoine.catalogue import CatalogueError, get_catalogue
 from gis_patrimoine.cli.common import console, database_url_or_exit, err, show
 
 if TYPE_CHECKING:
@@ -182,12 +182,18 @@ def _layer_command(collection: str, title: str) -> None:
     import_app.command(collection)(command)
 
 
-for _layer in get_catalogue().asset_layers:
+try:  # one import command per asset layer: a wrong catalogue file is said plainly, before any command runs
+    ASSET_LAYERS = get_catalogue().asset_layers
+except CatalogueError as _exc:
+    err.print(f"[bold red]Error:[/] {_exc}", highlight=False)
+    raise SystemExit(1) from None
+for _layer in ASSET_LAYERS:
     _layer_command(_layer.collection, _layer.title.en)
+EXPORTABLE = ", ".join([*(la.collection for la in ASSET_LAYERS), "communes"])
 
 
 def export_cmd(
-    layer: Annotated[str, typer.Argument(help="roads, green_spaces, street_lights, buildings, depots or communes")],
+    layer: Annotated[str, typer.Argument(help=EXPORTABLE)],
     path: Annotated[Path, typer.Argument(help="Output file: .gpkg, .shp, .geojson or .csv")],
     commune: Annotated[list[str], typer.Option(help="Only these communes (INSEE codes)")] = [],  # noqa: B006
     srs: Annotated[str | None, typer.Option(help="Output CRS, e.g. EPSG:4326 (default: storage CRS)")] = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gis_patrimoine.catalogue import Catalogue, Layer
 
-DRAW_ORDER = ("commune", "green_space", "building", "road", "depot", "street_light")
+RANK = {"fill": 1, "line": 2, "circle": 3}
 # analysis results, drawn over the inventory, off until switched on in the map page's layer list
 OVERLAYS = (
     "workload_hex", "scenario_commune", "service_zone", "depot_area", "round", "round_stop", "opportunity",
@@ -26,9 +26,17 @@ def _colour(catalogue: Catalogue, layer: Layer) -> object:
     return ["match", ["get", style.by], *pairs, style.colour or FALLBACK] if pairs else style.colour or FALLBACK
 
 
+def draw_order(catalogue: Catalogue) -> list[str]:
+    """The inventory's layers bottom to top: the communes, then areas, lines and points, each by the zoom they
+    appear at (depots under lights, gullies on top). A layer added to the catalogue finds its place."""
+    inventory = [la for la in catalogue.layers.values() if la.kind != "result"]
+    order = sorted(inventory, key=lambda la: (la.name != "commune", RANK[la.style.type], la.tiles.minzoom, la.name))
+    return [la.name for la in order]
+
+
 def style_json(catalogue: Catalogue, tilejson_url: str, title: str = "gis-patrimoine") -> dict:
     layers: list[dict] = [{"id": "background", "type": "background", "paint": {"background-color": "#e9ecef"}}]
-    for name in (*DRAW_ORDER, *(o for o in OVERLAYS if o in catalogue.layers)):
+    for name in (*draw_order(catalogue), *(o for o in OVERLAYS if o in catalogue.layers)):
         layer = catalogue.layers[name]
         style = layer.style
         base = {

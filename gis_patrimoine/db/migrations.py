@@ -25,6 +25,7 @@ from pyproj.exceptions import CRSError
 from yoyo import get_backend, read_migrations
 
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
+from gis_patrimoine.db import layer_migrations
 from gis_patrimoine.db.codelists import sync_codelists
 from gis_patrimoine.settings import DEFAULT_SRID, get_settings
 
@@ -46,6 +47,7 @@ class InitResult:
     applied: list[str] = field(default_factory=list)
     codelist_changes: int = 0
     functions_changed: list[str] = field(default_factory=list)  # created, replaced or dropped
+    generated: list[str] = field(default_factory=list)  # what the catalogue's generated migration did
 
     @property
     def changed(self) -> bool:
@@ -162,6 +164,28 @@ def rebuild_application(conn: psycopg.Connection, migrations_dir: Path | None = 
     return sorted(sig for sig in before.keys() | after.keys() if before.get(sig) != after.get(sig))
 
 
+def apply_catalogue(url: str, catalogue: Catalogue, srid: int) -> tuple[str, list[str]] | None:
+    """Generate and apply, through yoyo, the migration that brings the asset tables to the catalogue (new layers,
+    new attributes; db/layer_migrations.py). Returns its id and its changes, or None when there was nothing to do."""
+    with tempfile.TemporaryDirectory(prefix="gis-patrimoine-layers-") as tmp, _migration_lock(url):
+        with psycopg.connect(url) as conn:
+            try:
+                layer_plan = layer_migrations.plan(conn, catalogue, srid)
+            except layer_migrations.CatalogueChangeRefused as exc:
+                raise MigrationError(str(exc)) from exc
+            if not layer_plan:
+                return None
+            migration_id = layer_migrations.next_id(conn)
+        (Path(tmp) / f"{migration_id}.sql").write_text(layer_migrations.migration_text(migration_id, layer_plan))
+        backend = get_backend(_yoyo_url(url))
+        try:
+            with backend.lock():
+                backend.apply_migrations(backend.to_apply(read_migrations(tmp)))
+        finally:
+            backend.connection.close()
+    return migration_id, layer_plan.changes
+
+
 def migrate(
     url: str, srid: int | None = None, upto: str | None = None, catalogue: Catalogue | None = None
 ) -> InitResult:
@@ -199,6 +223,10 @@ def migrate(
     if upto is None:
         from gis_patrimoine.qgis.styles import write_styles
 
+        generated = apply_catalogue(url, catalogue or get_catalogue(), srid)
+        if generated:
+            result.applied.append(generated[0])
+            result.generated = generated[1]
         with _migration_lock(url), psycopg.connect(url) as conn:
             dropped = rebuild_application(conn, settings.migrations_dir)
             result.functions_changed = sorted({*rebuilt, *dropped})
