@@ -30,6 +30,8 @@ ACTIVITIES = {
     "green_spaces/mowing", "green_spaces/extensive_mowing", "green_spaces/cemetery_upkeep",
     "roads/sweeping", "roads/inspection", "roads/verge_mowing",
     "buildings/safety_check+upkeep", "buildings/upkeep",
+    "green_spaces/tree_inspection", "green_spaces/pruning", "roads/gully_cleaning",
+    "roads/bin_emptying_centre", "roads/bin_emptying+bin_emptying_centre",  # one pass empties both kinds of bin
 }  # fmt: skip
 
 

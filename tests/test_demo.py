@@ -135,7 +135,8 @@ def test_scale_one_gives_the_readme_s_figures(tmp_path: Path) -> None:
 
     summary = generate(tmp_path, scale=1.0, seed=1)
     assert summary.counts == {
-        "communes": 20, "roads": 8415, "street_lights": 12759, "green_spaces": 433, "buildings": 212, "depots": 21
+        "communes": 20, "roads": 8415, "street_lights": 12759, "green_spaces": 433, "buildings": 212, "depots": 21,
+        "trees": 10202, "litter_bins": 1922, "gullies": 9508,
     }  # fmt: skip
     assert (round(summary.road_km), round(summary.green_m2 / 10_000), summary.population) == (1282, 200, 96410)
     _, _, cgeoms, (insee, _, population) = pyogrio.raw.read(tmp_path / "communes.gpkg")
@@ -180,7 +181,10 @@ def test_the_demo_diagnostic_gives_the_readme_s_figures(db_url: str, tmp_path: P
     contracts = {k: s["contract_cost_eur"] for k, s in services.items()}
     assert (contracts["lighting"], contracts["roads"], contracts["green_spaces"]) == (219640, 43170, 0)
     held = {m["type"]: m["held"] for m in d["machines"]}
-    assert held == {"aerial_platform": 7, "flail_mower": 19, "mower": 30, "sweeper": 10, "truck": 3, "van": 49}
+    # the gully sucker the gullies need and no commune holds: listed, held by none
+    assert held == {
+        "aerial_platform": 7, "flail_mower": 19, "gully_sucker": 0, "mower": 30, "sweeper": 10, "truck": 3, "van": 49
+    }  # fmt: skip
     per_head = {s["name"]: s["per_inhabitant_eur"] for s in d["spending"] if s["per_inhabitant_eur"] is not None}
     others = [v for name, v in per_head.items() if name != "Montflours"]
     assert (round(min(others)), round(max(others)), round(per_head["Montflours"])) == (81, 122, 276)

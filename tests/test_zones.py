@@ -177,7 +177,10 @@ def test_equipment_days_follow_the_workload(api: str, analyst: str) -> None:
             "(SELECT count(*) * 45 * 2 / 60.0 + sum(coalesce(floor_area_m2, ST_Area(geom))) / 100 * 20 * 4 / 60.0 "
             "FROM patrimoine.building) + "  # upkeep by floor area where known
             "(SELECT coalesce(sum(ST_Area(geom)) / 100 * 3 * 10 / 60.0, 0) FROM patrimoine.green_space "
-            " WHERE kind = 'cemetery') + (SELECT sum(length_m) / 100 * 1.5 / 60.0 FROM patrimoine.road)"
+            " WHERE kind = 'cemetery') + (SELECT sum(length_m) / 100 * 1.5 / 60.0 FROM patrimoine.road) + "
+            "(SELECT count(*) * 8 / 60.0 FROM patrimoine.tree) + "  # tree inspections
+            "(SELECT sum(CASE WHEN setting = 'town_centre' THEN 130 ELSE 52 END) * 2.5 / 60.0 "
+            " FROM patrimoine.litter_bin)"
         ).fetchone()[0]
         due = renewals(conn, age=20, year=2026)
         old = conn.execute(

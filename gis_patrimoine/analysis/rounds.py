@@ -144,6 +144,11 @@ class Plan:
             "hours_travel": round(travel_h, 3),
             "hours_on_site": round(site_h, 3),
             "longest_round_h": round(max(((r.travel_s + r.service_s) / 3600 for r in self.rounds), default=0), 3),
+            # a plan is one pass; the activity's frequency makes the year (a bin emptied 130 times, a tree pruned
+            # every 4 years: a quarter of a pass a year on average)
+            "passes_per_year": round(self.activity.visits, 4),
+            "km_per_year": round(sum(r.travel_m + r.work_m for r in self.rounds) / 1000 * self.activity.visits, 1),
+            "hours_per_year": round((travel_h + site_h) * self.activity.visits, 1),
             "depots": [{"id": d.id, "name": d.name, "crews": d.crews} for d in self.depots],
             "warnings": self.warnings,
             "solver": self.solver,

@@ -91,6 +91,21 @@ def params_cmd(
     show(table)
 
 
+def _per_year(s: dict) -> str:
+    """The pass times the activity's frequency, in words a route planner uses."""
+    n = s["passes_per_year"]
+    often = (
+        f"{n:g} times a year ({n / 52:.1f} a week)" if n >= 52
+        else "once a year" if n == 1
+        else f"{n:g} times a year" if n > 1
+        else f"once every {1 / n:g} years"
+    )  # fmt: skip
+    return (
+        f"This pass is made {often}: {s['km_per_year']:,.0f} km and {s['hours_per_year']:,.0f} crew-round hours "
+        "(on site and travelling) a year" + (" on average" if n < 1 else "")
+    )
+
+
 @analyse_app.command("rounds")
 def rounds_cmd(
     service: Annotated[str, typer.Argument(help="lighting, green_spaces, roads or buildings")],
@@ -157,6 +172,7 @@ def rounds_cmd(
                 else ""
             )
         )
+        console.print(_per_year(s))
         print_unreachable(plan.unreachable)
         for warning in plan.warnings:
             console.print(f"[yellow]warning:[/] {warning}")

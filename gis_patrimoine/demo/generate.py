@@ -26,6 +26,7 @@ from shapely.ops import substring
 
 from gis_patrimoine.analysis.network import endpoint_components
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
+from gis_patrimoine.demo import public_space
 from gis_patrimoine.demo.diagnostic import write_workbook
 from gis_patrimoine.demo.territory import CENTRAL_COMMUNE, Commune, load_territory
 
@@ -53,7 +54,17 @@ LAMP_YEARS = {
     "mercury": (1968, 1992),
     "fluorescent": (1975, 2000),
 }
-LAYERS = ("communes", "roads", "street_lights", "green_spaces", "buildings", "depots")
+LAYERS = (
+    "communes",
+    "roads",
+    "street_lights",
+    "green_spaces",
+    "buildings",
+    "depots",
+    "trees",
+    "litter_bins",
+    "gullies",
+)
 
 
 @dataclass
@@ -493,8 +504,9 @@ def depot_rows(commune: Commune, at: shapely.Point, rng: np.random.Generator) ->
 
 
 def generate(outdir: Path, scale: float = 1.0, seed: int = 1, catalogue: Catalogue | None = None) -> Summary:
-    """Write communes.gpkg, roads.gpkg, street_lights.gpkg, green_spaces.gpkg, buildings.gpkg, depots.gpkg, and
-    the diagnostic's questionnaire as the communes would return it (diagnostic.xlsx)."""
+    """Write communes.gpkg, roads.gpkg, street_lights.gpkg, green_spaces.gpkg, buildings.gpkg, depots.gpkg,
+    trees.gpkg, litter_bins.gpkg, gullies.gpkg, and the diagnostic's questionnaire as the communes would return it
+    (diagnostic.xlsx)."""
     catalogue = catalogue or get_catalogue()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -604,6 +616,19 @@ def generate(outdir: Path, scale: float = 1.0, seed: int = 1, catalogue: Catalog
             {},
             "MultiPolygon",
         )
+        parks = list(zip(green["kind"], g_geoms, strict=True))
+        schools = [g for g, use in zip(b_geoms, buildings["use"], strict=True) if use == "school"]
+        for layer, prefix, (geoms, cols), types in (
+            ("trees", "T", public_space.trees(commune, segs, axis, parks, _rng(seed, commune, 3), scale),
+             {"height_m": pa.float64(), "girth_cm": pa.int32(), "installed_year": pa.int32()}),
+            ("litter_bins", "C", public_space.litter_bins(
+                commune, segs, axis, mains_by_commune[commune.insee], schools, parks, _rng(seed, commune, 4)),
+             {"capacity_l": pa.int32(), "installed_year": pa.int32()}),
+            ("gullies", "A", public_space.gullies(commune, segs, axis, _rng(seed, commune, 5), scale),
+             {"installed_year": pa.int32()}),
+        ):  # fmt: skip
+            ids = [f"{commune.insee}-{prefix}{i:07d}" for i in range(len(geoms))]
+            writer.write(layer, geoms, {"source": [SOURCE] * len(ids), "source_id": ids, **cols}, types, "Point")
         depots = depot_rows(commune, depot_at, rng)
         all_depots += [(d["name"], commune.insee, d["equipment"], d.get("agglomeration", False)) for d in depots]
         writer.write(

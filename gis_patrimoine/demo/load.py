@@ -13,8 +13,8 @@ from gis_patrimoine.demo.territory import POPULATION_YEAR
 from gis_patrimoine.diagnostic.load import load_file
 from gis_patrimoine.importer import CommuneOptions, ImportOptions, ImportReport, import_communes, import_layer
 
-# roads before street lights, which are linked to the nearest road on import
-ORDER = ("roads", "depots", "buildings", "green_spaces", "street_lights")
+# roads before street lights and gullies, which are linked to the nearest road on import
+ORDER = ("roads", "depots", "buildings", "green_spaces", "street_lights", "trees", "litter_bins", "gullies")
 
 
 def load(url: str, outdir: Path, on_report: Callable[[ImportReport], None] | None = None) -> dict:
