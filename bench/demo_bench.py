@@ -18,7 +18,7 @@ import pyogrio
 
 ROOT = Path(__file__).resolve().parents[1]
 GP = str(ROOT / ".venv" / "bin" / "gis-patrimoine")
-LAYERS = ("roads", "street_lights", "green_spaces", "buildings", "depots")
+LAYERS = ("roads", "street_lights", "green_spaces", "buildings", "depots", "trees", "litter_bins", "gullies")
 
 
 def main() -> None:

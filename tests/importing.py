@@ -9,7 +9,7 @@ import psycopg
 import pyogrio
 import shapely
 
-LAYER_TABLES = ("commune", "depot", "road", "street_light", "green_space", "building")
+LAYER_TABLES = ("commune", "depot", "road", "street_light", "green_space", "building", "tree", "litter_bin", "gully")
 
 # Inside Laval (53130), Lambert-93.
 LAVAL_X, LAVAL_Y = 420_500.0, 6_779_000.0

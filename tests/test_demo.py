@@ -14,7 +14,7 @@ from gis_patrimoine.demo.load import load
 from gis_patrimoine.demo.render import render
 from gis_patrimoine.demo.territory import load_territory
 
-ASSET_TABLES = ("road", "street_light", "green_space", "building", "depot")
+ASSET_TABLES = ("road", "street_light", "green_space", "building", "depot", "tree", "litter_bin", "gully")
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_generation_is_deterministic_and_scales(tmp_path: Path) -> None:
         import pyogrio
 
         h = hashlib.sha256()
-        for layer in ("roads", "street_lights", "green_spaces", "buildings"):
+        for layer in ("roads", "street_lights", "green_spaces", "buildings", "trees", "litter_bins", "gullies"):
             _, _, geoms, fields = pyogrio.raw.read(folder / f"{layer}.gpkg")
             h.update(b"".join(bytes(g) for g in geoms))
             h.update(repr([list(f) for f in fields]).encode())

@@ -187,21 +187,82 @@ def test_a_layer_from_one_catalogue_file_end_to_end(laval_url: str, tmp_path: Pa
         assert drawn["benches"]["paint"]["circle-color"][:4] == ["match", ["get", "material"], "wood", "#8d6e63"]
 
 
-def test_an_attribute_added_to_a_layer_becomes_a_column(laval_url: str, tmp_path: Path) -> None:
+PLAQUE = """\
+name: plaque
+kind: asset
+collection: plaques
+title: {fr: Plaques, en: Plaques}
+description: Memorial plaques.
+geometry: Point
+attributes:
+  - {name: text, type: text, required: true, title: {fr: Texte, en: Text}}
+tiles: {minzoom: 16}
+style: {type: circle, colour: "#000000"}
+"""
+COLOURS = """
+bench_colour:
+  title: {fr: Couleur, en: Colour}
+  values:
+    - {code: green, fr: Vert, en: Green}
+    - {code: grey, fr: Gris, en: Grey}
+"""
+GROWN = """\
+  - {name: backrest, type: boolean, title: {fr: Dossier, en: Backrest}}
+  - {name: colour, type: code, codelist: bench_colour, required: true, default: green, title: {fr: Couleur, en: Colour}}
+  - {name: uses, type: codes, codelist: service, default: green_spaces, title: {fr: Services, en: Services}}
+  - {name: plaque_id, type: reference, references: plaque, title: {fr: Plaque, en: Plaque}}
+  - {name: slope, type: real, max: 2.75, default: 0.125, title: {fr: Pente, en: Slope}}
+  - {name: rows, type: integer, min: 1, title: {fr: Rangs, en: Rows}}
+maintenance:"""
+
+
+def test_attributes_added_to_a_layer_holding_rows_become_columns(laval_url: str, tmp_path: Path) -> None:
+    """Added to a layer that holds a bench: a required code with a default from a new code list (its codes are
+    there before the rows take the default), a list of codes with a default, a reference to a layer created in the
+    same migration, bounds on one side only and non-integer ones: one migration, and the bench keeps its values."""
+    from gis_patrimoine.db.errors import translate
+
     catalogue_dir = _catalogue_with_bench(tmp_path)
     assert _init(laval_url, catalogue_dir).returncode == 0
-    grown = BENCH.replace(
-        "maintenance:", "  - {name: backrest, type: boolean, title: {fr: Dossier, en: Backrest}}\nmaintenance:"
-    )
-    (catalogue_dir / "bench.yaml").write_text(grown, encoding="utf-8")
+    with psycopg.connect(laval_url) as conn:
+        conn.execute(
+            "INSERT INTO patrimoine.bench (commune_insee, source, source_id, material, geom) VALUES "
+            "('53130', 'test', 'b1', 'wood', ST_SetSRID(ST_MakePoint(420500, 6779000), 2154))"
+        )
+    (catalogue_dir / "bench.yaml").write_text(BENCH.replace("maintenance:", GROWN), encoding="utf-8")
+    (catalogue_dir / "plaque.yaml").write_text(PLAQUE, encoding="utf-8")
+    with (catalogue_dir / "codelists.yaml").open("a", encoding="utf-8") as f:
+        f.write(COLOURS)
     result = _init(laval_url, catalogue_dir)
     assert result.returncode == 0, result.stderr
     assert "Applied migrations: catalogue_0003" in result.stdout
-    assert "benches: new attribute backrest (boolean)" in result.stdout
+    for change in ("plaques: new layer", "benches: new attribute backrest (boolean)", "new attribute colour (code)",
+                   "new attribute plaque_id (reference)", "code list bench_colour"):  # fmt: skip
+        assert change in result.stdout, result.stdout
+    catalogue = load_catalogue(catalogue_dir)
     with psycopg.connect(laval_url) as conn:
+        assert conn.execute("SELECT colour, uses, slope, backrest, rows FROM patrimoine.bench").fetchone() == (
+            "green",
+            ["green_spaces"],
+            0.125,
+            None,
+            None,
+        )
         assert conn.execute(
-            "SELECT data_type FROM information_schema.columns WHERE table_name = 'bench' AND column_name = 'backrest'"
-        ).fetchone() == ("boolean",)
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'bench_slope_range'"
+        ).fetchone() == ("CHECK ((slope <= (2.75)::double precision))",)
+        with pytest.raises(psycopg.errors.CheckViolation) as above, conn.transaction():
+            conn.execute("UPDATE patrimoine.bench SET slope = 3")
+        assert str(translate(above.value, catalogue)) == "layer bench field slope: value above 2.75"
+        with pytest.raises(psycopg.errors.CheckViolation) as below, conn.transaction():
+            conn.execute("UPDATE patrimoine.bench SET rows = 0")
+        assert str(translate(below.value, catalogue)) == "layer bench field rows: value below 1"
+        plaque = conn.execute(
+            "INSERT INTO patrimoine.plaque (commune_insee, source, source_id, text, geom) VALUES ('53130', 'test', "
+            "'p1', 'À la mémoire', ST_SetSRID(ST_MakePoint(420500, 6779000), 2154)) RETURNING id"
+        ).fetchone()[0]
+        conn.execute("UPDATE patrimoine.bench SET plaque_id = %s", (plaque,))
+    assert "nothing changed" in _init(laval_url, catalogue_dir).stdout
 
 
 @pytest.mark.parametrize(
@@ -219,8 +280,10 @@ def test_an_attribute_added_to_a_layer_becomes_a_column(laval_url: str, tmp_path
             "  - {name: colour, type: text, required: true, title: {fr: Couleur, en: Colour}}\nmaintenance:",
             "has no default",
         ),
+        ("max: 20, title", "max: 20, required: true, title", "SET NOT NULL"),
+        ("codelist: bench_material", "codelist: condition", "refers to patrimoine_vl.condition"),
     ],
-    ids=["removed", "retyped", "geometry", "required"],
+    ids=["removed", "retyped", "geometry", "required", "made-required", "other-list"],
 )
 def test_a_change_that_would_lose_data_is_refused_with_what_to_do(
     laval_url: str, tmp_path: Path, change: str, replacement: str, words: str
@@ -228,7 +291,11 @@ def test_a_change_that_would_lose_data_is_refused_with_what_to_do(
     catalogue_dir = _catalogue_with_bench(tmp_path)
     assert _init(laval_url, catalogue_dir).returncode == 0
     (catalogue_dir / "bench.yaml").write_text(BENCH.replace(change, replacement), encoding="utf-8")
-    with psycopg.connect(laval_url) as conn:
+    with psycopg.connect(laval_url) as conn:  # the layer holds a bench: a new required column has no value for it
+        conn.execute(
+            "INSERT INTO patrimoine.bench (commune_insee, source, source_id, material, geom) VALUES "
+            "('53130', 'test', 'b1', 'wood', ST_SetSRID(ST_MakePoint(420500, 6779000), 2154))"
+        )
         migrations = conn.execute("SELECT count(*) FROM patrimoine_sys._yoyo_migration").fetchone()[0]
     if "seats" not in BENCH.replace(change, replacement).split("tiles:")[0]:
         (catalogue_dir / "bench.yaml").write_text(

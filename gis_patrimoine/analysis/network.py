@@ -24,12 +24,14 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 SNAP_M = 0.001  # end points closer than a millimetre are one junction
 EDGES_SQL = "SELECT id, source, target, cost, reverse_cost FROM analysis.network_edge WHERE drivable"
 MATRIX_CELLS = 50_000_000  # distances held at once while computing a matrix (400 MB of float64)
-ASSET_TABLES = (
-    ("street_light", "street_lights"),
-    ("building", "buildings"),
-    ("green_space", "green_spaces"),
-    ("depot", "depots"),
-)
+
+
+def asset_tables() -> list[tuple[str, str]]:
+    """(table, collection) of the catalogue's point and area assets, served from their nearest segment (roads
+    are the network itself): a layer added to the catalogue is counted per part and checked for distance."""
+    from gis_patrimoine.catalogue import get_catalogue
+
+    return [(la.table, la.collection) for la in get_catalogue().asset_layers if la.name != "road"]
 
 
 def nearest_edge(geom: sql.Composable, driven: bool = True) -> sql.Composable:
@@ -229,7 +231,7 @@ def network_report(conn: psycopg.Connection, far_m: float = 150.0, issues_listed
     # assets per part: the part of the driven segment each is served from (roads: their driven pieces)
     per_part: dict[int, dict[str, int]] = {}
     edge_node = dict(conn.execute("SELECT id, source FROM analysis.network_edge WHERE drivable").fetchall())
-    for table, collection in (*ASSET_TABLES, ("road", "roads")):
+    for table, collection in (*asset_tables(), ("road", "roads")):
         if table == "road":
             rows = conn.execute(
                 "SELECT DISTINCT ON (road_id) road_id, id FROM analysis.network_edge WHERE drivable "
@@ -245,7 +247,7 @@ def network_report(conn: psycopg.Connection, far_m: float = 150.0, issues_listed
             counts = per_part.setdefault(graph.part(edge_node[edge]), {})
             counts[collection] = counts.get(collection, 0) + 1
     far: dict[str, list[tuple[int, float]]] = {}
-    for table, collection in ASSET_TABLES:
+    for table, collection in asset_tables():
         rows = conn.execute(
             sql.SQL(
                 "SELECT a.id, d.dist FROM patrimoine.{} a CROSS JOIN LATERAL (SELECT ST_Distance(e.geom, a.geom) dist "

@@ -125,6 +125,18 @@ class Plan:
     def days(self) -> int:
         return max((r.day for r in self.rounds), default=0)
 
+    def _per_year(self, hours: float) -> dict:
+        """One activity's pass times its frequency; a combined pass (activities of different frequencies riding
+        together, in the arrangements) has no single frequency, so no yearly figure here."""
+        if not isinstance(self.activity, Activity):
+            return {}
+        return {
+            "passes_per_year": self.activity.visits,
+            "every_years": self.activity.every_years,
+            "km_per_year": round(sum(r.travel_m + r.work_m for r in self.rounds) / 1000 * self.activity.visits, 1),
+            "hours_per_year": round(hours * self.activity.visits, 1),
+        }
+
     def summary(self) -> dict:
         travel_h = sum(r.travel_s for r in self.rounds) / 3600
         site_h = sum(r.service_s for r in self.rounds) / 3600
@@ -146,9 +158,7 @@ class Plan:
             "longest_round_h": round(max(((r.travel_s + r.service_s) / 3600 for r in self.rounds), default=0), 3),
             # a plan is one pass; the activity's frequency makes the year (a bin emptied 130 times, a tree pruned
             # every 4 years: a quarter of a pass a year on average)
-            "passes_per_year": round(self.activity.visits, 4),
-            "km_per_year": round(sum(r.travel_m + r.work_m for r in self.rounds) / 1000 * self.activity.visits, 1),
-            "hours_per_year": round((travel_h + site_h) * self.activity.visits, 1),
+            **self._per_year(travel_h + site_h),
             "depots": [{"id": d.id, "name": d.name, "crews": d.crews} for d in self.depots],
             "warnings": self.warnings,
             "solver": self.solver,

@@ -32,6 +32,15 @@ async def ready(request: Request, rt: Rt) -> JSONResponse:
                 tables = [f"{la.schema}.{la.table}" for la in rt.catalogue.layers.values()]
                 cur = await conn.execute("SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NULL", (tables,))
                 missing = [r[0] for r in await cur.fetchall()]
+                wanted = [f"{t}.{a.name}" for la, t in zip(rt.catalogue.layers.values(), tables, strict=True)
+                          for a in la.attributes if t not in missing]  # fmt: skip
+                cur = await conn.execute(
+                    "SELECT c FROM unnest(%s::text[]) c EXCEPT SELECT table_schema || '.' || table_name || '.' || "
+                    "column_name FROM information_schema.columns WHERE table_schema IN ('patrimoine', 'analysis') "
+                    "ORDER BY 1",
+                    (wanted,),
+                )
+                columns = [r[0] for r in await cur.fetchall()]
     except Exception as exc:  # any failure to reach the database means: not ready
         return JSONResponse(
             {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},
@@ -39,13 +48,14 @@ async def ready(request: Request, rt: Rt) -> JSONResponse:
             headers={"Retry-After": "2"},
         )
     pending = [m for m in expected if m not in applied]
-    if pending or missing:  # a layer of the catalogue without its table: the generated migration is pending
+    if pending or missing or columns:  # the catalogue ahead of the tables: the generated migration is pending
         return JSONResponse(
             {
                 "status": "unavailable",
                 "database": "reachable",
                 "pending_migrations": pending,
                 "layers_without_table": missing,
+                "columns_missing": columns,
                 "fix": "run gis-patrimoine db init",
             },
             status_code=503,

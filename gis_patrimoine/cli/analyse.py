@@ -98,7 +98,7 @@ def _per_year(s: dict) -> str:
         f"{n:g} times a year ({n / 52:.1f} a week)" if n >= 52
         else "once a year" if n == 1
         else f"{n:g} times a year" if n > 1
-        else f"once every {1 / n:g} years"
+        else f"once every {s['every_years']:g} years"
     )  # fmt: skip
     return (
         f"This pass is made {often}: {s['km_per_year']:,.0f} km and {s['hours_per_year']:,.0f} crew-round hours "
@@ -172,7 +172,8 @@ def rounds_cmd(
                 else ""
             )
         )
-        console.print(_per_year(s))
+        if "passes_per_year" in s:
+            console.print(_per_year(s))
         print_unreachable(plan.unreachable)
         for warning in plan.warnings:
             console.print(f"[yellow]warning:[/] {warning}")

@@ -77,7 +77,9 @@ def run_cmd(
 ) -> None:
     """Generate (unless already there) and load the demo, then say what the database holds."""
     outdir = outdir or default_dir() / f"scale-{scale:g}-seed-{seed}"
-    if not (outdir / "street_lights.gpkg").exists():
+    from gis_patrimoine.demo.load import ORDER
+
+    if not all((outdir / f"{name}.gpkg").exists() for name in ("communes", *ORDER)):  # made by an older version
         generate_cmd(outdir, scale, seed)
     load_cmd(outdir)
     with psycopg.connect(database_url_or_exit()) as conn:
@@ -87,7 +89,10 @@ def run_cmd(
             "(SELECT count(*) FROM patrimoine.street_light l WHERE l.commune_insee = c.insee), "
             "(SELECT round((sum(area_m2) / 1e4)::numeric, 1) FROM patrimoine.green_space g "
             "WHERE g.commune_insee = c.insee), "
-            "(SELECT count(*) FROM patrimoine.building b WHERE b.commune_insee = c.insee) "
+            "(SELECT count(*) FROM patrimoine.building b WHERE b.commune_insee = c.insee), "
+            "(SELECT count(*) FROM patrimoine.tree t WHERE t.commune_insee = c.insee), "
+            "(SELECT count(*) FROM patrimoine.litter_bin k WHERE k.commune_insee = c.insee), "
+            "(SELECT count(*) FROM patrimoine.gully y WHERE y.commune_insee = c.insee) "
             "FROM patrimoine.commune c ORDER BY c.population DESC"
         ).fetchall()
     table = Table(
@@ -98,6 +103,9 @@ def run_cmd(
         "street lights",
         "green ha",
         "buildings",
+        "trees",
+        "litter bins",
+        "gullies",
         title="What the database holds",
     )
     for row in rows:

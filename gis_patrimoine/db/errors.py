@@ -132,6 +132,8 @@ def translate(exc: psycopg.Error, catalogue: Catalogue | None = None, notices: l
             attr = catalogue.layers[table].attribute(field)
             return DataError(
                 f"value out of range [{attr.min:g}, {attr.max:g}]"
+                if attr.min is not None and attr.max is not None
+                else f"value above {attr.max:g}"
                 if attr.max is not None
                 else f"value below {attr.min:g}",
                 table,

@@ -30,21 +30,38 @@ class LayerPlan:
     statement: str = ""
     layers: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
+    later: str = ""  # columns added to existing tables: after the new tables, which they may reference
+    codelists: set[str] = field(default_factory=set)  # lists new columns use: filled before the DDL
 
     def __bool__(self) -> bool:
         return bool(self.changes)
 
 
 def _literal(value: object) -> str:
+    """A SQL literal: booleans and numbers as written (floats to the last digit), anything else quoted."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise CatalogueChangeRefused(f"{value!r} cannot be written in a migration")
+        return repr(value)
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _bound(value: float, attr: Attribute) -> str:
-    return str(int(value)) if attr.type in ("integer", "bigint") and float(value).is_integer() else f"{value:g}"
+def _default(attr: Attribute) -> str:
+    """The column default, typed as the column (a list column's default is the one-element list, as imports
+    read it)."""
+    if attr.form.ddl.endswith("[]"):
+        return f"ARRAY[{_literal(attr.default)}]::{attr.form.ddl}"
+    if isinstance(attr.default, str) and attr.form.ddl not in ("text",):
+        return f"{_literal(attr.default)}::{attr.form.ddl}"
+    return _literal(attr.default)
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else _literal(float(value))
 
 
 def _range(table: str, attr: Attribute) -> str:
@@ -52,11 +69,11 @@ def _range(table: str, attr: Attribute) -> str:
     if attr.min is None and attr.max is None:
         return ""
     if attr.min is not None and attr.max is not None:
-        rule = f"{attr.name} BETWEEN {_bound(attr.min, attr)} AND {_bound(attr.max, attr)}"
+        rule = f"{attr.name} BETWEEN {_bound(attr.min)} AND {_bound(attr.max)}"
     elif attr.min is not None:
-        rule = f"{attr.name} >= {_bound(attr.min, attr)}"
+        rule = f"{attr.name} >= {_bound(attr.min)}"
     else:
-        rule = f"{attr.name} <= {_bound(attr.max, attr)}"  # type: ignore[arg-type]
+        rule = f"{attr.name} <= {_bound(attr.max)}"  # type: ignore[arg-type]
     return f" CONSTRAINT {table}_{attr.name}_range CHECK ({rule})"
 
 
@@ -82,7 +99,7 @@ def column_sql(layer: Layer, attr: Attribute) -> str:
     if attr.required:
         parts.append("NOT NULL")
     if attr.default is not None:
-        parts.append(f"DEFAULT {_literal(attr.default)}")
+        parts.append(f"DEFAULT {_default(attr)}")
     if attr.type == "code":
         parts.append(f"REFERENCES patrimoine_vl.{attr.codelist} (code)")
     elif attr.type == "codes":
@@ -129,13 +146,41 @@ def create_table_sql(layer: Layer, srid: int) -> str:
     return "\n".join(lines)
 
 
-def _columns(conn: psycopg.Connection, layer: Layer) -> dict[str, tuple[str, bool]]:
+def _columns(conn: psycopg.Connection, layer: Layer) -> dict[str, tuple[str, bool, str]]:
+    """name: (data type, nullable, udt name: `_text` and `_int8` tell the array types apart)."""
     rows = conn.execute(
-        "SELECT column_name, data_type, is_nullable = 'YES' FROM information_schema.columns "
+        "SELECT column_name, data_type, is_nullable = 'YES', udt_name FROM information_schema.columns "
         "WHERE table_schema = %s AND table_name = %s",
         (layer.schema, layer.table),
     ).fetchall()
-    return {name: (data_type, nullable) for name, data_type, nullable in rows}
+    return {name: (data_type, nullable, udt) for name, data_type, nullable, udt in rows}
+
+
+def _foreign_keys(conn: psycopg.Connection, layer: Layer) -> dict[str, str]:
+    """column: the table its foreign key points to (schema.table)."""
+    rows = conn.execute(
+        "SELECT a.attname, n.nspname || '.' || t.relname FROM pg_constraint k "
+        "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] "
+        "JOIN pg_class t ON t.oid = k.confrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE k.contype = 'f' AND k.conrelid = %s::regclass",
+        (f"{layer.schema}.{layer.table}",),
+    ).fetchall()
+    return dict(rows)
+
+
+def _target(attr: Attribute) -> str | None:
+    """The table an attribute's foreign key points to, as the hand-written layers have it."""
+    if attr.type == "code":
+        return f"patrimoine_vl.{attr.codelist}"
+    if attr.type == "commune":
+        return "patrimoine.commune"
+    if attr.type == "reference":
+        return f"patrimoine.{attr.references}"
+    return None
+
+
+def _not_null(layer: Layer, attr: Attribute) -> bool:
+    return attr.required or attr.system or attr.type == "jsonb" or attr.name == layer.key
 
 
 def _geometry(conn: psycopg.Connection, layer: Layer) -> str | None:
@@ -167,31 +212,55 @@ def _existing_layer(conn: psycopg.Connection, layer: Layer, plan: LayerPlan, pro
             "of your own under sql/."
         )
     added = []
+    keys = _foreign_keys(conn, layer)
+    holds_rows = None
+    own = f"in a migration of your own under sql/ (ALTER TABLE {layer.schema}.{layer.table} …)"
     for attr in layer.attributes:
         if attr.name not in columns:
             if attr.required and attr.default is None:
-                problems.append(
-                    f"{where}: attribute {attr.name} is new and required but has no default, and the rows already "
-                    "in the layer have no value for it. Give it a `default`, or add it as not required, fill it, "
-                    "then make it required."
-                )
-                continue
+                if holds_rows is None:
+                    holds_rows = conn.execute(f"SELECT EXISTS (SELECT FROM {layer.schema}.{layer.table})").fetchone()[0]  # noqa: S608
+                if holds_rows:
+                    problems.append(
+                        f"{where}: attribute {attr.name} is new and required but has no default, and the rows "
+                        "already in the layer have no value for it. Give it a `default`, or add it as not required, "
+                        "fill it, then make it required."
+                    )
+                    continue
             added.append(attr)
-        elif columns[attr.name][0] != attr.sql_type:
+            continue
+        data_type, nullable, udt = columns[attr.name]
+        array = {"codes": "_text", "texts": "_text", "bigints": "_int8"}.get(attr.type)
+        if data_type != attr.sql_type or (array and udt != array):
             problems.append(
-                f"{where}: attribute {attr.name} is {attr.type} ({attr.sql_type}) in the catalogue but "
-                f"{columns[attr.name][0]} in the database. A generated migration does not change a column's type "
-                "(values could be lost): put the type back, or add a new attribute and copy the values over in a "
-                "migration of your own under sql/."
+                f"{where}: attribute {attr.name} is {attr.type} ({attr.form.ddl}) in the catalogue but "
+                f"{data_type if not array else udt.lstrip('_') + '[]'} in the database. A generated migration does "
+                "not change a column's type (values could be lost): put the type back, or add a new attribute and "
+                f"copy the values over {own}."
+            )
+        elif not attr.generated and nullable == _not_null(layer, attr):
+            wanted = "required" if _not_null(layer, attr) else "optional"
+            problems.append(
+                f"{where}: attribute {attr.name} is {wanted} in the catalogue but not in the database. A generated "
+                "migration does not change that (rows may lack a value): put it back, or "
+                f"{own.replace('in a', 'use a')} {'SET' if wanted == 'required' else 'DROP'} NOT NULL) after "
+                "filling the column."
+            )
+        elif keys.get(attr.name) != _target(attr) and layer.kind == "asset":
+            problems.append(
+                f"{where}: attribute {attr.name} refers to {_target(attr) or 'nothing'} in the catalogue but to "
+                f"{keys.get(attr.name) or 'nothing'} in the database (its code list or layer changed). A generated "
+                f"migration does not remap values: put it back, or move the values and the key {own}."
             )
     if added and not problems:
         t = layer.table
         clauses = ",\n    ".join(f"ADD COLUMN {column_sql(layer, a)}" for a in added)
-        plan.statement += f"ALTER TABLE patrimoine.{t}\n    {clauses};\n"
-        plan.statement += "".join(
+        plan.later += f"ALTER TABLE patrimoine.{t}\n    {clauses};\n"
+        plan.later += "".join(
             f"CREATE INDEX {_index(t, a)} ON patrimoine.{t} ({a.name});\n" for a in added if a.type == "reference"
         )
         plan.layers.append(t)
+        plan.codelists |= {a.codelist for a in added if a.codelist}
         plan.changes += [f"{layer.collection}: new attribute {a.name} ({a.type})" for a in added]
 
 
@@ -204,7 +273,10 @@ def _order(layers: list[Layer]) -> list[Layer]:
         ready = [
             la
             for la in pending
-            if all(a.references not in names or a.references in {d.name for d in done} for a in la.attributes)
+            if all(
+                a.references not in names or a.references == la.name or a.references in {d.name for d in done}
+                for a in la.attributes
+            )
         ]
         if not ready:
             raise CatalogueChangeRefused(
@@ -215,8 +287,22 @@ def _order(layers: list[Layer]) -> list[Layer]:
     return done
 
 
+def _values_sql(catalogue: Catalogue, name: str) -> str:
+    """The codes of a list, inserted if missing: a new column's default or check reads them at once (db init
+    syncs labels and order after the migration; these rows only have to exist)."""
+    rows = ", ".join(
+        f"({_literal(v.code)}, {_literal(v.fr)}, {_literal(v.en)}, {i})"
+        for i, v in enumerate(catalogue.codelists[name].values)
+    )
+    insert = f"INSERT INTO patrimoine_vl.{name} (code, label_fr, label_en, sort_order) VALUES "  # noqa: S608
+    return insert + rows + " ON CONFLICT (code) DO NOTHING;\n"
+
+
 def plan(conn: psycopg.Connection, catalogue: Catalogue, srid: int) -> LayerPlan:
-    """The generated migration `db init` would apply now (empty when the database is at the catalogue)."""
+    """The generated migration `db init` would apply now (empty when the database is at the catalogue).
+
+    In order: new value lists, the codes new columns use, new tables (referenced ones first), then columns added
+    to existing tables (which may reference a new table)."""
     out = LayerPlan()
     problems: list[str] = []
     lists = [
@@ -224,10 +310,11 @@ def plan(conn: psycopg.Connection, catalogue: Catalogue, srid: int) -> LayerPlan
         for name in catalogue.codelists
         if conn.execute("SELECT to_regclass(%s)", (f"patrimoine_vl.{name}",)).fetchone()[0] is None
     ]
+    head = ""
     for name in lists:
-        out.statement += f"SELECT patrimoine_app.create_value_list('{name}');\n"
-        out.statement += f"GRANT SELECT ON patrimoine_vl.{name} TO gp_reader;\n"
-        out.statement += f"GRANT INSERT, UPDATE, DELETE ON patrimoine_vl.{name} TO gp_admin;\n"
+        head += f"SELECT patrimoine_app.create_value_list('{name}');\n"
+        head += f"GRANT SELECT ON patrimoine_vl.{name} TO gp_reader;\n"
+        head += f"GRANT INSERT, UPDATE, DELETE ON patrimoine_vl.{name} TO gp_admin;\n"
         out.changes.append(f"code list {name}: new table patrimoine_vl.{name}")
     new = []
     for layer in catalogue.asset_layers:
@@ -250,11 +337,15 @@ def plan(conn: psycopg.Connection, catalogue: Catalogue, srid: int) -> LayerPlan
             "the catalogue asks for changes db init will not make:\n  " + "\n  ".join(problems)
         )
     common = set.intersection(*({a.name for a in la.attributes} for la in catalogue.asset_layers))
+    tables = ""
     for layer in _order(new):
-        out.statement += create_table_sql(layer, srid) + "\n"
+        tables += create_table_sql(layer, srid) + "\n"
         out.layers.append(layer.table)
+        out.codelists |= {a.codelist for a in layer.attributes if a.codelist}
         own = [a.name for a in layer.attributes if a.name not in common]
         out.changes.append(f"{layer.collection}: new layer ({layer.geometry}; {', '.join(own)})")
+    values = "".join(_values_sql(catalogue, name) for name in sorted(out.codelists))
+    out.statement = head + values + tables + out.later
     return out
 
 
@@ -273,6 +364,10 @@ def migration_text(migration_id: str, layer_plan: LayerPlan) -> str:
 
 
 def next_id(conn: psycopg.Connection) -> str:
-    """`catalogue_NNNN`, numbered after those this database already went through."""
-    n = conn.execute("SELECT count(*) FROM patrimoine_sys.generated_migration").fetchone()[0]
+    """`catalogue_NNNN`, numbered after the highest this database went through (its record or yoyo's)."""
+    n = conn.execute(
+        "SELECT coalesce(max(substring(id FROM '^catalogue_([0-9]+)$')::int), 0) FROM ("
+        "SELECT migration_id AS id FROM patrimoine_sys.generated_migration UNION ALL "
+        "SELECT migration_id FROM patrimoine_sys._yoyo_migration) ids"
+    ).fetchone()[0]
     return f"catalogue_{n + 1:04d}"

@@ -180,7 +180,18 @@ def apply_catalogue(url: str, catalogue: Catalogue, srid: int) -> tuple[str, lis
         backend = get_backend(_yoyo_url(url))
         try:
             with backend.lock():
-                backend.apply_migrations(backend.to_apply(read_migrations(tmp)))
+                pending = backend.to_apply(read_migrations(tmp))
+                if not pending:
+                    raise MigrationError(
+                        f"{migration_id} is already in yoyo's history but not in patrimoine_sys.generated_migration:"
+                        " the two tables disagree (a partial restore?); restore them together, then run db init"
+                    )
+                backend.apply_migrations(pending)
+        except psycopg.Error as exc:  # yoyo applies it in one transaction: nothing of it stays
+            raise MigrationError(
+                f"the migration generated from the catalogue ({migration_id}) failed and was rolled back: "
+                f"{str(exc).strip()}. `gis-patrimoine db plan` shows its SQL."
+            ) from exc
         finally:
             backend.connection.close()
     return migration_id, layer_plan.changes

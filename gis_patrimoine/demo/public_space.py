@@ -126,9 +126,11 @@ def litter_bins(
     town = shapely.Point(centre).buffer(max(_centre_radius(commune) * 3, 600.0))
     for line in mains:
         for d in np.arange(BUS_STOP_SPACING_M / 2, line.length, BUS_STOP_SPACING_M):
-            point = line.interpolate(d)
-            if town.contains(point):
-                places.append((np.array([point.x + 6.0, point.y]), "bus_stop"))
+            point, ahead = line.interpolate(d), line.interpolate(min(d + 1.0, line.length))
+            if town.contains(point):  # on the pavement, 6 m to the side of the road whatever its direction
+                tangent = np.array([ahead.x - point.x, ahead.y - point.y])
+                tangent /= max(float(np.hypot(*tangent)), 1e-9)
+                places.append((np.array([point.x, point.y]) + np.array([-tangent[1], tangent[0]]) * 6.0, "bus_stop"))
     for school in schools:
         c = school.centroid
         places += [(np.array([c.x + dx, c.y - 20.0]), "school") for dx in (-8.0, 8.0)]

@@ -87,7 +87,11 @@ def spec(url: str, srid: int, api_url: str | None, catalogue: Catalogue | None =
             for t in catalogue.tables.values()
         ],
     }  # fmt: skip
-    for layer in catalogue.layers.values():
+    from gis_patrimoine.collection.style import draw_order
+
+    drawn = draw_order(catalogue)  # QGIS lists layers top first: points above lines above areas
+    ordered = sorted(catalogue.layers.values(), key=lambda la: -drawn.index(la.name) if la.name in drawn else 0)
+    for layer in ordered:
         item = {
             "kind": "postgres",
             "schema": layer.schema,
