@@ -335,6 +335,10 @@ class Catalogue(BaseModel):
                 problems.append(f"{where}: attribute {a.name}: default {a.default!r} not in its code list")
             if a.references and a.references not in self.layers:
                 problems.append(f"{where}: attribute {a.name}: unknown layer {a.references!r}")
+            elif a.references and self.layers[a.references].kind != "asset" and layer.kind == "asset":
+                problems.append(  # its key is `id` in patrimoine: what the foreign key and the import link use
+                    f"{where}: attribute {a.name}: a reference goes to an asset layer, not {a.references!r}"
+                )
         for zoom, props in layer.tiles.properties.items():
             problems += [f"{where}: tiles.properties[{zoom}]: unknown attribute {p!r}" for p in props if p not in attrs]
         for pname, profile in layer.profiles.items():

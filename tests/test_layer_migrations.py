@@ -160,6 +160,9 @@ def test_a_layer_from_one_catalogue_file_end_to_end(laval_url: str, tmp_path: Pa
             "SELECT styleqml::text FROM public.layer_styles WHERE f_table_name = 'bench' AND useasdefault"
         ).fetchone()[0]
         assert "categorizedSymbol" in qml and "wood" in qml and "Bois" in qml
+        # its QGIS form: the material picked from its code list's table, French labels
+        assert '<field name="material"' in qml and 'type="ValueRelation"' in qml and "bench_material" in qml
+        assert '<alias field="seats" index=' in qml and 'name="Places"' in qml
         # a commune's editor may write its own benches only: the rights came with the table
         assert conn.execute(
             "SELECT has_table_privilege('gp_editor', 'patrimoine.bench', 'INSERT'), "

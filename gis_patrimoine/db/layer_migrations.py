@@ -8,6 +8,11 @@ catalogue no longer lists, a type or geometry changed, a required attribute adde
 
 The SQL is applied by `migrations.migrate` through yoyo as `catalogue_NNNN`, one migration per `db init` that
 has something to do, and its text is kept in `patrimoine_sys.generated_migration`.
+
+Two things to know when writing a numbered migration under `sql/` later: the generated ones run after the
+numbered ones on a new database but before a later numbered one on an upgraded database, so a numbered
+migration must not assume a generated table or value list exists (or does not); and a value list created
+here has no `default_<key>` columns, so `defaults:` on its codes need a numbered migration adding them.
 """
 
 from __future__ import annotations
