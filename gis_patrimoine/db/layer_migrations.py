@@ -4,7 +4,9 @@
 database to it: a missing table is created with its checks, keys, indexes, data version, history triggers and
 rights, exactly as the hand-written layers were (the tests compare the two); a missing attribute is added as a
 column. What cannot be done without losing data or guessing is refused with what to do instead: a column the
-catalogue no longer lists, a type or geometry changed, a required attribute added to a layer without a default.
+catalogue no longer lists, a type or geometry changed, required made optional or the reverse, a code column
+moved to another list, a required attribute without a default added to a layer that holds rows. Defaults and
+ranges of existing columns are not compared: a numbered migration changes them.
 
 The SQL is applied by `migrations.migrate` through yoyo as `catalogue_NNNN`, one migration per `db init` that
 has something to do, and its text is kept in `patrimoine_sys.generated_migration`.
@@ -198,7 +200,8 @@ def _geometry(conn: psycopg.Connection, layer: Layer) -> str | None:
 
 
 def _existing_layer(conn: psycopg.Connection, layer: Layer, plan: LayerPlan, problems: list[str]) -> None:
-    """A layer whose table exists: new attributes are added; anything else that differs is refused."""
+    """A layer whose table exists: new attributes are added; a removed column, a type, geometry, nullability or
+    foreign-key target that differs is refused (defaults and ranges are not compared)."""
     where = f"layers/{layer.name}.yaml"
     columns = _columns(conn, layer)
     wanted = {a.name for a in layer.attributes} | {"geom"}
