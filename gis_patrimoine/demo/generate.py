@@ -303,19 +303,9 @@ def street_lights(
     length = float(shapely.length(lines).sum() + shapely.length(lines[axis]).sum())
     target = commune.population * scale / INHABITANTS_PER_LIGHT
     spacing = float(np.clip(length / max(target, 1), 25 / math.sqrt(scale), 40 / math.sqrt(scale))) if length else 30.0
-    # vectorised: light k of segment i sits at spacing/2 + k*spacing along it, 5 m to one side (alternating),
-    # or to both sides on the axes
-    vec = segs[:, 1] - segs[:, 0]
-    seg_len = np.hypot(vec[:, 0], vec[:, 1])
-    counts = np.maximum(1, np.round(seg_len / spacing)).astype(int)
-    seg = np.repeat(np.arange(len(segs)), counts)
-    k = np.arange(len(seg)) - np.repeat(np.cumsum(counts) - counts, counts)
-    unit = vec[seg] / seg_len[seg, None]
-    normal = np.stack([-unit[:, 1], unit[:, 0]], axis=1)
-    base = segs[seg, 0] + unit * (spacing / 2 + k * spacing)[:, None]
-    one_side = np.where(k % 2 == 0, 1.0, -1.0)
-    both = axis[seg]
-    points = np.concatenate([base + normal * one_side[:, None] * 5.0, (base - normal * one_side[:, None] * 5.0)[both]])
+    # light k of segment i sits at spacing/2 + k*spacing along it, 5 m to one side (alternating), or to both sides
+    # on the axes
+    points = public_space.along(segs, spacing, 5.0, axis, np.round)
     n = len(points)
     lamp = rng.choice(LAMP_TYPES, size=n, p=LAMP_SHARES)
     years, power = np.zeros(n, dtype=int), np.zeros(n, dtype=int)

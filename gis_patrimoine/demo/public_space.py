@@ -38,14 +38,17 @@ PARK_M2_PER_BIN = 6000.0
 GULLY_TYPES, GULLY_SHARES = ("grate", "kerb_inlet", "grate_and_kerb", "channel_drain"), (0.45, 0.35, 0.15, 0.05)
 
 
-def _along(segs: np.ndarray, spacing: float, offset: float, both: np.ndarray) -> np.ndarray:
-    """Points every `spacing` metres along each segment, `offset` metres to alternating sides, and to both sides
-    of the segments where `both` holds."""
+def along(
+    segs: np.ndarray, spacing: float, offset: float, both: np.ndarray, rounding: np.ufunc = np.floor
+) -> np.ndarray:
+    """Points every `spacing` metres along each segment (the first half a spacing in; as many as `rounding` of
+    length ÷ spacing, at least one), `offset` metres to alternating sides, and to both sides of the segments
+    where `both` holds. Vectorised: street lights, trees and gullies are placed by it."""
     if not len(segs):
         return np.zeros((0, 2))
     vec = segs[:, 1] - segs[:, 0]
     length = np.hypot(vec[:, 0], vec[:, 1])
-    counts = np.maximum(1, np.floor(length / spacing)).astype(int)
+    counts = np.maximum(1, rounding(length / spacing)).astype(int)
     seg = np.repeat(np.arange(len(segs)), counts)
     k = np.arange(len(seg)) - np.repeat(np.cumsum(counts) - counts, counts)
     unit = vec[seg] / length[seg, None]
@@ -87,7 +90,7 @@ def trees(
 ) -> tuple[list, dict]:  # fmt: skip
     """Street trees along the main streets and trees in parks, gardens, cemeteries and playgrounds."""
     spacing = TREE_SPACING_M / math.sqrt(scale)
-    street = _along(segs[axis], spacing, 7.5, np.ones(int(axis.sum()), dtype=bool))
+    street = along(segs[axis], spacing, 7.5, np.ones(int(axis.sum()), dtype=bool))
     in_parks = [
         _inside(shape, max(1, round(shape.area / PARK_M2_PER_TREE)), rng) for kind, shape in parks if kind in PARK_KINDS
     ]
@@ -170,7 +173,7 @@ def gullies(
     """Gullies along the kerbs of the urban streets, every 30–50 m (the spacing of a commune's streets), both
     sides of the main streets; combined sewers in old centres, separate stormwater elsewhere."""
     spacing = float(rng.uniform(30, 50)) / math.sqrt(scale)
-    points = _along(segs, spacing, 3.5, axis)
+    points = along(segs, spacing, 3.5, axis)
     n = len(points)
     if not n:
         return [], {}
