@@ -138,6 +138,13 @@ def test_statistics_per_commune_agree_with_the_inventory(api: str, demo_db: str)
     assert laval["roads"]["size"] == pytest.approx(km["53130"], abs=1e-3)
     assert laval["lighting"]["assets_per_1000"] == pytest.approx(lights["53130"] * 1000 / population["53130"], abs=0.01)
     assert len(rows) == 4 * len(population)
+    with psycopg.connect(demo_db) as conn:  # the roads service's hours are its bins' and gullies' too: counted
+        bins, gullies = conn.execute(
+            "SELECT (SELECT count(*) FROM patrimoine.litter_bin WHERE commune_insee = '53130'), "
+            "(SELECT count(*) FROM patrimoine.gully WHERE commune_insee = '53130')"
+        ).fetchone()
+    assert laval["roads"]["assets_by_layer"]["litter_bins"] == bins > 0
+    assert laval["roads"]["assets_by_layer"]["gullies"] == gullies > 0
 
 
 def test_a_pooled_round_s_travel_is_shared_by_on_site_time() -> None:
