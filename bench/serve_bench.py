@@ -68,9 +68,9 @@ def prepare_db(scale: float, reuse: bool) -> str:
     gp = str(ROOT / ".venv" / "bin" / "gis-patrimoine")
     subprocess.run([gp, "db", "init"], env=env, check=True, capture_output=True)
     outdir = ROOT / ".data" / "bench-demo" / f"scale-{scale:g}"
-    from gis_patrimoine.demo.load import ORDER
+    from gis_patrimoine.demo.load import missing_files
 
-    if not all((outdir / f"{layer}.gpkg").exists() for layer in ("communes", *ORDER)):  # or made by an older version
+    if missing_files(outdir):  # none yet, or made by a version with fewer layers
         subprocess.run(
             [gp, "demo", "generate", str(outdir), "--scale", str(scale)], env=env, check=True, capture_output=True
         )

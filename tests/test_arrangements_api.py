@@ -76,6 +76,10 @@ def test_arrangements_as_a_job_with_progress(api: str, director: str) -> None:
     with psycopg.connect(director) as conn:
         needed = {(r.service, r.activity) for r in workload(conn, communes=SOUTH) if r.hours_per_year > 0}
     assert {s for s, _ in needed} == {"lighting", "green_spaces", "roads", "buildings"}
+    # trees, bins and gullies are among them: the arrangements cost them like the rest
+    new = {("green_spaces", "pruning"), ("green_spaces", "tree_inspection"), ("roads", "gully_cleaning"),
+           ("roads", "bin_emptying"), ("roads", "bin_emptying_centre")}  # fmt: skip
+    assert new <= needed
     for a in result["arrangements"]:
         # every activity with work in these communes, combined where one crew and machine do them in one pass
         done = {(x.split("/")[0], part) for x in a["activities"] for part in x.split("/")[1].split("+")}

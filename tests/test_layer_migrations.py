@@ -236,6 +236,10 @@ def test_attributes_added_to_a_layer_holding_rows_become_columns(laval_url: str,
     (catalogue_dir / "plaque.yaml").write_text(PLAQUE, encoding="utf-8")
     with (catalogue_dir / "codelists.yaml").open("a", encoding="utf-8") as f:
         f.write(COLOURS)
+    with running_server(laval_url, catalogue=load_catalogue(catalogue_dir)) as api:  # before db init: not ready
+        ready = httpx.get(f"{api}/ready").json()
+        assert "patrimoine.bench.backrest" in ready["columns_missing"], ready
+        assert ready["layers_without_table"] == ["patrimoine.plaque"]
     result = _init(laval_url, catalogue_dir)
     assert result.returncode == 0, result.stderr
     assert "Applied migrations: catalogue_0003" in result.stdout

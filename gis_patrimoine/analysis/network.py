@@ -21,6 +21,8 @@ from psycopg.conninfo import make_conninfo
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from gis_patrimoine.catalogue import get_catalogue
+
 SNAP_M = 0.001  # end points closer than a millimetre are one junction
 EDGES_SQL = "SELECT id, source, target, cost, reverse_cost FROM analysis.network_edge WHERE drivable"
 MATRIX_CELLS = 50_000_000  # distances held at once while computing a matrix (400 MB of float64)
@@ -29,8 +31,6 @@ MATRIX_CELLS = 50_000_000  # distances held at once while computing a matrix (40
 def asset_tables() -> list[tuple[str, str]]:
     """(table, collection) of the catalogue's point and area assets, served from their nearest segment (roads
     are the network itself): a layer added to the catalogue is counted per part and checked for distance."""
-    from gis_patrimoine.catalogue import get_catalogue
-
     return [(la.table, la.collection) for la in get_catalogue().asset_layers if la.name != "road"]
 
 

@@ -29,18 +29,18 @@ async def ready(request: Request, rt: Rt) -> JSONResponse:
                     "SELECT migration_id FROM patrimoine_sys._yoyo_migration ORDER BY migration_id"
                 )
                 applied = [r[0] for r in await cur.fetchall()]
-                tables = [f"{la.schema}.{la.table}" for la in rt.catalogue.layers.values()]
-                cur = await conn.execute("SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NULL", (tables,))
-                missing = [r[0] for r in await cur.fetchall()]
-                wanted = [f"{t}.{a.name}" for la, t in zip(rt.catalogue.layers.values(), tables, strict=True)
-                          for a in la.attributes if t not in missing]  # fmt: skip
+                # the catalogue's columns the database lacks, and whether their table is there at all
+                layers = rt.catalogue.layers.values()
+                wanted = [(f"{la.schema}.{la.table}", a.name) for la in layers for a in la.attributes]
                 cur = await conn.execute(
-                    "SELECT c FROM unnest(%s::text[]) c EXCEPT SELECT table_schema || '.' || table_name || '.' || "
-                    "column_name FROM information_schema.columns WHERE table_schema IN ('patrimoine', 'analysis') "
-                    "ORDER BY 1",
-                    (wanted,),
+                    "SELECT w.t, w.c, to_regclass(w.t) IS NULL FROM unnest(%s::text[], %s::text[]) w(t, c) "
+                    "WHERE NOT EXISTS (SELECT FROM information_schema.columns i WHERE i.table_schema || '.' || "
+                    "i.table_name = w.t AND i.column_name = w.c) ORDER BY 1, 2",
+                    ([t for t, _ in wanted], [c for _, c in wanted]),
                 )
-                columns = [r[0] for r in await cur.fetchall()]
+                absent = await cur.fetchall()
+                missing = sorted({t for t, _, no_table in absent if no_table})
+                columns = [f"{t}.{c}" for t, c, no_table in absent if not no_table]
     except Exception as exc:  # any failure to reach the database means: not ready
         return JSONResponse(
             {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},

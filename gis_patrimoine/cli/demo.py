@@ -77,9 +77,9 @@ def run_cmd(
 ) -> None:
     """Generate (unless already there) and load the demo, then say what the database holds."""
     outdir = outdir or default_dir() / f"scale-{scale:g}-seed-{seed}"
-    from gis_patrimoine.demo.load import ORDER
+    from gis_patrimoine.demo.load import missing_files
 
-    if not all((outdir / f"{name}.gpkg").exists() for name in ("communes", *ORDER)):  # made by an older version
+    if missing_files(outdir):  # none yet, or made by a version with fewer layers
         generate_cmd(outdir, scale, seed)
     load_cmd(outdir)
     with psycopg.connect(database_url_or_exit()) as conn:

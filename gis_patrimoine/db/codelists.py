@@ -21,7 +21,7 @@ def sync_codelists(conn: psycopg.Connection, catalogue: Catalogue) -> int:
             if conn.execute("SELECT to_regclass(%s)", (f"patrimoine_vl.{name}",)).fetchone()[0] is None:
                 raise RuntimeError(
                     f"code list {name!r} is in layers/codelists.yaml but has no table patrimoine_vl.{name}: "
-                    "add it in a new migration under sql/"
+                    "run `gis-patrimoine db init` (the migration generated from the catalogue creates it)"
                 )
             # defaults the catalogue gives a code (e.g. a road class's speed) go to `default_<key>` columns
             extra = [

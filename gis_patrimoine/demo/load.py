@@ -17,9 +17,14 @@ from gis_patrimoine.importer import CommuneOptions, ImportOptions, ImportReport,
 ORDER = ("roads", "depots", "buildings", "green_spaces", "street_lights", "trees", "litter_bins", "gullies")
 
 
+def missing_files(outdir: Path) -> list[str]:
+    """The layers whose file the folder lacks (none made yet, or made by a version with fewer layers)."""
+    return [name for name in ("communes", *ORDER) if not (Path(outdir) / f"{name}.gpkg").exists()]
+
+
 def load(url: str, outdir: Path, on_report: Callable[[ImportReport], None] | None = None) -> dict:
     outdir = Path(outdir)
-    missing = [name for name in ("communes", *ORDER) if not (outdir / f"{name}.gpkg").exists()]
+    missing = missing_files(outdir)
     if missing:
         raise FileNotFoundError(f"{outdir} lacks {', '.join(missing)}: run `gis-patrimoine demo generate {outdir}`")
     reports = [
