@@ -198,6 +198,9 @@ def test_history_and_undo_over_the_api(writable) -> None:
     versions = httpx.get(f"{items}/{fid}/history").json()["versions"]
     assert [v["operation"] for v in versions] == ["INSERT", "UPDATE", "DELETE"]
     assert {v["api_user"] for v in versions} == {"alice"}
+    # the insertion stored no copy of its values: they are shown from the update's old values, exactly
+    assert versions[0]["new"]["power_w"] == 55 and versions[0]["new"]["uuid"] == original["properties"]["uuid"]
+    assert versions[0]["new"] == versions[1]["old"]
     assert httpx.post(f"{items}/{fid}/restore", headers=auth("rita")).status_code == 403
     r = httpx.post(f"{items}/{fid}/restore", headers=auth("alice"))
     assert r.status_code == 200, r.text

@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from gis_patrimoine.db.restore import NothingToRestore, restore
 from tests.conftest import login
 
 SQUARE = "MULTIPOLYGON(((400000 6780000, 401000 6780000, 401000 6781000, 400000 6781000, 400000 6780000)))"
@@ -52,13 +53,72 @@ def history(conn: psycopg.Connection) -> list[tuple]:
     ).fetchall()
 
 
-def test_insert_is_recorded_with_new_values(conn, road_id) -> None:
+def state(conn: psycopg.Connection, version: int) -> dict | None:
+    return conn.execute("SELECT patrimoine_app.history_state(%s)", (version,)).fetchone()[0]
+
+
+def row_json(conn: psycopg.Connection, road_id: int) -> dict:
+    return conn.execute(
+        "SELECT to_jsonb(r) - 'geom' || jsonb_build_object('geom', r.geom::text) FROM patrimoine.road r WHERE id = %s",
+        (road_id,),
+    ).fetchone()[0]
+
+
+def test_insert_is_recorded_without_a_copy_its_values_are_the_row_until_it_changes(conn, road_id) -> None:
+    """pgMemento's way: an insertion stores no copy of the row; its values are the row as long as it is unchanged,
+    then the old values of its next change, exactly (geometry as hex EWKB)."""
     rows = history(conn)
     assert [(r[0], r[2]) for r in rows] == [("commune", "INSERT"), ("road", "INSERT")]
     road = rows[1]
-    assert road[1] == str(road_id) and road[3] is None
-    assert road[4]["name"] == "Rue de la Paix" and road[4]["geom"].startswith("01020000206A080000")
+    assert road[1] == str(road_id) and road[3] is None and road[4] is None
     assert road[6] == "postgres"
+    insert = conn.execute("SELECT id FROM patrimoine_sys.history WHERE layer = 'road'").fetchone()[0]
+    inserted = row_json(conn, road_id)
+    assert state(conn, insert) == inserted
+    assert inserted["name"] == "Rue de la Paix" and inserted["geom"].startswith("01020000206A080000")
+    conn.execute(
+        "UPDATE patrimoine.road SET name = 'Rue Neuve', geom = ST_GeomFromText('LINESTRING(400100 6780100, "
+        "400500 6780600)', 2154) WHERE id = %s",
+        (road_id,),
+    )
+    conn.execute("UPDATE patrimoine.road SET name = 'Rue Vieille' WHERE id = %s", (road_id,))
+    conn.commit()
+    assert state(conn, insert) == inserted  # the first update's old values
+    conn.execute("DELETE FROM patrimoine.road WHERE id = %s", (road_id,))
+    conn.commit()
+    assert state(conn, insert) == inserted
+    versions = [v for v, op in conn.execute(
+        "SELECT id, operation FROM patrimoine_sys.history WHERE layer = 'road' ORDER BY id").fetchall()]  # fmt: skip
+    assert state(conn, versions[1])["name"] == "Rue Neuve" and state(conn, versions[2])["name"] == "Rue Vieille"
+    assert state(conn, versions[3])["name"] == "Rue Vieille"  # as deleted
+    assert state(conn, versions[0] + 10_000) is None
+
+
+def test_restore_to_an_insertion_after_changes_is_exact(conn, road_id) -> None:
+    """`history restore --version <the insertion>` after two updates brings the row back as it was inserted."""
+    inserted = row_json(conn, road_id)
+    insert = conn.execute("SELECT id FROM patrimoine_sys.history WHERE layer = 'road'").fetchone()[0]
+    conn.execute(
+        "UPDATE patrimoine.road SET name = 'Rue Neuve', surface = 'asphalt', geom = ST_GeomFromText("
+        "'LINESTRING(400100 6780100, 400500.123456789 6780600)', 2154) WHERE id = %s",
+        (road_id,),
+    )
+    conn.execute("UPDATE patrimoine.road SET road_class = 'lane' WHERE id = %s", (road_id,))
+    conn.commit()
+    assert "brought back" in restore(conn, "roads", str(road_id), insert)
+    back = row_json(conn, road_id)
+    skip = ("updated_at", "updated_by", "length_m")  # set by the restore itself, or generated
+    assert {k: v for k, v in back.items() if k not in skip} == {k: v for k, v in inserted.items() if k not in skip}
+
+
+def test_an_insertion_truncated_away_has_nothing_to_restore(conn, road_id) -> None:
+    """TRUNCATE records no deletion: the values of an insertion since truncated are gone, and restore says so."""
+    insert = conn.execute("SELECT id FROM patrimoine_sys.history WHERE layer = 'road'").fetchone()[0]
+    conn.execute("TRUNCATE patrimoine.road CASCADE")
+    conn.commit()
+    assert state(conn, insert) is None
+    with pytest.raises(NothingToRestore, match="no values left"):
+        restore(conn, "roads", str(road_id), insert)
 
 
 def test_plain_sql_update_records_old_new_values_and_database_user(conn, road_id, editor_url) -> None:

@@ -42,8 +42,8 @@ def rows(url: str, layer_name: str) -> list[tuple]:
 def history(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "SELECT layer, operation, new_values - 'id' - 'uuid' - 'created_at' - 'updated_at' "
-            "FROM patrimoine_sys.history ORDER BY new_values ->> 'source_id'"
+            "SELECT layer, operation, v - 'id' - 'uuid' - 'created_at' - 'updated_at' FROM patrimoine_sys.history, "
+            "patrimoine_app.history_state(id) v ORDER BY v ->> 'source_id'"
         ).fetchall()
 
 

@@ -152,9 +152,10 @@ def test_a_layer_from_one_catalogue_file_end_to_end(laval_url: str, tmp_path: Pa
             conn.execute(insert, ("3", "granite", 2))
         conn.execute("UPDATE patrimoine.bench SET seats = 5 WHERE id = %s", (bench_id,))
         history = conn.execute(
-            "SELECT operation, new_values->>'seats' FROM patrimoine_sys.history WHERE layer = 'bench' ORDER BY id"
+            "SELECT operation, patrimoine_app.history_state(id)->>'seats' FROM patrimoine_sys.history "
+            "WHERE layer = 'bench' ORDER BY id"
         ).fetchall()
-        assert history == [("INSERT", "4"), ("UPDATE", "5")]
+        assert history == [("INSERT", "4"), ("UPDATE", "5")]  # the insertion's values: the update's old ones
         assert conn.execute("SELECT version FROM patrimoine_sys.data_version WHERE layer = 'bench'").fetchone()[0] > 0
         qml = conn.execute(
             "SELECT styleqml::text FROM public.layer_styles WHERE f_table_name = 'bench' AND useasdefault"

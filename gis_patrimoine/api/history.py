@@ -19,7 +19,8 @@ router = APIRouter()
 async def feature_history(coll: Coll, feature_id: str, conn: Conn) -> JSONResponse:
     layer = coll.layer
     cur = await conn.execute(
-        "SELECT id, operation, changed_at, db_user, app_user, changed_fields, old_values, new_values "
+        "SELECT id, operation, changed_at, db_user, app_user, changed_fields, old_values, "
+        "CASE WHEN operation = 'INSERT' THEN patrimoine_app.history_state(id) ELSE new_values END "
         "FROM patrimoine_sys.history WHERE layer = %s AND feature_id = %s ORDER BY id",
         (layer.table, feature_id),
     )
@@ -37,7 +38,7 @@ async def restore_feature(
     layer = coll.layer
     acct = await account(request, conn)
     cur = await conn.execute(
-        "SELECT coalesce(new_values, old_values) ->> 'commune_insee' FROM patrimoine_sys.history WHERE layer = %s "
+        "SELECT patrimoine_app.history_state(id) ->> 'commune_insee' FROM patrimoine_sys.history WHERE layer = %s "
         "AND feature_id = %s AND (id = %s OR (%s::bigint IS NULL AND operation = 'DELETE')) ORDER BY id DESC LIMIT 1",
         (layer.table, feature_id, version, version),
     )

@@ -1,8 +1,10 @@
 """Undo from the history: bring back a deleted feature, or a feature as it was at an earlier change.
 
-The history keeps every row's exact values (geometry as hex EWKB), so a restore re-inserts (or re-writes) the
-stored values with the feature's own id and uuid: it comes back identical, and the restore itself is recorded
-in the history like any other change, under the login (and API user) who made it.
+The history keeps every row's exact values (geometry as hex EWKB): an update's old values and changes, a
+deletion's row; an insertion's values are the row itself until its next change records them as old values
+(`patrimoine_app.history_state`, sql/app/). A restore re-inserts (or re-writes) those values with the feature's
+own id and uuid: it comes back identical, and the restore itself is recorded in the history like any other
+change, under the login (and API user) who made it.
 """
 
 from __future__ import annotations
@@ -73,16 +75,18 @@ def restore(
                 raise NothingToRestore(f"no deletion of {layer.collection} {feature_id} in the history")
             _reinsert(conn, layer, row[0])
             return f"{layer.collection} {feature_id} restored as it was when deleted"
-        # the feature's whole state after that change: an insertion's values; an update's changes over the row
-        # as it was before (an update stores only the fields it changed); a deletion's row as it was deleted
+        # the feature's whole state after that change (history_state: an insertion's values, an update's
+        # changes over the row before it, a deletion's row)
         row = conn.execute(
-            "SELECT CASE operation WHEN 'UPDATE' THEN old_values || new_values ELSE coalesce(new_values, old_values) "
-            "END, operation FROM patrimoine_sys.history WHERE id = %s AND layer = %s AND feature_id = %s",
+            "SELECT patrimoine_app.history_state(id), operation FROM patrimoine_sys.history "
+            "WHERE id = %s AND layer = %s AND feature_id = %s",
             (version, layer.table, str(feature_id)),
         ).fetchone()
         if row is None:
             known = ", ".join(str(v[0]) for v in versions(conn, layer, feature_id)) or "none"
             raise NothingToRestore(f"no version {version} of {layer.collection} {feature_id}; its versions: {known}")
+        if row[0] is None:  # an insertion whose row went without a trace (TRUNCATE)
+            raise NothingToRestore(f"version {version} of {layer.collection} {feature_id} has no values left")
         settable = [c for c in cols if c != layer.key]
         if exists:
             conn.execute(

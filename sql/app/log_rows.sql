@@ -6,15 +6,21 @@ CREATE OR REPLACE FUNCTION patrimoine_app.log_rows()
 AS $function$
 DECLARE
     n_rows bigint;
-    inserted boolean := TG_OP = 'INSERT';
 BEGIN
-    -- inserted rows keep their new values, deleted ones their old values; the same statement for both
-    EXECUTE format(
-        'INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation, %s)
-         SELECT %L, r.%I::text, %s, %L, %s FROM %I r',
-        CASE WHEN inserted THEN 'new_values' ELSE 'old_values' END,
-        TG_TABLE_NAME, TG_ARGV[0], patrimoine_app.uuid_sql(TG_RELID, 'r'), TG_OP,
-        patrimoine_app.row_json_sql(TG_RELID, 'r'), CASE WHEN inserted THEN 'new_rows' ELSE 'old_rows' END);
+    -- an insertion is recorded without a copy of its values (pgMemento's way): they are the row itself until
+    -- its next change, which records them as its old values (history_state); a deletion keeps the old values
+    IF TG_OP = 'INSERT' THEN
+        EXECUTE format(
+            'INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation)
+             SELECT %L, r.%I::text, %s, ''INSERT'' FROM new_rows r',
+            TG_TABLE_NAME, TG_ARGV[0], patrimoine_app.uuid_sql(TG_RELID, 'r'));
+    ELSE
+        EXECUTE format(
+            'INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation, old_values)
+             SELECT %L, r.%I::text, %s, %L, %s FROM old_rows r',
+            TG_TABLE_NAME, TG_ARGV[0], patrimoine_app.uuid_sql(TG_RELID, 'r'), TG_OP,
+            patrimoine_app.row_json_sql(TG_RELID, 'r'));
+    END IF;
     GET DIAGNOSTICS n_rows = ROW_COUNT;
     IF n_rows > 0 THEN
         PERFORM patrimoine_app.bump_version(TG_TABLE_NAME);
