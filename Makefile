@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+# Bytecode compiled ahead (only what changed): where PYTHONDONTWRITEBYTECODE is set, as on CI machines, every
+# command would otherwise compile the package again at start (0.1 s of an import's 0.9 s)
 venv: $(STAMP) node_modules/.installed
+	@$(BIN)/python -m compileall -q gis_patrimoine > /dev/null
 
 # MapLibre GL JS for the map page, from the npm registry (no CDN at run time).
 node_modules/.installed: package.json package-lock.json

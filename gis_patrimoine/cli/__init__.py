@@ -1,33 +1,37 @@
-"""The `gis-patrimoine` command line: one module per command group, each imported here and registered.
+"""The `gis-patrimoine` command line: one module per command group, registered here.
 
-The commands import the heavy parts (importer, FastAPI, the analyses) only when they run, so that `--help`
-and quick commands start fast.
+`main` builds only the group a command line names (`gis-patrimoine import …` imports the import commands, not
+the analyses, yoyo or uvicorn), so that a command starts in the time its own imports take; `--help`, a typo or
+no command build them all. The commands import the heavy parts (importer, FastAPI, the analyses) only when they
+run.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Annotated
 
 import typer
 
-from gis_patrimoine.cli.analyse import analyse_app
-from gis_patrimoine.cli.arrangements import arrangements_cmd  # noqa: F401  (registers `analyse arrangements`)
 from gis_patrimoine.cli.common import OUTPUT, console, fail, write_json
-from gis_patrimoine.cli.db import db_app
-from gis_patrimoine.cli.demo import demo_app
-from gis_patrimoine.cli.diagnostic import diagnostic_app
-from gis_patrimoine.cli.history import history_app
-from gis_patrimoine.cli.qgis import qgis_app
-from gis_patrimoine.cli.serve import serve_cmd
-from gis_patrimoine.cli.transfer import export_cmd, import_app
-from gis_patrimoine.cli.users import users_app
 
-app = typer.Typer(help="gis-patrimoine: public-space assets of the communes, pooled.", no_args_is_help=True)
+# the command groups in `--help`'s order: name → (module, attribute, a group or a single command)
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "db": ("gis_patrimoine.cli.db", "db_app", True),
+    "import": ("gis_patrimoine.cli.transfer", "import_app", True),
+    "export": ("gis_patrimoine.cli.transfer", "export_cmd", False),
+    "demo": ("gis_patrimoine.cli.demo", "demo_app", True),
+    "serve": ("gis_patrimoine.cli.serve", "serve_cmd", False),
+    "users": ("gis_patrimoine.cli.users", "users_app", True),
+    "analyse": ("gis_patrimoine.cli.arrangements", "analyse_app", True),  # cli.analyse, with `arrangements`
+    "qgis": ("gis_patrimoine.cli.qgis", "qgis_app", True),
+    "history": ("gis_patrimoine.cli.history", "history_app", True),
+    "diagnostic": ("gis_patrimoine.cli.diagnostic", "diagnostic_app", True),
+}
 
 
-@app.callback()
-def main(
+def _root(
     ctx: typer.Context,
     output: Annotated[
         str, typer.Option("--format", help="Tables as: table (drawn), csv or json (for scripts)")
@@ -43,13 +47,42 @@ def main(
         ctx.call_on_close(write_json)
 
 
-app.add_typer(db_app, name="db")
-app.add_typer(import_app, name="import")
-app.command("export")(export_cmd)
-app.add_typer(demo_app, name="demo")
-app.command("serve")(serve_cmd)
-app.add_typer(users_app, name="users")
-app.add_typer(analyse_app, name="analyse")
-app.add_typer(qgis_app, name="qgis")
-app.add_typer(history_app, name="history")
-app.add_typer(diagnostic_app, name="diagnostic")
+def build_app(only: str | None = None) -> typer.Typer:
+    """The command line with every group, or with `only` that one."""
+    root = typer.Typer(help="gis-patrimoine: public-space assets of the communes, pooled.", no_args_is_help=True)
+    root.callback()(_root)
+    for name, (module, attribute, group) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        found = getattr(importlib.import_module(module), attribute)
+        if group:
+            root.add_typer(found, name=name)
+        else:
+            root.command(name)(found)
+    return root
+
+
+def command_named(args: list[str]) -> str | None:
+    """The group a command line names, past the root's options (`--format json import …`); None if none is."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--format":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+        elif arg in ("--help", "--install-completion", "--show-completion"):
+            return None
+    return None
+
+
+def main() -> None:
+    """The `gis-patrimoine` entry point."""
+    build_app(command_named(sys.argv[1:]))()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":  # the whole command line, for tests and `typer.testing.CliRunner`
+        return build_app()
+    raise AttributeError(name)

@@ -1,5 +1,5 @@
 """`python -m gis_patrimoine.cli`."""
 
-from gis_patrimoine.cli import app
+from gis_patrimoine.cli import main
 
-app()
+main()

@@ -22,7 +22,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from pyproj import CRS
 from pyproj.exceptions import CRSError
-from yoyo import get_backend, read_migrations
 
 from gis_patrimoine.catalogue import Catalogue, get_catalogue
 from gis_patrimoine.db import layer_migrations
@@ -177,6 +176,8 @@ def apply_catalogue(url: str, catalogue: Catalogue, srid: int) -> tuple[str, lis
                 return None
             migration_id = layer_migrations.next_id(conn)
         (Path(tmp) / f"{migration_id}.sql").write_text(layer_migrations.migration_text(migration_id, layer_plan))
+        from yoyo import get_backend, read_migrations  # here: an import or an export never loads yoyo
+
         backend = get_backend(_yoyo_url(url))
         try:
             with backend.lock():
@@ -220,6 +221,8 @@ def migrate(
         with psycopg.connect(url) as conn:  # the functions first: the migrations use them
             rebuilt = rebuild_application(conn, settings.migrations_dir, drop=False)
         _render(settings.migrations_dir, srid, Path(tmp), upto)
+        from yoyo import get_backend, read_migrations
+
         migrations = read_migrations(tmp)
         backend = get_backend(_yoyo_url(url))
         try:

@@ -1,0 +1,55 @@
+"""The command line builds only the group a command names: an import starts without the analyses, yoyo or
+FastAPI, and the whole command line is still there for `--help`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from gis_patrimoine.cli import COMMANDS, build_app, command_named
+
+GP = Path(sys.executable).parent / "gis-patrimoine"
+
+
+def test_the_group_a_command_line_names() -> None:
+    assert command_named(["import", "street_lights", "f.gpkg"]) == "import"
+    assert command_named(["--format", "json", "analyse", "workload"]) == "analyse"
+    assert command_named(["--format=csv", "db", "status"]) == "db"
+    assert command_named(["--format", "import"]) is None  # "import" is --format's value here
+    assert command_named(["--help"]) is None and command_named([]) is None
+    assert command_named(["imprt", "street_lights"]) is None  # a typo: the whole line, so click suggests
+
+
+def test_the_whole_command_line_has_every_group() -> None:
+    names = set(typer.main.get_command(build_app()).commands)
+    assert names == set(COMMANDS)
+    assert set(typer.main.get_command(build_app("import")).commands) == {"import"}
+
+
+def test_an_import_loads_only_what_an_import_needs() -> None:
+    code = (
+        "import sys\n"
+        "from gis_patrimoine.cli import build_app\n"
+        "from gis_patrimoine.cli.transfer import lean_import_process\n"
+        "build_app('import')\n"
+        "lean_import_process()\n"
+        "import gis_patrimoine.importer\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} | set(sys.modules))))\n"
+    )
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(probe.stdout.split())
+    assert "gis_patrimoine.importer.direct" in loaded  # the probe did load the importer
+    for unwanted in ("gis_patrimoine.cli.analyse", "gis_patrimoine.cli.db", "yoyo", "fastapi", "uvicorn", "pandas"):
+        assert unwanted not in loaded, unwanted
+
+
+def test_the_entry_point_runs_a_group_with_the_root_options() -> None:
+    out = subprocess.run([GP, "--format", "csv", "analyse", "--help"], capture_output=True, text=True, check=True)
+    assert "arrangements" in out.stdout and "workload" in out.stdout  # `analyse` with its arrangements command
+    whole = subprocess.run([GP, "--help"], capture_output=True, text=True, check=True).stdout
+    assert all(name in whole for name in COMMANDS)
+    typo = subprocess.run([GP, "imprt"], capture_output=True, text=True)
+    assert typo.returncode == 2 and "import" in typo.stderr
