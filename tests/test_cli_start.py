@@ -53,3 +53,15 @@ def test_the_entry_point_runs_a_group_with_the_root_options() -> None:
     assert all(name in whole for name in COMMANDS)
     typo = subprocess.run([GP, "imprt"], capture_output=True, text=True)
     assert typo.returncode == 2 and "import" in typo.stderr
+
+
+def test_an_import_ends_at_once_with_its_exit_code_and_its_output(tmp_path: Path) -> None:
+    """`import` and `export` end their process as soon as they are done (os._exit, no teardown): the exit code
+    and everything printed must still come out whole."""
+    missing = subprocess.run([GP, "import", "street_lights", str(tmp_path / "none.gpkg")], capture_output=True,
+                             text=True)  # fmt: skip
+    assert missing.returncode == 1 and "file not found" in " ".join(missing.stderr.split())
+    usage = subprocess.run([GP, "import", "street_lights"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "Missing argument" in usage.stderr
+    helped = subprocess.run([GP, "export", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and helped.stdout.rstrip().endswith("─╯")  # the whole help, flushed
