@@ -394,6 +394,10 @@ def _describe(exc: ValidationError) -> str:
 def load_catalogue(directory: Path | None = None) -> Catalogue:
     """Read and validate every layer and the code lists; asset layers get the common columns first."""
     directory = directory or get_settings().catalogue_dir
+    if not (directory / "_common.yaml").is_file():
+        raise CatalogueError(
+            f"{directory}: no layer catalogue here (_common.yaml is missing); check GIS_PATRIMOINE_CATALOGUE_DIR"
+        )
     common_raw = _read_yaml(directory / "_common.yaml")["asset_attributes"]
     codelists: dict[str, CodeList] = {}
     for name, body in _read_yaml(directory / "codelists.yaml").items():

@@ -3,6 +3,7 @@ FastAPI, and the whole command line is still there for `--help`."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,11 @@ def test_an_import_ends_at_once_with_its_exit_code_and_its_output(tmp_path: Path
     assert usage.returncode == 2 and "Missing argument" in usage.stderr
     helped = subprocess.run([GP, "export", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and helped.stdout.rstrip().endswith("─╯")  # the whole help, flushed
+
+
+def test_a_missing_catalogue_is_said_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "GIS_PATRIMOINE_CATALOGUE_DIR": str(tmp_path), "COLUMNS": "200"}
+    for command in (["export", "--help"], ["import", "--help"]):
+        out = subprocess.run([GP, *command], capture_output=True, text=True, env=env)
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+        assert "no layer catalogue here (_common.yaml is missing)" in " ".join(out.stderr.split())

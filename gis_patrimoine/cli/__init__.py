@@ -16,7 +16,8 @@ from typing import Annotated
 
 import typer
 
-from gis_patrimoine.cli.common import OUTPUT, console, fail, write_json
+from gis_patrimoine.catalogue import CatalogueError
+from gis_patrimoine.cli.common import OUTPUT, console, err, fail, write_json
 
 # the command groups in `--help`'s order: name → (module, attribute, a group or a single command)
 COMMANDS: dict[str, tuple[str, str, bool]] = {
@@ -85,26 +86,32 @@ def command_named(args: list[str]) -> str | None:
 QUICK_EXIT = {"import", "export"}
 
 
+def run(only: str | None) -> int:
+    """Build the command line (`build_app`) and run it to its exit code. A wrong catalogue file, whichever
+    command meets it first, is said in one line naming the file, not as a traceback."""
+    try:
+        build_app(only)()
+    except SystemExit as exc:  # how typer ends every command, failed or not
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except CatalogueError as exc:
+        err.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        return 1
+    return 0
+
+
 def main() -> None:
     """The `gis-patrimoine` entry point."""
     only = command_named(sys.argv[1:])
-    app = build_app(only)
-    if only not in QUICK_EXIT:
-        app()
-        return
-    try:
-        app()
-        code: object = 0
-    except SystemExit as exc:  # how typer ends every command, failed or not
-        code = exc.code
-    if not isinstance(code, int):
-        if code is not None:
-            print(code, file=sys.stderr)
-        code = 0 if code is None else 1
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    code = run(only)
+    if only in QUICK_EXIT:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def __getattr__(name: str) -> typer.Typer:
