@@ -42,8 +42,8 @@ def rows(url: str, layer_name: str) -> list[tuple]:
 def history(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "SELECT layer, operation, v - 'id' - 'uuid' - 'created_at' - 'updated_at' FROM patrimoine_sys.history, "
-            "patrimoine_app.history_state(id) v ORDER BY v ->> 'source_id'"
+            "SELECT layer, operation, import_job_id IS NOT NULL, count(*), count(feature_uuid), count(old_values), "
+            "count(new_values) FROM patrimoine_sys.history GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         ).fetchall()
 
 

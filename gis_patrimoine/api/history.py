@@ -38,19 +38,25 @@ async def restore_feature(
     layer = coll.layer
     acct = await account(request, conn)
     cur = await conn.execute(
-        "SELECT patrimoine_app.history_state(id) ->> 'commune_insee' FROM patrimoine_sys.history WHERE layer = %s "
+        "SELECT 1 FROM patrimoine_sys.history WHERE layer = %s "
         "AND feature_id = %s AND (id = %s OR (%s::bigint IS NULL AND operation = 'DELETE')) ORDER BY id DESC LIMIT 1",
         (layer.table, feature_id, version, version),
     )
     row = await cur.fetchone()
     if row is None:
         raise HTTPException(404, f"nothing to restore for {layer.collection} {feature_id} (version {version})")
-    if acct.role == "reader" or (row[0] and not acct.may_edit(row[0])):
-        raise HTTPException(403, f"{acct.username} may not edit the assets of commune {row[0]}")
+    if acct.role == "reader":
+        raise HTTPException(403, f"{acct.username} may only read")
+
+    def authorise(communes: list[str | None]) -> None:
+        """Rights on the commune the feature is in now and on the one it goes back to, as an edit's."""
+        for commune in communes:
+            if commune and not acct.may_edit(commune):
+                raise HTTPException(403, f"{acct.username} may not edit the assets of commune {commune}")
 
     def run() -> str:
         with psycopg.connect(rt.database_url) as c:
-            return restore(c, layer.collection, feature_id, version, user=acct.username)
+            return restore(c, layer.collection, feature_id, version, user=acct.username, authorise=authorise)
 
     try:
         done = await run_in_threadpool(run)

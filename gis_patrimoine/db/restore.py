@@ -9,6 +9,8 @@ change, under the login (and API user) who made it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -45,10 +47,17 @@ def versions(conn: psycopg.Connection, layer: Layer, feature_id: str) -> list[tu
 
 
 def restore(
-    conn: psycopg.Connection, collection: str, feature_id: str, version: int | None = None, user: str | None = None
+    conn: psycopg.Connection,
+    collection: str,
+    feature_id: str,
+    version: int | None = None,
+    user: str | None = None,
+    authorise: Callable[[list[str | None]], None] | None = None,
 ) -> str:
     """Restore a feature: deleted → re-inserted as it was; `version` (a history id) → its values then.
-    Returns what was done. One transaction; rights are those of the login."""
+    Returns what was done. One transaction; rights are those of the login, and `authorise` (the API's account)
+    is asked, inside it, about the commune the feature is in now and the one it goes back to: raising there
+    leaves everything as it was."""
     layer = get_catalogue().layer(collection)
     if layer.kind != "asset":
         raise NothingToRestore(f"{layer.collection} have no history to restore from")
@@ -56,8 +65,10 @@ def restore(
     with conn.transaction():
         if user:
             conn.execute("SELECT set_config('gis_patrimoine.user', %s, true)", (user,))
-        exists = conn.execute(
-            sql.SQL("SELECT 1 FROM {} WHERE {} = %s").format(layer.qualified, sql.Identifier(layer.key)),
+        exists = conn.execute(  # locked: the commune checked is the one the restore changes
+            sql.SQL("SELECT commune_insee FROM {} WHERE {} = %s FOR UPDATE").format(
+                layer.qualified, sql.Identifier(layer.key)
+            ),
             (feature_id,),
         ).fetchone()
         if version is None:
@@ -73,6 +84,8 @@ def restore(
             ).fetchone()
             if row is None:
                 raise NothingToRestore(f"no deletion of {layer.collection} {feature_id} in the history")
+            if authorise:
+                authorise([row[0].get("commune_insee")])
             _reinsert(conn, layer, row[0])
             return f"{layer.collection} {feature_id} restored as it was when deleted"
         # the feature's whole state after that change (history_state: an insertion's values, an update's
@@ -87,6 +100,8 @@ def restore(
             raise NothingToRestore(f"no version {version} of {layer.collection} {feature_id}; its versions: {known}")
         if row[0] is None:  # an insertion whose row went without a trace (TRUNCATE)
             raise NothingToRestore(f"version {version} of {layer.collection} {feature_id} has no values left")
+        if authorise:
+            authorise([exists[0] if exists else None, row[0].get("commune_insee")])
         settable = [c for c in cols if c != layer.key]
         if exists:
             conn.execute(

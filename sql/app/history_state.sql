@@ -9,6 +9,7 @@ DECLARE
     state jsonb;
     tbl regclass;
     key_column text;
+    key_type text;
 BEGIN
     -- A feature's whole state after one change of the history (`version`, a history id): an update's changes
     -- over the row before it (an update stores only the fields it changed); a deletion's row as it was deleted;
@@ -30,12 +31,18 @@ BEGIN
         RETURN state;
     END IF;
     tbl := to_regclass(format('patrimoine.%I', h.layer));
-    SELECT convert_from(substring(tgargs FROM 1 FOR position('\x00'::bytea IN tgargs) - 1), 'UTF8')
-    INTO key_column FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'log_insert';  -- the key log_rows was given
+    -- the key log_rows was given, and its type: the feature is found through the key's index, not a scan
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO key_column, key_type
+    FROM pg_trigger t
+    JOIN pg_attribute a ON a.attrelid = t.tgrelid AND NOT a.attisdropped
+     AND a.attname = convert_from(substring(t.tgargs FROM 1 FOR nullif(position('\x00'::bytea IN t.tgargs), 0) - 1),
+                                  'UTF8')
+    WHERE t.tgrelid = tbl AND t.tgname = 'log_insert';
     IF key_column IS NULL THEN
         RETURN NULL;
     END IF;
-    EXECUTE format('SELECT %s FROM %s x WHERE x.%I::text = $1', patrimoine_app.row_json_sql(tbl, 'x'), tbl, key_column)
+    EXECUTE format('SELECT %s FROM %s x WHERE x.%I = $1::%s', patrimoine_app.row_json_sql(tbl, 'x'), tbl, key_column,
+                   key_type)
         INTO state USING h.feature_id;
     RETURN state;
 END
