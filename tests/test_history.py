@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from gis_patrimoine.db.restore import NothingToRestore, restore
+from gis_patrimoine.db.restore import restore
 from tests.conftest import login
 
 SQUARE = "MULTIPOLYGON(((400000 6780000, 401000 6780000, 401000 6781000, 400000 6781000, 400000 6780000)))"
@@ -113,14 +113,23 @@ def test_restore_to_an_insertion_after_changes_is_exact(conn, road_id) -> None:
     assert {k: v for k, v in back.items() if k not in skip} == {k: v for k, v in inserted.items() if k not in skip}
 
 
-def test_an_insertion_truncated_away_has_nothing_to_restore(conn, road_id) -> None:
-    """TRUNCATE records no deletion: the values of an insertion since truncated are gone, and restore says so."""
+def test_a_truncate_is_recorded_as_deletions_with_their_values(conn, road_id) -> None:
+    """TRUNCATE fires no DELETE trigger: a BEFORE TRUNCATE trigger records the rows first, so an insertion's
+    values (which it does not store) are still known, and the road can be restored, identical."""
+    inserted = row_json(conn, road_id)
     insert = conn.execute("SELECT id FROM patrimoine_sys.history WHERE layer = 'road'").fetchone()[0]
     conn.execute("TRUNCATE patrimoine.road CASCADE")
     conn.commit()
-    assert state(conn, insert) is None
-    with pytest.raises(NothingToRestore, match="no values left"):
-        restore(conn, "roads", str(road_id), insert)
+    deleted = conn.execute(
+        "SELECT feature_id, old_values FROM patrimoine_sys.history WHERE layer = 'road' AND operation = 'DELETE'"
+    ).fetchall()
+    assert deleted == [(str(road_id), inserted)]
+    assert state(conn, insert) == inserted
+    assert "restored" in restore(conn, "roads", str(road_id))
+    assert row_json(conn, road_id) | {"updated_at": None, "updated_by": None} == inserted | {
+        "updated_at": None,
+        "updated_by": None,
+    }
 
 
 def test_plain_sql_update_records_old_new_values_and_database_user(conn, road_id, editor_url) -> None:

@@ -98,7 +98,7 @@ def restore(
         if row is None:
             known = ", ".join(str(v[0]) for v in versions(conn, layer, feature_id)) or "none"
             raise NothingToRestore(f"no version {version} of {layer.collection} {feature_id}; its versions: {known}")
-        if row[0] is None:  # an insertion whose row went without a trace (TRUNCATE)
+        if row[0] is None:  # an insertion whose row went without a trace (its key changed, or triggers were off)
             raise NothingToRestore(f"version {version} of {layer.collection} {feature_id} has no values left")
         if authorise:
             authorise([exists[0] if exists else None, row[0].get("commune_insee")])

@@ -15,7 +15,7 @@ BEGIN
     -- over the row before it (an update stores only the fields it changed); a deletion's row as it was deleted;
     -- an insertion's values: stored by earlier versions, otherwise the old values of the feature's next change,
     -- otherwise the row as it is now (log_rows records no copy of them). NULL: no such version, or an insertion
-    -- whose row was since removed without a trace (TRUNCATE).
+    -- whose row has gone without a trace (its key changed).
     SELECT * INTO h FROM patrimoine_sys.history WHERE id = version;
     IF NOT FOUND THEN
         RETURN NULL;
