@@ -382,6 +382,8 @@ def _read_yaml(path: Path) -> dict:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{path}: not valid YAML: {exc}") from exc
+    except OSError as exc:
+        raise CatalogueError(f"{path}: cannot be read ({exc.strerror})") from exc
     if not isinstance(data, dict):
         raise CatalogueError(f"{path}: expected a mapping at the top level")
     return data
@@ -396,9 +398,12 @@ def load_catalogue(directory: Path | None = None) -> Catalogue:
     directory = directory or get_settings().catalogue_dir
     if not (directory / "_common.yaml").is_file():
         raise CatalogueError(
-            f"{directory}: no layer catalogue here (_common.yaml is missing); check GIS_PATRIMOINE_CATALOGUE_DIR"
+            f"{directory}: no layer catalogue here (_common.yaml is missing); check the directory given, or "
+            "GIS_PATRIMOINE_CATALOGUE_DIR"
         )
-    common_raw = _read_yaml(directory / "_common.yaml")["asset_attributes"]
+    common_raw = _read_yaml(directory / "_common.yaml").get("asset_attributes")
+    if not isinstance(common_raw, list):
+        raise CatalogueError(f"{directory / '_common.yaml'}: asset_attributes, a list of attributes, is missing")
     codelists: dict[str, CodeList] = {}
     for name, body in _read_yaml(directory / "codelists.yaml").items():
         try:

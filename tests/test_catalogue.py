@@ -86,3 +86,14 @@ def test_mistakes_are_reported_with_file_and_entry(catalogue_copy: Path, file, o
     path.write_text(text.replace(old, new, 1))
     with pytest.raises(CatalogueError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
         load_catalogue(catalogue_copy)
+
+
+def test_missing_pieces_are_named_not_raised_as_python_errors(catalogue_copy: Path, tmp_path: Path) -> None:
+    with pytest.raises(CatalogueError, match="no layer catalogue here"):
+        load_catalogue(tmp_path / "nowhere")
+    (catalogue_copy / "codelists.yaml").unlink()
+    with pytest.raises(CatalogueError, match=r"codelists\.yaml: cannot be read"):
+        load_catalogue(catalogue_copy)
+    (catalogue_copy / "_common.yaml").write_text("asset_columns: []\n")
+    with pytest.raises(CatalogueError, match="asset_attributes, a list of attributes, is missing"):
+        load_catalogue(catalogue_copy)
