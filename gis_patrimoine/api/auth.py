@@ -19,6 +19,14 @@ class Account:
     def may_edit(self, commune: str) -> bool:
         return self.role in ("manager", "admin") or (self.role == "editor" and commune in self.communes)
 
+    def authorise(self, *communes: str | None) -> None:
+        """403 unless this account may write the assets of every commune named (None: no commune to check)."""
+        if self.role == "reader":
+            raise HTTPException(403, f"{self.username} may only read")
+        for commune in communes:
+            if commune is not None and not self.may_edit(commune):
+                raise HTTPException(403, f"{self.username} may not edit the assets of commune {commune}")
+
 
 def new_token() -> tuple[str, str]:
     """A fresh token and the hash to store."""

@@ -95,16 +95,6 @@ async def _commune_at(conn: psycopg.AsyncConnection, geom: sql.Composable) -> st
     return row[0] if row else None
 
 
-def _authorise(acct: Account, *communes: str | None) -> None:
-    if acct.role == "reader":
-        raise HTTPException(403, f"{acct.username} may only read")
-    for commune in communes:
-        if commune is None:
-            continue
-        if not acct.may_edit(commune):
-            raise HTTPException(403, f"{acct.username} may not edit the assets of commune {commune}")
-
-
 def _writable(coll: Collection) -> Layer:
     layer = coll.layer
     if layer.kind != "asset":
@@ -175,7 +165,7 @@ async def create(
         commune = values.get("commune_insee") or await _commune_at(conn, geom)
         if commune is None:
             raise HTTPException(400, "field commune_insee: the feature lies outside every commune")
-        _authorise(acct, commune)
+        acct.authorise(commune)
     except (HTTPException, psycopg.Error):
         await _rollback_on_error(conn)
         raise
@@ -239,7 +229,7 @@ async def _update(
         new_commune = values.get("commune_insee") or (
             await _commune_at(conn, geom) if geom is not None else old_commune
         )
-        _authorise(acct, old_commune, new_commune)
+        acct.authorise(old_commune, new_commune)
     except (HTTPException, psycopg.Error):
         await _rollback_on_error(conn)
         raise
@@ -290,7 +280,7 @@ async def delete(request: Request, rt: Rt, coll: Coll, feature_id: str, conn: Co
     acct = await _begin(request, conn, layer)
     try:
         fid, commune = await _existing(conn, layer, feature_id)
-        _authorise(acct, commune)
+        acct.authorise(commune)
     except (HTTPException, psycopg.Error):
         await _rollback_on_error(conn)
         raise

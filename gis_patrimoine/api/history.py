@@ -38,25 +38,20 @@ async def restore_feature(
     layer = coll.layer
     acct = await account(request, conn)
     cur = await conn.execute(
-        "SELECT 1 FROM patrimoine_sys.history WHERE layer = %s "
-        "AND feature_id = %s AND (id = %s OR (%s::bigint IS NULL AND operation = 'DELETE')) ORDER BY id DESC LIMIT 1",
+        "SELECT EXISTS (SELECT 1 FROM patrimoine_sys.history WHERE layer = %s AND feature_id = %s "
+        "AND (id = %s OR (%s::bigint IS NULL AND operation = 'DELETE')))",
         (layer.table, feature_id, version, version),
     )
-    row = await cur.fetchone()
-    if row is None:
+    if not (await cur.fetchone())[0]:
         raise HTTPException(404, f"nothing to restore for {layer.collection} {feature_id} (version {version})")
-    if acct.role == "reader":
-        raise HTTPException(403, f"{acct.username} may only read")
+    acct.authorise()  # a reader may not; the communes are checked inside the restore's transaction
 
-    def authorise(communes: list[str | None]) -> None:
-        """Rights on the commune the feature is in now and on the one it goes back to, as an edit's."""
-        for commune in communes:
-            if commune and not acct.may_edit(commune):
-                raise HTTPException(403, f"{acct.username} may not edit the assets of commune {commune}")
+    def check(communes: list[str | None]) -> None:
+        acct.authorise(*communes)  # the commune the feature is in now, and the one it goes back to
 
     def run() -> str:
         with psycopg.connect(rt.database_url) as c:
-            return restore(c, layer.collection, feature_id, version, user=acct.username, authorise=authorise)
+            return restore(c, layer.collection, feature_id, version, user=acct.username, authorise=check)
 
     try:
         done = await run_in_threadpool(run)
