@@ -1,5 +1,5 @@
 -- A TRUNCATE of a table with a history is recorded: a BEFORE TRUNCATE trigger writes its rows as deletions,
--- with their values (patrimoine_app.log_truncate_rows, sql/app/), since an insertion no longer stores a copy of
+-- with their values (patrimoine_app.log_rows, sql/app/, the function that records deletions), since an insertion no longer stores a copy of
 -- its row and would otherwise lose its values with the row. Every table given a history by attach_history
 -- (its log_insert trigger names the key) gets it; attach_history adds it to the tables made after this.
 DO $$
@@ -12,7 +12,7 @@ BEGIN
              FROM pg_trigger tg
              WHERE tg.tgname = 'log_insert' AND tg.tgnargs = 1 LOOP
         EXECUTE format('CREATE OR REPLACE TRIGGER log_truncate_rows BEFORE TRUNCATE ON %s
-                        FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_truncate_rows(%L)',
+                        FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_rows(%L)',
                        t.tbl, t.key_column);
     END LOOP;
 END

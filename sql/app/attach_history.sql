@@ -20,6 +20,6 @@ BEGIN
     EXECUTE format('CREATE TRIGGER log_truncate AFTER TRUNCATE ON patrimoine.%I
                     FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.bump_result_version()', tbl);
     EXECUTE format('CREATE OR REPLACE TRIGGER log_truncate_rows BEFORE TRUNCATE ON patrimoine.%I
-                    FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_truncate_rows(%L)', tbl, key_column);
+                    FOR EACH STATEMENT EXECUTE FUNCTION patrimoine_app.log_rows(%L)', tbl, key_column);
 END
 $function$;

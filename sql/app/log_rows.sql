@@ -14,12 +14,13 @@ BEGIN
             'INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation)
              SELECT %L, r.%I::text, %s, ''INSERT'' FROM new_rows r',
             TG_TABLE_NAME, TG_ARGV[0], patrimoine_app.uuid_sql(TG_RELID, 'r'));
-    ELSE
+    ELSE  -- a deletion; or, BEFORE a TRUNCATE (which fires no delete trigger), every row of the table
         EXECUTE format(
             'INSERT INTO patrimoine_sys.history (layer, feature_id, feature_uuid, operation, old_values)
-             SELECT %L, r.%I::text, %s, %L, %s FROM old_rows r',
-            TG_TABLE_NAME, TG_ARGV[0], patrimoine_app.uuid_sql(TG_RELID, 'r'), TG_OP,
-            patrimoine_app.row_json_sql(TG_RELID, 'r'));
+             SELECT %L, r.%I::text, %s, ''DELETE'', %s FROM %s r',
+            TG_TABLE_NAME, TG_ARGV[0], patrimoine_app.uuid_sql(TG_RELID, 'r'),
+            patrimoine_app.row_json_sql(TG_RELID, 'r'),
+            CASE WHEN TG_OP = 'TRUNCATE' THEN TG_RELID::regclass::text ELSE 'old_rows' END);
     END IF;
     GET DIAGNOSTICS n_rows = ROW_COUNT;
     IF n_rows > 0 THEN
